@@ -1,0 +1,95 @@
+package repo
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"cairn/chunk"
+)
+
+// FormatVersion is the repository format this build writes and the newest it reads.
+const FormatVersion = 1
+
+// Config is the repository's single config object.
+type Config struct {
+	Format      int          `json:"format"`
+	ID          string       `json:"id"`
+	Created     time.Time    `json:"created"`
+	Chunking    chunk.Params `json:"chunking"`
+	Compression string       `json:"compression"` // "zstd"
+	Encryption  string       `json:"encryption"`  // "none"; reserved for encrypted repositories
+	PackSize    int          `json:"pack_size"`   // target pack size in bytes
+}
+
+// DefaultPackSize is small enough that a backup cut off on a thin link loses little.
+const DefaultPackSize = 4 << 20
+
+// NewConfig returns a config with a fresh id, polynomial and boundary seed.
+func NewConfig(now time.Time) (Config, error) {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return Config{}, fmt.Errorf("random repository id: %w", err)
+	}
+	params, err := chunk.NewParams(binary.LittleEndian.Uint64(b[16:]))
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{
+		Format:      FormatVersion,
+		ID:          hex.EncodeToString(b[:16]),
+		Created:     now.UTC(),
+		Chunking:    params,
+		Compression: "zstd",
+		Encryption:  "none",
+		PackSize:    DefaultPackSize,
+	}, nil
+}
+
+func (c Config) validate() error {
+	if c.Format > FormatVersion {
+		return fmt.Errorf("repository format %d (this build reads up to %d): %w", c.Format, FormatVersion, ErrNewerFormat)
+	}
+	if c.Format < 1 {
+		return fmt.Errorf("repository format %d: %w", c.Format, ErrDamaged)
+	}
+	if c.Encryption != "none" {
+		return fmt.Errorf("repository encryption %q: %w", c.Encryption, ErrNewerFormat)
+	}
+	if c.Compression != "zstd" {
+		return fmt.Errorf("repository compression %q: %w", c.Compression, ErrNewerFormat)
+	}
+	if c.PackSize < 64<<10 || c.PackSize > 1<<30 {
+		return fmt.Errorf("repository pack size %d out of range: %w", c.PackSize, ErrDamaged)
+	}
+	if err := c.Chunking.Validate(); err != nil {
+		return fmt.Errorf("repository config: %v: %w", err, ErrDamaged)
+	}
+	return nil
+}
+
+func encodeConfig(c Config) ([]byte, error) {
+	js, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	return seal(TypeConfig, codecNone, js), nil
+}
+
+func decodeConfig(data []byte) (Config, error) {
+	payload, err := open(data, TypeConfig)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	var c Config
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return Config{}, fmt.Errorf("read config: %v: %w", err, ErrDamaged)
+	}
+	if err := c.validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}

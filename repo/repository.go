@@ -1,0 +1,425 @@
+// Package repo is cairn's repository format: the config, packs of compressed chunks,
+// index files and snapshot manifests, stored through a transport.Backend. The format
+// is written down in FORMAT.md beside this file.
+package repo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
+
+	"cairn/chunk"
+	"cairn/transport"
+)
+
+// Repository is an open repository. Saving chunks is safe for concurrent use; Flush
+// makes everything saved so far durable (packs, then the index that names them).
+type Repository struct {
+	be  transport.Backend
+	cfg Config
+	idx *Index
+
+	mu       sync.Mutex
+	pack     *packWriter
+	inflight map[chunk.ID]struct{} // chunks in packs not yet uploaded
+	unindex  indexFile             // packs uploaded since the last index file
+
+	written  atomic.Int64 // bytes saved to the backend
+	read     atomic.Int64 // bytes loaded from the backend
+	bufs     sync.Pool
+	packPool sync.Pool
+}
+
+// Init creates a repository in an empty location.
+func Init(ctx context.Context, be transport.Backend, cfg Config) (*Repository, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if _, err := be.Stat(ctx, transport.Handle{Kind: transport.Config}); err == nil {
+		return nil, fmt.Errorf("init %s: a repository already exists there", be.Location())
+	} else if !be.IsNotExist(err) {
+		return nil, fmt.Errorf("init %s: %w", be.Location(), err)
+	}
+	data, err := encodeConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := be.Save(ctx, transport.Handle{Kind: transport.Config}, data); err != nil {
+		return nil, fmt.Errorf("init %s: save config: %w", be.Location(), err)
+	}
+	return newRepository(be, cfg), nil
+}
+
+// Open reads the config of an existing repository and loads its index.
+func Open(ctx context.Context, be transport.Backend) (*Repository, error) {
+	data, err := transport.LoadAll(ctx, be, transport.Handle{Kind: transport.Config})
+	if err != nil {
+		if be.IsNotExist(err) {
+			return nil, fmt.Errorf("open %s: %w", be.Location(), ErrNoRepository)
+		}
+		return nil, fmt.Errorf("open %s: %w", be.Location(), err)
+	}
+	cfg, err := decodeConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", be.Location(), err)
+	}
+	r := newRepository(be, cfg)
+	if err := r.LoadIndex(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func newRepository(be transport.Backend, cfg Config) *Repository {
+	return &Repository{be: be, cfg: cfg, idx: newIndex(), inflight: map[chunk.ID]struct{}{}, unindex: indexFile{}}
+}
+
+// Config returns the repository config.
+func (r *Repository) Config() Config { return r.cfg }
+
+// Location describes where the repository is.
+func (r *Repository) Location() string { return r.be.Location() }
+
+// Index returns the in-memory index.
+func (r *Repository) Index() *Index { return r.idx }
+
+// BytesWritten and BytesRead count the bytes moved through the backend so far.
+func (r *Repository) BytesWritten() int64 { return r.written.Load() }
+
+// BytesRead counts the bytes loaded from the backend so far.
+func (r *Repository) BytesRead() int64 { return r.read.Load() }
+
+func (r *Repository) save(ctx context.Context, h transport.Handle, data []byte) error {
+	if err := r.be.Save(ctx, h, data); err != nil {
+		return fmt.Errorf("save %s: %w", h, err)
+	}
+	r.written.Add(int64(len(data)))
+	return nil
+}
+
+func (r *Repository) loadAll(ctx context.Context, h transport.Handle) ([]byte, error) {
+	data, err := transport.LoadAll(ctx, r.be, h)
+	if err != nil {
+		if r.be.IsNotExist(err) {
+			return nil, fmt.Errorf("load %s: %w", h, errors.Join(ErrNotFound, err))
+		}
+		return nil, fmt.Errorf("load %s: %w", h, err)
+	}
+	r.read.Add(int64(len(data)))
+	return data, nil
+}
+
+// IndexFiles lists the names of the index files.
+func (r *Repository) IndexFiles(ctx context.Context) ([]string, error) {
+	var names []string
+	err := r.be.List(ctx, transport.Index, func(fi transport.FileInfo) error {
+		names = append(names, fi.Name)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list index files: %w", err)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// LoadIndex reads every index file into memory.
+func (r *Repository) LoadIndex(ctx context.Context) error {
+	names, err := r.IndexFiles(ctx)
+	if err != nil {
+		return err
+	}
+	idx := newIndex()
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for _, name := range names {
+		g.Go(func() error {
+			data, err := r.loadAll(gctx, transport.Handle{Kind: transport.Index, Name: name})
+			if err != nil {
+				return err
+			}
+			f, err := decodeIndex(data)
+			if err != nil {
+				return fmt.Errorf("index %s: %w", name[:8], err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for p, refs := range f {
+				idx.add(p, refs)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	idx.mu.Lock()
+	idx.mergeLocked()
+	idx.mu.Unlock()
+	r.idx = idx
+	return nil
+}
+
+// SaveResult says what SaveChunk did.
+type SaveResult struct {
+	New    bool // the chunk was not in the repository
+	Stored int  // bytes it takes in its pack (0 when not new)
+}
+
+// SaveChunk stores a chunk unless the repository already has it. data is not kept.
+func (r *Repository) SaveChunk(ctx context.Context, id chunk.ID, data []byte) (SaveResult, error) {
+	r.mu.Lock()
+	_, busy := r.inflight[id]
+	if busy || r.idx.Has(id) {
+		r.mu.Unlock()
+		return SaveResult{}, nil
+	}
+	r.inflight[id] = struct{}{}
+	r.mu.Unlock()
+
+	buf, _ := r.bufs.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	stored := encodeChunk(data, *buf)
+	n := len(stored)
+
+	r.mu.Lock()
+	if r.pack == nil {
+		r.pack = r.newPack()
+	}
+	r.pack.add(id, stored, len(data))
+	var full *packWriter
+	if r.pack.size() >= r.cfg.PackSize {
+		full, r.pack = r.pack, nil
+	}
+	r.mu.Unlock()
+	*buf = stored
+	r.bufs.Put(buf)
+
+	if full != nil {
+		if err := r.uploadPack(ctx, full); err != nil {
+			return SaveResult{}, err
+		}
+	}
+	return SaveResult{New: true, Stored: n}, nil
+}
+
+func (r *Repository) newPack() *packWriter {
+	if p, ok := r.packPool.Get().(*packWriter); ok {
+		p.buf = p.buf[:headerSize]
+		p.entries = p.entries[:0]
+		return p
+	}
+	return newPackWriter(r.cfg.PackSize)
+}
+
+// uploadPack saves a finished pack and indexes its chunks in memory.
+func (r *Repository) uploadPack(ctx context.Context, p *packWriter) error {
+	data, name := p.finish()
+	if err := r.save(ctx, transport.Handle{Kind: transport.Data, Name: name.String()}, data); err != nil {
+		return err
+	}
+	refs := slices.Clone(p.entries)
+	r.idx.add(name, refs)
+	r.mu.Lock()
+	r.unindex[name] = refs
+	for _, e := range refs {
+		delete(r.inflight, e.ID)
+	}
+	r.mu.Unlock()
+	r.packPool.Put(p)
+	return nil
+}
+
+// Flush uploads the open pack and writes an index file for every pack uploaded since
+// the last flush. After Flush returns, every chunk saved before it is durable.
+func (r *Repository) Flush(ctx context.Context) error {
+	r.mu.Lock()
+	p := r.pack
+	r.pack = nil
+	r.mu.Unlock()
+	if p != nil && len(p.entries) > 0 {
+		if err := r.uploadPack(ctx, p); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	f := r.unindex
+	r.unindex = indexFile{}
+	r.mu.Unlock()
+	if len(f) == 0 {
+		return nil
+	}
+	if _, err := r.SaveIndex(ctx, f); err != nil {
+		r.mu.Lock()
+		for p, refs := range f {
+			r.unindex[p] = refs
+		}
+		r.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// SaveIndex writes one index file and returns its name.
+func (r *Repository) SaveIndex(ctx context.Context, f indexFile) (ObjectID, error) {
+	data := encodeIndex(f)
+	name := objectID(data)
+	return name, r.save(ctx, transport.Handle{Kind: transport.Index, Name: name.String()}, data)
+}
+
+// LoadChunk returns the raw bytes of a chunk, verified against its id.
+func (r *Repository) LoadChunk(ctx context.Context, id chunk.ID, dst []byte) ([]byte, error) {
+	loc, ok := r.idx.Lookup(id)
+	if !ok {
+		return nil, fmt.Errorf("chunk %s: %w", id.Short(), ErrNotFound)
+	}
+	stored, err := r.loadRange(ctx, loc.Pack, int(loc.Length), int64(loc.Offset))
+	if err != nil {
+		return nil, err
+	}
+	out, err := decodeChunk(id, stored, int(loc.Raw), dst)
+	if err != nil {
+		return nil, fmt.Errorf("pack %s: %w", loc.Pack.Short(), err)
+	}
+	return out, nil
+}
+
+func (r *Repository) loadRange(ctx context.Context, pack ObjectID, length int, offset int64) ([]byte, error) {
+	h := transport.Handle{Kind: transport.Data, Name: pack.String()}
+	b, err := transport.LoadRange(ctx, r.be, h, length, offset)
+	if err != nil {
+		if r.be.IsNotExist(err) {
+			return nil, fmt.Errorf("load %s: %w", h, errors.Join(ErrNotFound, err))
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("load %s: pack is shorter than the index says: %w", h, ErrDamaged)
+		}
+		return nil, fmt.Errorf("load %s: %w", h, err)
+	}
+	r.read.Add(int64(len(b)))
+	return b, nil
+}
+
+// maxRun bounds one read when loading consecutive chunks.
+const maxRun = 8 << 20
+
+// LoadChunks calls fn with the raw bytes of each chunk in ids, in order. Chunks that
+// sit next to each other in one pack are read together. data is valid only during fn.
+func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i int, data []byte) error) error {
+	var dst []byte
+	for i := 0; i < len(ids); {
+		first, ok := r.idx.Lookup(ids[i])
+		if !ok {
+			return fmt.Errorf("chunk %s: %w", ids[i].Short(), ErrNotFound)
+		}
+		locs := []Location{first}
+		end := first.Offset + first.Length
+		for j := i + 1; j < len(ids); j++ {
+			l, ok := r.idx.Lookup(ids[j])
+			if !ok || l.Pack != first.Pack || l.Offset != end || int(end-first.Offset+l.Length) > maxRun {
+				break
+			}
+			locs = append(locs, l)
+			end += l.Length
+		}
+		run, err := r.loadRange(ctx, first.Pack, int(end-first.Offset), int64(first.Offset))
+		if err != nil {
+			return err
+		}
+		for k, l := range locs {
+			stored := run[l.Offset-first.Offset : l.Offset-first.Offset+l.Length]
+			dst, err = decodeChunk(ids[i+k], stored, int(l.Raw), dst)
+			if err != nil {
+				return fmt.Errorf("pack %s: %w", first.Pack.Short(), err)
+			}
+			if err := fn(i+k, dst); err != nil {
+				return err
+			}
+		}
+		i += len(locs)
+	}
+	return nil
+}
+
+// SaveSnapshot writes a manifest. Call it after Flush, so that it never names
+// chunks that are not durable.
+func (r *Repository) SaveSnapshot(ctx context.Context, sn *Snapshot) error {
+	sn.Format = SnapshotFormat
+	data, err := encodeSnapshot(sn)
+	if err != nil {
+		return err
+	}
+	name := objectID(data)
+	if err := r.save(ctx, transport.Handle{Kind: transport.Snapshots, Name: name.String()}, data); err != nil {
+		return err
+	}
+	sn.Name = name
+	return nil
+}
+
+// Snapshots loads every manifest, oldest first.
+func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
+	var names []string
+	if err := r.be.List(ctx, transport.Snapshots, func(fi transport.FileInfo) error {
+		names = append(names, fi.Name)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list snapshots: %w", err)
+	}
+	out := make([]*Snapshot, len(names))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, name := range names {
+		g.Go(func() error {
+			sn, err := r.loadSnapshot(gctx, name)
+			out[i] = sn
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b *Snapshot) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.Name[:], b.Name[:])
+	})
+	return out, nil
+}
+
+func (r *Repository) loadSnapshot(ctx context.Context, name string) (*Snapshot, error) {
+	h := transport.Handle{Kind: transport.Snapshots, Name: name}
+	data, err := r.loadAll(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	if objectID(data).String() != name {
+		return nil, fmt.Errorf("snapshot %s: content does not match its name: %w", name[:8], ErrDamaged)
+	}
+	sn, err := decodeSnapshot(data)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", name[:8], err)
+	}
+	sn.Name = objectID(data)
+	return sn, nil
+}
+
+// RemoveSnapshot deletes a manifest. Its chunks stay until prune.
+func (r *Repository) RemoveSnapshot(ctx context.Context, sn *Snapshot) error {
+	h := transport.Handle{Kind: transport.Snapshots, Name: sn.Name.String()}
+	if err := r.be.Remove(ctx, h); err != nil {
+		return fmt.Errorf("remove snapshot %s: %w", sn.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+// Package transport is the small storage interface a cairn repository sits on.
+//
+// A Backend stores opaque, immutable objects grouped by Kind. Implementations live in
+// sub-packages (local, mem, and later rest and s3); behaviour that cuts across them
+// (fault injection, retries, limits, byte counting) wraps a Backend rather than living
+// inside each one.
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Kind groups the objects of a repository.
+type Kind string
+
+// The kinds of object a repository holds.
+const (
+	Config    Kind = "config"    // the single repository config object, Name is empty
+	Data      Kind = "data"      // pack files
+	Index     Kind = "index"     // index files
+	Snapshots Kind = "snapshots" // snapshot manifests
+	Keys      Kind = "keys"      // key slots (reserved for encryption)
+	Locks     Kind = "locks"     // lock objects
+)
+
+// Kinds lists every kind that List accepts, in a stable order.
+var Kinds = []Kind{Config, Data, Index, Snapshots, Keys, Locks}
+
+// Handle names one object.
+type Handle struct {
+	Kind Kind
+	Name string
+}
+
+func (h Handle) String() string {
+	if h.Kind == Config {
+		return string(h.Kind)
+	}
+	return string(h.Kind) + "/" + h.Name
+}
+
+// Valid reports whether the handle names an object a backend may store. Names are
+// lowercase hexadecimal strings of at least 8 characters, which keeps every backend
+// free of path tricks ("../", separators, empty names).
+func (h Handle) Valid() error {
+	switch h.Kind {
+	case Config:
+		if h.Name != "" {
+			return fmt.Errorf("invalid handle %q: config takes no name", h.String())
+		}
+		return nil
+	case Data, Index, Snapshots, Keys, Locks:
+	default:
+		return fmt.Errorf("invalid handle: unknown kind %q", h.Kind)
+	}
+	if len(h.Name) < 8 || len(h.Name) > 128 {
+		return fmt.Errorf("invalid handle %q: name must be 8 to 128 hex digits", h.String())
+	}
+	for _, c := range h.Name {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return fmt.Errorf("invalid handle %q: name must be lowercase hex", h.String())
+		}
+	}
+	return nil
+}
+
+// FileInfo describes a stored object.
+type FileInfo struct {
+	Name string
+	Size int64
+}
+
+// Backend stores and loads whole objects. All methods are safe for concurrent use.
+type Backend interface {
+	// Location is a printable description of where the objects live, never with credentials.
+	Location() string
+	// Save stores data under h. Saving an object that already exists with the same
+	// content succeeds; objects are never modified in place.
+	Save(ctx context.Context, h Handle, data []byte) error
+	// Load calls fn with a reader over length bytes of the object starting at offset.
+	// length 0 means up to the end. fn must not keep the reader after it returns.
+	// A missing object gives an error for which IsNotExist is true.
+	Load(ctx context.Context, h Handle, length int, offset int64, fn func(rd io.Reader) error) error
+	// Stat returns the size of an object.
+	Stat(ctx context.Context, h Handle) (FileInfo, error)
+	// List calls fn for every object of kind k, in no particular order, in the caller's goroutine.
+	// An error from fn stops the listing and is returned.
+	List(ctx context.Context, k Kind, fn func(FileInfo) error) error
+	// Remove deletes an object. Removing a missing object gives an IsNotExist error.
+	Remove(ctx context.Context, h Handle) error
+	// IsNotExist reports whether err means the object does not exist.
+	IsNotExist(err error) bool
+	// IsPermanent reports whether err will not go away by retrying.
+	IsPermanent(err error) bool
+	// Close releases the backend's resources.
+	Close() error
+}
+
+// ErrNotExist is the sentinel every backend wraps for a missing object.
+var ErrNotExist = errors.New("object does not exist")
+
+// NotExist wraps ErrNotExist with the handle that was asked for.
+func NotExist(h Handle) error {
+	return fmt.Errorf("%s: %w", h, ErrNotExist)
+}
+
+// LoadAll reads a whole object into memory.
+func LoadAll(ctx context.Context, b Backend, h Handle) ([]byte, error) {
+	var data []byte
+	err := b.Load(ctx, h, 0, 0, func(rd io.Reader) error {
+		var err error
+		data, err = io.ReadAll(rd)
+		return err
+	})
+	return data, err
+}
+
+// LoadRange reads length bytes at offset into memory and fails if fewer arrive.
+func LoadRange(ctx context.Context, b Backend, h Handle, length int, offset int64) ([]byte, error) {
+	buf := make([]byte, length)
+	err := b.Load(ctx, h, length, offset, func(rd io.Reader) error {
+		_, err := io.ReadFull(rd, buf)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
