@@ -216,7 +216,7 @@ func (c *Chunker) boundary(rec []byte) bool {
 	if len(rec) >= c.p.Average {
 		return true
 	}
-	h := keyedHash(c.p.Seed, recordKey(rec))
+	h := keyedHash(c.p.Seed, RecordKey(rec))
 	// Cut with probability len(rec)/Average.
 	threshold := uint64(float64(len(rec)) / float64(c.p.Average) * math.MaxUint64)
 	return h < threshold
@@ -224,9 +224,9 @@ func (c *Chunker) boundary(rec []byte) bool {
 
 var idPrefix = []byte(`{"id":"`)
 
-// recordKey returns the part of a record that identifies it: its id, when the line
-// starts with one, else the whole record.
-func recordKey(rec []byte) []byte {
+// RecordKey returns the part of a record that identifies it: its id, when the line
+// starts with {"id":", else the whole record.
+func RecordKey(rec []byte) []byte {
 	if bytes.HasPrefix(rec, idPrefix) {
 		rest := rec[len(idPrefix):]
 		if j := bytes.IndexByte(rest, '"'); j >= 0 {

@@ -120,8 +120,9 @@ func (x *Index) mergeLocked() {
 	merged = append(merged, x.sorted[i:]...)
 	merged = append(merged, x.added[j:]...)
 	x.sorted = merged
-	x.added = x.added[:0]
-	clear(x.pending)
+	// Drop the batch's memory: a map does not shrink when cleared.
+	x.added = nil
+	x.pending = map[chunk.ID]int{}
 }
 
 // Len returns the number of indexed chunks.

@@ -1,0 +1,43 @@
+# cairn: the commands a newcomer needs, and more.
+GO      ?= go
+BIN     := bin
+SIZE    ?= 512MiB
+
+.PHONY: all build test test-short vet fuzz bench bench-chunking run clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/cairn ./cmd/cairn
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
+
+# The README's test command: everything CI runs.
+test: vet
+	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -run '^$$' -fuzz FuzzDecode -fuzztime 20s ./engine/exported
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+# Chunking trade-off and incremental-backup figures on the generator's workload.
+bench-chunking: build
+	$(GO) run ./cmd/cairnbench -size $(SIZE) -averages 1KiB,2KiB,4KiB,8KiB,16KiB,64KiB
+
+bench: bench-chunking
+
+# A backup round trip on a generated database: the main job from the command line.
+run: build
+	rm -rf .demo && mkdir -p .demo
+	$(BIN)/cairn generate --size 64MiB .demo/db
+	$(BIN)/cairn --repo .demo/repo init
+	$(BIN)/cairn --repo .demo/repo backup .demo/db
+	$(BIN)/cairn generate --mutate 0.01 --seed 2 .demo/db
+	$(BIN)/cairn --repo .demo/repo backup .demo/db
+	$(BIN)/cairn --repo .demo/repo snapshots
+	$(BIN)/cairn --repo .demo/repo check --read-data
+
+clean:
+	rm -rf $(BIN) .demo .bench

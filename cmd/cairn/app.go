@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"cairn/engine"
+	"cairn/repo"
+	"cairn/transport/location"
+)
+
+// Exit codes scripts can rely on.
+const (
+	exitOK        = 0
+	exitFailure   = 1 // the command failed
+	exitUsage     = 2 // wrong flags or arguments
+	exitDamaged   = 3 // check found damage, or data read back did not verify
+	exitNoRepo    = 4 // no repository, not a cairn repository, or a newer format
+	exitInterrupt = 130
+)
+
+// usageError marks mistakes in the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// errDamaged is returned by commands that found damage and already reported it.
+var errDamaged = errors.New("repository damage found")
+
+// env is what every command gets: output streams and global options.
+type env struct {
+	stdout, stderr io.Writer
+	isTerminal     bool // stderr is a terminal: draw progress bars
+}
+
+// run builds the app, runs it and maps the outcome to an exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr, isTerminal: isTerminal(stderr)}
+	err := newApp(e).RunContext(ctx, args)
+	if err == nil {
+		return exitOK
+	}
+	code := exitCode(ctx, err)
+	if !errors.Is(err, errDamaged) {
+		fmt.Fprintf(stderr, "cairn: %v\n", err)
+	}
+	return code
+}
+
+func exitCode(ctx context.Context, err error) int {
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		return exitUsage
+	case ctx.Err() != nil && errors.Is(err, context.Canceled):
+		return exitInterrupt
+	case errors.Is(err, repo.ErrNoRepository), errors.Is(err, repo.ErrForeign), errors.Is(err, repo.ErrNewerFormat):
+		return exitNoRepo
+	case errors.Is(err, errDamaged), errors.Is(err, repo.ErrDamaged):
+		return exitDamaged
+	}
+	return exitFailure
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+var (
+	repoFlag = &cli.StringFlag{
+		Name:    "repo",
+		Aliases: []string{"r"},
+		Usage:   "repository location: a path, local:PATH",
+		EnvVars: []string{"CAIRN_REPOSITORY"},
+	}
+	jsonFlag     = &cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON"}
+	noProgFlag   = &cli.BoolFlag{Name: "no-progress", Usage: "never draw a progress bar"}
+	globalFlags  = []cli.Flag{repoFlag, jsonFlag, noProgFlag}
+	commandFuncs = []func(*env) *cli.Command{
+		initCommand, backupCommand, snapshotsCommand, showCommand, lsCommand, catCommand,
+		diffCommand, statsCommand, restoreCommand, forgetCommand, pruneCommand, checkCommand,
+		generateCommand,
+	}
+)
+
+func newApp(e *env) *cli.App {
+	app := &cli.App{
+		Name:                 "cairn",
+		Usage:                "deduplicating, incremental backups of Pieces snippet databases",
+		Writer:               e.stdout,
+		ErrWriter:            e.stderr,
+		Flags:                globalFlags,
+		HideHelpCommand:      true,
+		EnableBashCompletion: true,
+		ExitErrHandler:       func(*cli.Context, error) {}, // run maps errors to exit codes
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageError{err.Error()}
+		},
+	}
+	for _, f := range commandFuncs {
+		cmd := f(e)
+		cmd.OnUsageError = app.OnUsageError
+		app.Commands = append(app.Commands, cmd)
+	}
+	return app
+}
+
+// openRepo opens the repository named by --repo.
+func openRepo(c *cli.Context) (*repo.Repository, error) {
+	loc := c.String("repo")
+	if loc == "" {
+		return nil, usagef("no repository: pass --repo or set CAIRN_REPOSITORY")
+	}
+	be, err := location.Open(c.Context, loc)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", loc, repo.ErrNoRepository)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r, err := repo.Open(c.Context, be)
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// loadSnapshot opens the repository and finds one snapshot by id or prefix.
+func loadSnapshot(c *cli.Context, r *repo.Repository, ref string) (*repo.Snapshot, error) {
+	list, err := r.Snapshots(c.Context)
+	if err != nil {
+		return nil, err
+	}
+	return engine.FindSnapshot(list, ref)
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// needArgs checks the count of positional arguments.
+func needArgs(c *cli.Context, min, max int, usage string) error {
+	n := c.Args().Len()
+	if n < min || n > max {
+		return usagef("%s: usage: cairn %s %s", c.Command.Name, c.Command.Name, usage)
+	}
+	return nil
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"cairn/engine"
+)
+
+func checkCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "check",
+		Usage:     "verify the repository's structure, and with --read-data every byte",
+		ArgsUsage: " ",
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "read-data", Usage: "read every pack and re-hash every chunk"}},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 0, 0, ""); err != nil {
+				return err
+			}
+			r, err := openRepo(c)
+			if err != nil {
+				return err
+			}
+			res, err := engine.Check(c.Context, r, engine.CheckOptions{ReadData: c.Bool("read-data"), Progress: e.progress(c.Bool("json"), c.Bool("no-progress"))})
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				if err := printJSON(e.stdout, res); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(e.stdout, "checked %d snapshots, %d packs, %d chunks", res.Snapshots, res.Packs, res.Chunks)
+				if res.ReadData {
+					fmt.Fprintf(e.stdout, ", read %s", humanBytes(res.BytesRead))
+				}
+				fmt.Fprintln(e.stdout)
+				for _, w := range res.Warnings {
+					fmt.Fprintf(e.stdout, "warning: %s\n", w)
+				}
+				for _, msg := range res.Errors {
+					fmt.Fprintf(e.stderr, "error: %s\n", msg)
+				}
+				for _, d := range res.Damaged {
+					fmt.Fprintf(e.stderr, "damaged: snapshot %s collection %s (%d chunks)\n", d.Snapshot, d.Collection, d.Chunks)
+				}
+				if res.OK() {
+					fmt.Fprintln(e.stdout, "no errors were found")
+				}
+			}
+			if !res.OK() {
+				if !c.Bool("json") {
+					fmt.Fprintf(e.stderr, "cairn: check found %d errors\n", len(res.Errors))
+				}
+				return errDamaged
+			}
+			return nil
+		},
+	}
+}

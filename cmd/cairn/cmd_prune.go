@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"cairn/engine"
+)
+
+func pruneCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "prune",
+		Usage:     "delete chunks no snapshot needs and repack mostly-unused packs",
+		ArgsUsage: " ",
+		Flags: []cli.Flag{
+			&cli.Float64Flag{Name: "max-unused", Usage: "repack packs whose unused share exceeds this (0..1)", Value: 0.5},
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what would be freed, change nothing"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 0, 0, ""); err != nil {
+				return err
+			}
+			if mu := c.Float64("max-unused"); mu <= 0 || mu > 1 {
+				return usagef("--max-unused must be in (0, 1]")
+			}
+			r, err := openRepo(c)
+			if err != nil {
+				return err
+			}
+			st, err := engine.Prune(c.Context, r, engine.PruneOptions{MaxUnused: c.Float64("max-unused"), DryRun: c.Bool("dry-run"), Progress: e.progress(c.Bool("json"), c.Bool("no-progress"))})
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(e.stdout, st)
+			}
+			printPrune(e, st, c.Bool("dry-run"))
+			return nil
+		},
+	}
+}
+
+func printPrune(e *env, st engine.PruneStats, dry bool) {
+	verb := "freed"
+	if dry {
+		verb = "would free"
+	}
+	fmt.Fprintf(e.stdout, "%d packs: %d removed, %d repacked (%d chunks copied); %d live chunks, %d unused\n",
+		st.Packs, st.PacksRemoved, st.PacksRepacked, st.ChunksCopied, st.ChunksLive, st.ChunksUnused)
+	fmt.Fprintf(e.stdout, "%s %s of %s unused\n", verb, humanBytes(st.BytesFreed), humanBytes(st.BytesUnused))
+}

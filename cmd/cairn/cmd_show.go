@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+func showCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "show",
+		Usage:     "show one snapshot's manifest",
+		ArgsUsage: "SNAPSHOT",
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "chunks", Usage: "with --json, list every chunk id"}},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, 1, 1, "SNAPSHOT"); err != nil {
+				return err
+			}
+			r, err := openRepo(c)
+			if err != nil {
+				return err
+			}
+			sn, err := loadSnapshot(c, r, c.Args().First())
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(e.stdout, snapshotJSON(sn, c.Bool("chunks")))
+			}
+			w := e.stdout
+			t := sn.Totals
+			fmt.Fprintf(w, "snapshot   %s\n", sn.ID)
+			fmt.Fprintf(w, "manifest   %s\n", sn.Name)
+			fmt.Fprintf(w, "time       %s\n", sn.Time.Local().Format("2006-01-02 15:04:05.000 MST"))
+			fmt.Fprintf(w, "version    %s\n", sn.Version)
+			fmt.Fprintf(w, "device     %s (%s)\n", sn.DeviceName, sn.Platform)
+			fmt.Fprintf(w, "kind       %s\n", sn.Kind)
+			if sn.Parent != "" {
+				fmt.Fprintf(w, "parent     %s\n", sn.Parent)
+			}
+			if len(sn.Tags) > 0 {
+				fmt.Fprintf(w, "tags       %s\n", strings.Join(sn.Tags, ", "))
+			}
+			fmt.Fprintf(w, "source     %s\n", sn.Source)
+			fmt.Fprintf(w, "size       %s in %d records\n", humanBytes(t.RawBytes), t.Records)
+			fmt.Fprintf(w, "new data   %s in %d chunks (%d reused)\n", humanBytes(t.NewRawBytes), t.ChunksNew, t.ChunksReused)
+			fmt.Fprintf(w, "stored     %s, sent %s, received %s\n", humanBytes(t.StoredBytes), humanBytes(t.BytesSent), humanBytes(t.BytesReceived))
+			fmt.Fprintf(w, "duration   %s\n\n", humanDuration(t.Duration()))
+			tw := newTable(w)
+			fmt.Fprintln(tw, "COLLECTION\tRECORDS\tSIZE\tCHUNKS")
+			for _, col := range sn.Collections {
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\n", col.Name, col.Records, humanBytes(col.Bytes), len(col.Chunks))
+			}
+			return tw.Flush()
+		},
+	}
+}

@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"cairn/chunk"
+	"cairn/repo"
+)
+
+// CheckOptions tune check.
+type CheckOptions struct {
+	ReadData bool // load every pack and re-hash every chunk
+	Progress Progress
+}
+
+// Damage names the snapshots and collections that a damaged or missing chunk hurts.
+type Damage struct {
+	Snapshot   string `json:"snapshot"`
+	Collection string `json:"collection"`
+	Chunks     int    `json:"chunks"` // damaged chunks the collection needs
+}
+
+// CheckResult lists every problem found. It is clean when Errors is empty.
+type CheckResult struct {
+	Snapshots   int      `json:"snapshots"`
+	Packs       int      `json:"packs"`
+	Chunks      int      `json:"chunks"`
+	ReadData    bool     `json:"read_data"`
+	BytesRead   int64    `json:"bytes_read"`
+	Errors      []string `json:"errors"`
+	Warnings    []string `json:"warnings"`
+	Damaged     []Damage `json:"damaged"`
+	UnusedPacks int      `json:"unused_packs"` // packs no index names (left by an interrupted backup)
+}
+
+// OK reports whether nothing is wrong.
+func (c *CheckResult) OK() bool { return len(c.Errors) == 0 }
+
+// Check verifies the repository: every snapshot's chunks are indexed, every indexed
+// pack exists with a plausible size, and with ReadData every chunk decodes and hashes
+// to its id. It returns an error only when it cannot run at all.
+func Check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckResult, error) {
+	prog := orNoProgress(opt.Progress)
+	start := time.Now()
+	res := &CheckResult{ReadData: opt.ReadData, Errors: []string{}, Warnings: []string{}, Damaged: []Damage{}}
+	snaps, err := r.Snapshots(ctx)
+	if err != nil {
+		if repo.IsDamage(err) {
+			res.Errors = append(res.Errors, err.Error())
+			return res, nil
+		}
+		return nil, err
+	}
+	res.Snapshots = len(snaps)
+	stored, err := r.Packs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bad := map[chunk.ID]bool{}
+	byPack := map[repo.ObjectID][]chunk.ID{}
+	packEnd := map[repo.ObjectID]int64{}
+	r.Index().Each(func(id chunk.ID, loc repo.Location) {
+		byPack[loc.Pack] = append(byPack[loc.Pack], id)
+		packEnd[loc.Pack] = max(packEnd[loc.Pack], int64(loc.Offset)+int64(loc.Length))
+		res.Chunks++
+	})
+	res.Packs = len(byPack)
+	packs := make([]repo.ObjectID, 0, len(byPack))
+	for p := range byPack {
+		packs = append(packs, p)
+	}
+	slices.SortFunc(packs, func(a, b repo.ObjectID) int { return bytes.Compare(a[:], b[:]) })
+	for _, p := range packs {
+		size, ok := stored[p]
+		switch {
+		case !ok:
+			res.Errors = append(res.Errors, fmt.Sprintf("pack %s is missing (%d chunks)", p.Short(), len(byPack[p])))
+			markAll(bad, byPack[p])
+		case size < packEnd[p]:
+			res.Errors = append(res.Errors, fmt.Sprintf("pack %s is %d bytes, the index needs %d", p.Short(), size, packEnd[p]))
+			markAll(bad, byPack[p])
+		}
+	}
+	for p := range stored {
+		if _, ok := byPack[p]; !ok {
+			res.UnusedPacks++
+		}
+	}
+	if res.UnusedPacks > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%d packs are not in the index (left by an interrupted backup; prune removes them)", res.UnusedPacks))
+	}
+	for _, sn := range snaps {
+		missing := 0
+		for _, c := range sn.Collections {
+			for _, id := range c.Chunks {
+				if !r.Index().Has(id) {
+					missing++
+					bad[id] = true
+				}
+			}
+		}
+		if missing > 0 {
+			res.Errors = append(res.Errors, fmt.Sprintf("snapshot %s needs %d chunks the index does not have", sn.ID, missing))
+		}
+	}
+	if opt.ReadData {
+		read0 := r.BytesRead()
+		for i, p := range packs {
+			if _, ok := stored[p]; !ok {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			data, _, err := r.LoadPack(ctx, p)
+			if err != nil {
+				if !repo.IsDamage(err) || data == nil {
+					if !repo.IsDamage(err) {
+						return nil, err
+					}
+					res.Errors = append(res.Errors, err.Error())
+					markAll(bad, byPack[p])
+					continue
+				}
+				res.Errors = append(res.Errors, err.Error())
+			}
+			for _, id := range byPack[p] {
+				loc, _ := r.Index().Lookup(id)
+				if err := repo.VerifyChunk(data, id, loc); err != nil {
+					res.Errors = append(res.Errors, fmt.Sprintf("pack %s: %v", p.Short(), err))
+					bad[id] = true
+				}
+			}
+			prog.Report(Event{Phase: PhaseCheck, ItemsDone: int64(i + 1), ItemsTotal: int64(len(packs)), BytesDone: r.BytesRead() - read0, Elapsed: time.Since(start)})
+		}
+		res.BytesRead = r.BytesRead() - read0
+	}
+	res.Damaged = damageOf(snaps, bad)
+	return res, nil
+}
+
+func markAll(bad map[chunk.ID]bool, ids []chunk.ID) {
+	for _, id := range ids {
+		bad[id] = true
+	}
+}
+
+// damageOf lists, per snapshot and collection, how many bad chunks it needs.
+func damageOf(snaps []*repo.Snapshot, bad map[chunk.ID]bool) []Damage {
+	out := []Damage{}
+	if len(bad) == 0 {
+		return out
+	}
+	for _, sn := range snaps {
+		for _, c := range sn.Collections {
+			n := 0
+			for _, id := range c.Chunks {
+				if bad[id] {
+					n++
+				}
+			}
+			if n > 0 {
+				out = append(out, Damage{Snapshot: sn.ID, Collection: c.Name, Chunks: n})
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Snapshot < out[j].Snapshot })
+	return out
+}

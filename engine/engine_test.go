@@ -1,0 +1,476 @@
+package engine_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/restic/chunker"
+
+	"cairn/engine"
+	"cairn/engine/exported"
+	"cairn/engine/gendb"
+	"cairn/repo"
+	"cairn/transport"
+	"cairn/transport/local"
+	"cairn/transport/mem"
+)
+
+// testConfig is a repository config with a fixed polynomial and seed.
+func testConfig(tb testing.TB) repo.Config {
+	tb.Helper()
+	cfg, err := repo.NewConfig(time.Unix(1_700_000_000, 0))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.Chunking.Polynomial = chunker.Pol(0x3DA3358B4DC173)
+	cfg.Chunking.Seed = 7
+	cfg.PackSize = 1 << 20
+	return cfg
+}
+
+func newRepo(tb testing.TB, be transport.Backend) *repo.Repository {
+	tb.Helper()
+	r, err := repo.Init(context.Background(), be, testConfig(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+func reopen(tb testing.TB, r *repo.Repository, be transport.Backend) *repo.Repository {
+	tb.Helper()
+	r2, err := repo.Open(context.Background(), be)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r2
+}
+
+func generate(tb testing.TB, size int64, seed int64) string {
+	tb.Helper()
+	dir := filepath.Join(tb.TempDir(), "db")
+	if _, err := gendb.Generate(dir, gendb.Options{Size: size, Seed: seed}); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}
+
+// clock returns a clock that moves one second per call, so snapshot ids are exact.
+func clock() func() time.Time {
+	t := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	return func() time.Time { t = t.Add(time.Second); return t }
+}
+
+func backup(tb testing.TB, r *repo.Repository, src engine.Source, now func() time.Time) *repo.Snapshot {
+	tb.Helper()
+	sn, err := engine.Backup(context.Background(), r, src, engine.BackupOptions{DeviceName: "test", Platform: "LINUX", Now: now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sn
+}
+
+// readFolder returns every collection file of a folder export.
+func readFolder(tb testing.TB, dir string) map[string][]byte {
+	tb.Helper()
+	out := map[string][]byte{}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, e := range entries {
+		if name, ok := strings.CutSuffix(e.Name(), ".jsonl"); ok {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				tb.Fatal(err)
+			}
+			out[name] = b
+		}
+	}
+	return out
+}
+
+func sameCollections(tb testing.TB, want, got map[string][]byte) {
+	tb.Helper()
+	for name, w := range want {
+		g, ok := got[name]
+		if !ok {
+			tb.Errorf("collection %s missing after restore", name)
+			continue
+		}
+		if !bytes.Equal(w, g) {
+			tb.Errorf("collection %s: restored %d bytes differ from the %d backed up", name, len(g), len(w))
+		}
+	}
+	for name := range got {
+		if _, ok := want[name]; !ok {
+			tb.Errorf("restore produced an extra collection %s", name)
+		}
+	}
+}
+
+func restoreFolder(tb testing.TB, r *repo.Repository, sn *repo.Snapshot) map[string][]byte {
+	tb.Helper()
+	dir := filepath.Join(tb.TempDir(), "restored")
+	sink, err := engine.NewFolderSink(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := engine.Restore(context.Background(), r, sn, sink, engine.RestoreOptions{}); err != nil {
+		tb.Fatal(err)
+	}
+	return readFolder(tb, dir)
+}
+
+func TestFolderRoundTrip(t *testing.T) {
+	db := generate(t, 4<<20, 1)
+	r := newRepo(t, mem.New())
+	sn := backup(t, r, engine.FolderSource{Dir: db}, clock())
+	if sn.Totals.ChunksNew == 0 || sn.Totals.RawBytes < 3<<20 {
+		t.Fatalf("backup totals look wrong: %+v", sn.Totals)
+	}
+	sameCollections(t, readFolder(t, db), restoreFolder(t, r, sn))
+}
+
+// TestEdgeCases covers empty collections, a record larger than the largest chunk,
+// binary bytes and a last record without a newline.
+func TestEdgeCases(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	binary := make([]byte, 1<<20)
+	rng.Read(binary)
+	huge := append([]byte(`{"id":"big","code":"`), bytes.Repeat([]byte("func main() { println(42) }\\n"), 40000)...)
+	huge = append(huge, "\"}\n"...)
+	files := map[string][]byte{
+		"assets":    nil,
+		"tags":      []byte(`{"id":"t1","text":"go"}` + "\n"),
+		"formats":   append(append([]byte(`{"id":"a"}`+"\n"), huge...), `{"id":"z"}`+"\n"...),
+		"files":     binary,
+		"websites":  []byte(`{"id":"w1"}` + "\n" + `{"id":"w2","url":"https://example.org"}`),
+		"relations": []byte("\n\n\n"),
+	}
+	dir := t.TempDir()
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name+".jsonl"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := newRepo(t, mem.New())
+	sn := backup(t, r, engine.FolderSource{Dir: dir}, clock())
+	if len(huge) <= r.Config().Chunking.Max {
+		t.Fatalf("the big record (%d bytes) must exceed the largest chunk (%d)", len(huge), r.Config().Chunking.Max)
+	}
+	sameCollections(t, readFolder(t, dir), restoreFolder(t, r, sn))
+	col, err := engine.Collection(sn, "formats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if col.Records != 3 {
+		t.Errorf("formats has %d records, want 3", col.Records)
+	}
+}
+
+// exportedDocument encodes a folder as an ExportedDatabase JSON file.
+func exportedDocument(tb testing.TB, folder map[string][]byte, path string) {
+	tb.Helper()
+	var buf bytes.Buffer
+	enc := exported.NewEncoder(&buf)
+	for _, name := range exported.Collections {
+		b, ok := folder[name]
+		if !ok || exported.IsValueSet(name) {
+			continue
+		}
+		if err := enc.WriteCollection(name, bytes.NewReader(b)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := enc.Close(exported.Meta{Version: "11.2.0"}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func decodeDocument(tb testing.TB, path string) (map[string][]byte, exported.Meta) {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][]byte{}
+	meta, err := exported.Decode(f, func(name string, body io.Reader) error {
+		b, err := io.ReadAll(body)
+		out[name] = b
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out, meta
+}
+
+func TestExportedRoundTrip(t *testing.T) {
+	db := generate(t, 1<<20, 2)
+	folder := readFolder(t, db)
+	folder["files"] = []byte{0, 1, 2, 255, '\n', 254, '"', '\\'}
+	doc := filepath.Join(t.TempDir(), "export.json")
+	exportedDocument(t, folder, doc)
+	want, wantMeta := decodeDocument(t, doc)
+
+	r := newRepo(t, mem.New())
+	sn := backup(t, r, engine.ExportedFile(doc), clock())
+	if !strings.HasPrefix(sn.ID, "11.2.0_") {
+		t.Fatalf("snapshot id %q does not carry the database version", sn.ID)
+	}
+	out := filepath.Join(t.TempDir(), "restored.json")
+	sink, err := engine.NewExportedSink(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.Restore(context.Background(), r, sn, sink, engine.RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, gotMeta := decodeDocument(t, out)
+	sameCollections(t, want, got)
+	if gotMeta.Version != wantMeta.Version {
+		t.Errorf("version %q, want %q", gotMeta.Version, wantMeta.Version)
+	}
+}
+
+func TestSecondBackupStoresNoChunks(t *testing.T) {
+	db := generate(t, 2<<20, 3)
+	r := newRepo(t, mem.New())
+	now := clock()
+	first := backup(t, r, engine.FolderSource{Dir: db}, now)
+	second := backup(t, r, engine.FolderSource{Dir: db}, now)
+	if second.Totals.ChunksNew != 0 || second.Totals.NewRawBytes != 0 {
+		t.Fatalf("unchanged data stored %d new chunks (%d bytes)", second.Totals.ChunksNew, second.Totals.NewRawBytes)
+	}
+	if second.Totals.ChunksReused != first.Totals.ChunksNew {
+		t.Fatalf("reused %d chunks, first backup made %d", second.Totals.ChunksReused, first.Totals.ChunksNew)
+	}
+	if second.Parent != first.ID {
+		t.Fatalf("parent %q, want %q", second.Parent, first.ID)
+	}
+}
+
+// TestIncrementalTarget: after the generator changes 1% of the records, the bytes the
+// incremental backup adds to the repository (packs, index and manifest) are at most 3
+// times the bytes of the edited and inserted records.
+func TestIncrementalTarget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates 32 MiB")
+	}
+	db := generate(t, 32<<20, 4)
+	r := newRepo(t, mem.New())
+	now := clock()
+	first := backup(t, r, engine.FolderSource{Dir: db}, now)
+	ms, err := gendb.Mutate(db, gendb.Mutation{Fraction: 0.01, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := r.BytesWritten()
+	second := backup(t, r, engine.FolderSource{Dir: db}, now)
+	added := r.BytesWritten() - before
+	t.Logf("changed records %d bytes; incremental backup wrote %d bytes (%.2fx), new raw chunk bytes %d (%.2fx)",
+		ms.ChangedBytes, added, float64(added)/float64(ms.ChangedBytes), second.Totals.NewRawBytes, float64(second.Totals.NewRawBytes)/float64(ms.ChangedBytes))
+	if added > 3*ms.ChangedBytes {
+		t.Fatalf("incremental backup wrote %d bytes, more than 3 × %d changed bytes", added, ms.ChangedBytes)
+	}
+	sameCollections(t, readFolder(t, db), restoreFolder(t, r, second))
+	_ = first
+}
+
+func TestDiffMatchesMutation(t *testing.T) {
+	db := generate(t, 4<<20, 6)
+	r := newRepo(t, mem.New())
+	now := clock()
+	a := backup(t, r, engine.FolderSource{Dir: db}, now)
+	ms, err := gendb.Mutate(db, gendb.Mutation{Fraction: 0.02, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := backup(t, r, engine.FolderSource{Dir: db}, now)
+	diffs, err := engine.Diff(context.Background(), r, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var added, removed, changed int
+	for _, d := range diffs {
+		added += d.Added
+		removed += d.Removed
+		changed += d.Changed
+	}
+	if added != ms.Inserted || removed != ms.Deleted || changed != ms.Edited {
+		t.Fatalf("diff +%d -%d ~%d, mutation inserted %d deleted %d edited %d", added, removed, changed, ms.Inserted, ms.Deleted, ms.Edited)
+	}
+}
+
+func TestCheckFindsFlippedByte(t *testing.T) {
+	root := t.TempDir()
+	be, err := local.Create(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRepo(t, be)
+	db := generate(t, 2<<20, 8)
+	sn := backup(t, r, engine.FolderSource{Dir: db}, clock())
+	ctx := context.Background()
+	if res, err := engine.Check(ctx, r, engine.CheckOptions{ReadData: true}); err != nil || !res.OK() {
+		t.Fatalf("fresh repository: %v %+v", err, res)
+	}
+	// Flip one byte inside the first chunk of the "formats" collection.
+	col, err := engine.Collection(sn, "formats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, ok := r.Index().Lookup(col.Chunks[0])
+	if !ok {
+		t.Fatal("chunk not indexed")
+	}
+	var packPath string
+	filepath.WalkDir(filepath.Join(root, "data"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Name() == loc.Pack.String() {
+			packPath = p
+		}
+		return nil
+	})
+	if packPath == "" {
+		t.Fatal("pack file not found")
+	}
+	data, err := os.ReadFile(packPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[loc.Offset+loc.Length/2] ^= 0x40
+	os.Chmod(packPath, 0o644)
+	if err := os.WriteFile(packPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = reopen(t, r, be)
+	res, err := engine.Check(ctx, r, engine.CheckOptions{ReadData: false})
+	if err != nil || !res.OK() {
+		t.Fatalf("a structure check cannot see a flipped byte, yet: %v %+v", err, res)
+	}
+	res, err = engine.Check(ctx, r, engine.CheckOptions{ReadData: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK() {
+		t.Fatal("check --read-data missed a flipped byte")
+	}
+	if !slices.ContainsFunc(res.Damaged, func(d engine.Damage) bool { return d.Snapshot == sn.ID && d.Collection == "formats" }) {
+		t.Fatalf("damage report %+v does not name snapshot %s collection formats", res.Damaged, sn.ID)
+	}
+	// Restoring the damaged collection fails loudly; the others still restore.
+	sink, _ := engine.NewFolderSink(filepath.Join(t.TempDir(), "x"))
+	if err := engine.Restore(ctx, r, sn, sink, engine.RestoreOptions{Collections: []string{"formats"}}); err == nil {
+		t.Fatal("restore of a damaged collection succeeded")
+	}
+	sink, _ = engine.NewFolderSink(filepath.Join(t.TempDir(), "y"))
+	if err := engine.Restore(ctx, r, sn, sink, engine.RestoreOptions{Collections: []string{"tags"}}); err != nil {
+		t.Fatalf("an undamaged collection does not restore: %v", err)
+	}
+}
+
+func TestForgetAndPrune(t *testing.T) {
+	be := mem.New()
+	r := newRepo(t, be)
+	now := clock()
+	ctx := context.Background()
+	db := generate(t, 2<<20, 10)
+	first := backup(t, r, engine.FolderSource{Dir: db}, now)
+	other := generate(t, 2<<20, 11)
+	second := backup(t, r, engine.FolderSource{Dir: other}, now)
+	if err := engine.Forget(ctx, r, []*repo.Snapshot{first}); err != nil {
+		t.Fatal(err)
+	}
+	r = reopen(t, r, be)
+	st, err := engine.Prune(ctx, r, engine.PruneOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PacksRemoved == 0 || st.BytesFreed == 0 {
+		t.Fatalf("prune freed nothing: %+v", st)
+	}
+	r = reopen(t, r, be)
+	if res, err := engine.Check(ctx, r, engine.CheckOptions{ReadData: true}); err != nil || !res.OK() {
+		t.Fatalf("check after prune: %v %+v", err, res)
+	}
+	sameCollections(t, readFolder(t, other), restoreFolder(t, r, second))
+	st, err = engine.Prune(ctx, r, engine.PruneOptions{})
+	if err != nil || st.PacksRemoved+st.PacksRepacked != 0 {
+		t.Fatalf("second prune still found work: %+v %v", st, err)
+	}
+}
+
+func TestPolicy(t *testing.T) {
+	base := time.Date(2026, 1, 1, 12, 0, 0, 0, time.Local)
+	var list []*repo.Snapshot
+	for i := range 40 { // one a day, two on the last day
+		list = append(list, &repo.Snapshot{ID: "1_" + base.AddDate(0, 0, i).Format("0102"), Time: base.AddDate(0, 0, i)})
+	}
+	list = append(list, &repo.Snapshot{ID: "1_late", Time: base.AddDate(0, 0, 39).Add(time.Hour)})
+	kept := func(p engine.Policy) []string {
+		var ids []string
+		for _, d := range p.Apply(list) {
+			if d.Keep {
+				ids = append(ids, d.Snapshot.ID)
+			}
+		}
+		return ids
+	}
+	cases := []struct {
+		name string
+		p    engine.Policy
+		want int
+	}{
+		{"last 3", engine.Policy{Last: 3}, 3},
+		{"daily 5", engine.Policy{Daily: 5}, 5},
+		{"weekly 2", engine.Policy{Weekly: 2}, 2},
+		{"monthly 12", engine.Policy{Monthly: 12}, 2},
+		{"yearly 1", engine.Policy{Yearly: 1}, 1},
+		{"within 72h", engine.Policy{Within: 72 * time.Hour}, 4},
+		{"last 1 and daily 2", engine.Policy{Last: 1, Daily: 2}, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := kept(tc.p)
+			if len(got) != tc.want {
+				t.Fatalf("kept %d %v, want %d", len(got), got, tc.want)
+			}
+			if got[0] != "1_late" {
+				t.Fatalf("the newest snapshot is not kept first: %v", got)
+			}
+		})
+	}
+}
+
+func TestFindSnapshot(t *testing.T) {
+	list := []*repo.Snapshot{{ID: "11.2.0_1700000000000"}, {ID: "11.2.0_1700000001000"}, {ID: "12.0.0_1700000002000"}}
+	for _, tc := range []struct {
+		ref, want string
+		err       bool
+	}{
+		{"latest", "12.0.0_1700000002000", false},
+		{"12", "12.0.0_1700000002000", false},
+		{"11.2.0_1700000000000", "11.2.0_1700000000000", false},
+		{"11.2.0", "", true},
+		{"nope", "", true},
+		{"", "", true},
+	} {
+		sn, err := engine.FindSnapshot(list, tc.ref)
+		if (err != nil) != tc.err || err == nil && sn.ID != tc.want {
+			t.Errorf("FindSnapshot(%q) = %v, %v", tc.ref, sn, err)
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"cairn/chunk"
+	"cairn/repo"
+)
+
+// PruneOptions tune prune.
+type PruneOptions struct {
+	// MaxUnused is the share of a pack's bytes that may be garbage before the pack is
+	// repacked; packs with no live chunk are always removed. Default 0.5.
+	MaxUnused float64
+	DryRun    bool
+	Progress  Progress
+}
+
+// PruneStats says what prune found and did.
+type PruneStats struct {
+	Packs, PacksRemoved, PacksRepacked int
+	ChunksLive, ChunksUnused           int
+	BytesUnused, BytesFreed            int64
+	repo.RewriteStats
+}
+
+// Prune drops chunks that no snapshot needs: packs with nothing live are deleted, packs
+// that are mostly garbage are rewritten with their live chunks only.
+func Prune(ctx context.Context, r *repo.Repository, opt PruneOptions) (PruneStats, error) {
+	var st PruneStats
+	if opt.MaxUnused <= 0 {
+		opt.MaxUnused = 0.5
+	}
+	snaps, err := r.Snapshots(ctx)
+	if err != nil {
+		return st, err
+	}
+	live := map[chunk.ID]bool{}
+	for _, sn := range snaps {
+		for _, c := range sn.Collections {
+			for _, id := range c.Chunks {
+				live[id] = true
+			}
+		}
+	}
+	type usage struct{ live, dead int64 }
+	packs := map[repo.ObjectID]*usage{}
+	r.Index().Each(func(id chunk.ID, loc repo.Location) {
+		u := packs[loc.Pack]
+		if u == nil {
+			u = &usage{}
+			packs[loc.Pack] = u
+		}
+		if live[id] {
+			u.live += int64(loc.Length)
+			st.ChunksLive++
+		} else {
+			u.dead += int64(loc.Length)
+			st.ChunksUnused++
+			st.BytesUnused += int64(loc.Length)
+		}
+	})
+	for id := range live {
+		if !r.Index().Has(id) {
+			return st, fmt.Errorf("prune: chunk %s of a snapshot is not in the index; run cairn check: %w", id.Short(), repo.ErrDamaged)
+		}
+	}
+	st.Packs = len(packs)
+	repack, drop := map[repo.ObjectID]bool{}, map[repo.ObjectID]bool{}
+	for p, u := range packs {
+		switch {
+		case u.live == 0:
+			drop[p] = true
+			st.BytesFreed += u.dead
+		case float64(u.dead) > opt.MaxUnused*float64(u.live+u.dead):
+			repack[p] = true
+			st.BytesFreed += u.dead
+		}
+	}
+	st.PacksRemoved, st.PacksRepacked = len(drop), len(repack)
+	if opt.DryRun || len(drop)+len(repack) == 0 {
+		return st, nil
+	}
+	orNoProgress(opt.Progress).Report(Event{Phase: PhasePrune, ItemsTotal: int64(len(drop) + len(repack))})
+	rs, err := r.Rewrite(ctx, repack, drop, func(id chunk.ID) bool { return live[id] })
+	st.RewriteStats = rs
+	if err != nil {
+		return st, fmt.Errorf("prune: %w", err)
+	}
+	return st, nil
+}

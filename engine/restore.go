@@ -1,0 +1,274 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"cairn/engine/exported"
+	"cairn/repo"
+)
+
+// Sink is where a restore writes a database. Nothing is visible at the destination
+// until Commit; Abort leaves it as it was.
+type Sink interface {
+	// Collection calls fn with a writer for one collection's bytes.
+	Collection(name string, fn func(w io.Writer) error) error
+	// Commit makes the restored database visible.
+	Commit(meta Meta) error
+	// Abort discards everything written.
+	Abort()
+}
+
+// RestoreOptions describe one restore.
+type RestoreOptions struct {
+	Collections []string // restore only these; all when empty
+	Progress    Progress
+}
+
+// Restore writes a snapshot into sink, verifying every chunk against its id.
+func Restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Sink, opt RestoreOptions) (err error) {
+	defer func() {
+		if err != nil {
+			sink.Abort()
+		}
+	}()
+	prog := orNoProgress(opt.Progress)
+	start := time.Now()
+	want := map[string]bool{}
+	for _, c := range opt.Collections {
+		want[c] = true
+	}
+	var total, done int64
+	for _, c := range sn.Collections {
+		if len(want) == 0 || want[c.Name] {
+			total += c.Bytes
+		}
+	}
+	for _, c := range sn.Collections {
+		if len(want) > 0 && !want[c.Name] {
+			continue
+		}
+		delete(want, c.Name)
+		err := sink.Collection(c.Name, func(w io.Writer) error {
+			var n int64
+			err := r.LoadChunks(ctx, c.Chunks, func(i int, data []byte) error {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if _, err := w.Write(data); err != nil {
+					return err
+				}
+				n += int64(len(data))
+				if i%256 == 0 {
+					prog.Report(Event{Phase: PhaseRestore, Collection: c.Name, BytesDone: done + n, BytesTotal: total, Elapsed: time.Since(start)})
+				}
+				return nil
+			})
+			if err == nil && n != c.Bytes {
+				err = fmt.Errorf("restored %d bytes, manifest says %d: %w", n, c.Bytes, repo.ErrDamaged)
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("restore %s collection %s: %w", sn.ID, c.Name, err)
+		}
+		done += c.Bytes
+	}
+	for name := range want {
+		return fmt.Errorf("restore %s: no collection %q in the snapshot", sn.ID, name)
+	}
+	if err := sink.Commit(SnapshotMeta(sn)); err != nil {
+		return fmt.Errorf("restore %s: %w", sn.ID, err)
+	}
+	prog.Report(Event{Phase: PhaseDone, BytesDone: done, BytesTotal: total, Elapsed: time.Since(start)})
+	return nil
+}
+
+// SnapshotMeta returns the source metadata a snapshot recorded.
+func SnapshotMeta(sn *repo.Snapshot) Meta {
+	m := Meta{Version: sn.Version, Schema: sn.Schema}
+	if len(sn.Meta) > 0 {
+		var full Meta
+		if json.Unmarshal(sn.Meta, &full) == nil {
+			m.Exported = full.Exported
+		}
+	}
+	return m
+}
+
+// FolderSink restores into a new folder of <collection>.jsonl files. It writes into
+// a temporary folder beside the target and renames it into place on Commit.
+type FolderSink struct {
+	dir, tmp string
+}
+
+// NewFolderSink prepares a restore into dir, which must not exist or be empty.
+func NewFolderSink(dir string) (*FolderSink, error) {
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("restore target %s is not empty", dir)
+	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("restore target: %w", err)
+	}
+	parent := filepath.Dir(filepath.Clean(dir))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, fmt.Errorf("restore target: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, ".cairn-restore-")
+	if err != nil {
+		return nil, fmt.Errorf("restore target: %w", err)
+	}
+	return &FolderSink{dir: dir, tmp: tmp}, nil
+}
+
+// Collection implements Sink.
+func (s *FolderSink) Collection(name string, fn func(io.Writer) error) error {
+	if !safeName(name) {
+		return fmt.Errorf("collection name %q cannot be a file name", name)
+	}
+	return writeFileAtomic(filepath.Join(s.tmp, name+".jsonl"), fn)
+}
+
+// Commit implements Sink.
+func (s *FolderSink) Commit(meta Meta) error {
+	err := writeFileAtomic(filepath.Join(s.tmp, folderMetaFile), func(w io.Writer) error {
+		return json.NewEncoder(w).Encode(Meta{Version: meta.Version, Schema: meta.Schema})
+	})
+	if err != nil {
+		return err
+	}
+	_ = os.Remove(s.dir) // an empty target folder
+	if err := os.Rename(s.tmp, s.dir); err != nil {
+		return fmt.Errorf("move restored folder into place: %w", err)
+	}
+	return nil
+}
+
+// Abort implements Sink.
+func (s *FolderSink) Abort() { os.RemoveAll(s.tmp) }
+
+// ExportedSink restores into an ExportedDatabase JSON file, written to a temporary
+// file and renamed into place on Commit.
+type ExportedSink struct {
+	path string
+	f    *os.File
+	bw   *bufio.Writer
+	enc  *exported.Encoder
+}
+
+// NewExportedSink prepares a restore into the file at path.
+func NewExportedSink(path string) (*ExportedSink, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), ".cairn-restore-*.json")
+	if err != nil {
+		return nil, fmt.Errorf("restore target: %w", err)
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	return &ExportedSink{path: path, f: f, bw: bw, enc: exported.NewEncoder(bw)}, nil
+}
+
+// NewExportedWriter returns a sink that encodes onto w (an HTTP response, say); Commit
+// finishes the document and Abort does nothing.
+func NewExportedWriter(w io.Writer) *ExportedSink {
+	return &ExportedSink{enc: exported.NewEncoder(w)}
+}
+
+// Collection implements Sink.
+func (s *ExportedSink) Collection(name string, fn func(io.Writer) error) error {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { // ends when fn has written everything and the pipe is closed
+		done <- s.enc.WriteCollection(name, pr)
+		pr.Close()
+	}()
+	err := fn(pw)
+	pw.CloseWithError(err)
+	if werr := <-done; err == nil {
+		err = werr
+	}
+	return err
+}
+
+// Commit implements Sink.
+func (s *ExportedSink) Commit(meta Meta) error {
+	em := exported.Meta{Version: meta.Version, Schema: meta.Schema}
+	if meta.Exported != nil {
+		em = *meta.Exported
+		em.Version, em.Schema = meta.Version, meta.Schema
+	}
+	if err := s.enc.Close(em); err != nil {
+		s.Abort()
+		return err
+	}
+	if s.f == nil {
+		return nil
+	}
+	if err := s.bw.Flush(); err != nil {
+		s.Abort()
+		return err
+	}
+	if err := s.f.Sync(); err != nil {
+		s.Abort()
+		return err
+	}
+	if err := s.f.Close(); err != nil {
+		os.Remove(s.f.Name())
+		return err
+	}
+	if err := os.Rename(s.f.Name(), s.path); err != nil {
+		os.Remove(s.f.Name())
+		return fmt.Errorf("move restored file into place: %w", err)
+	}
+	return nil
+}
+
+// Abort implements Sink.
+func (s *ExportedSink) Abort() {
+	if s.f != nil {
+		s.f.Close()
+		os.Remove(s.f.Name())
+	}
+}
+
+func safeName(name string) bool {
+	if name == "" || len(name) > 200 || name == "." || name == ".." {
+		return false
+	}
+	for _, c := range name {
+		if c == '/' || c == '\\' || c == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// writeFileAtomic writes a file through a temporary name, synced before the rename.
+func writeFileAtomic(path string, fn func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	err = fn(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
