@@ -43,6 +43,16 @@ func (id ID) String() string { return hex.EncodeToString(id[:]) }
 // Short returns the first eight hex digits, for messages.
 func (id ID) Short() string { return hex.EncodeToString(id[:4]) }
 
+// MarshalText implements encoding.TextMarshaler (lowercase hex).
+func (id ID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (id *ID) UnmarshalText(b []byte) error {
+	v, err := ParseID(string(b))
+	*id = v
+	return err
+}
+
 // ParseID parses a 64-digit hex ID.
 func ParseID(s string) (ID, error) {
 	var id ID
@@ -66,7 +76,7 @@ type Params struct {
 
 // Default sizes, chosen on the generator's 1%-change workload (see BENCHMARKS.md).
 const (
-	DefaultAverage = 4 << 10
+	DefaultAverage = 1 << 10
 	DefaultMax     = 64 << 10
 )
 

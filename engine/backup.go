@@ -46,8 +46,17 @@ func Backup(ctx context.Context, r *repo.Repository, src Source, opt BackupOptio
 	if err != nil {
 		return nil, err
 	}
+	var parent *repo.Snapshot
+	for _, s := range existing {
+		if opt.Parent == "" && s.Kind == opt.Kind || s.ID == opt.Parent {
+			parent = s
+		}
+	}
+	if opt.Parent != "" && parent == nil {
+		return nil, fmt.Errorf("backup: parent %s: %w", opt.Parent, repo.ErrNotFound)
+	}
 	written0, read0 := r.BytesWritten(), r.BytesRead()
-	b := &backup{r: r, prog: prog, start: start, workers: opt.Workers}
+	b := &backup{r: r, prog: prog, start: start, workers: opt.Workers, parent: parent}
 	if b.workers <= 0 {
 		b.workers = runtime.GOMAXPROCS(0)
 	}
@@ -80,12 +89,8 @@ func Backup(ctx context.Context, r *repo.Repository, src Source, opt BackupOptio
 	// Ids are version_timestamp in milliseconds; two backups in one millisecond get
 	// the next free one.
 	ids := map[string]bool{}
-	var parent *repo.Snapshot
 	for _, s := range existing {
 		ids[s.ID] = true
-		if opt.Parent == "" && s.Kind == opt.Kind || s.ID == opt.Parent {
-			parent = s
-		}
 	}
 	t := start
 	for sn.ID = repo.SnapshotID(meta.Version, t); ids[sn.ID]; sn.ID = repo.SnapshotID(meta.Version, t) {
@@ -112,6 +117,7 @@ type backup struct {
 	prog    Progress
 	start   time.Time
 	workers int
+	parent  *repo.Snapshot
 	cols    []repo.Collection
 	totals  repo.Totals
 	chunker *chunk.Chunker
@@ -139,7 +145,7 @@ func (b *backup) collection(ctx context.Context, name string, rd io.Reader) erro
 	} else {
 		b.chunker.Reset(rd)
 	}
-	col := repo.Collection{Name: name, Chunks: repo.ChunkList{}}
+	col := repo.Collection{Name: name, Chunks: []chunk.ID{}}
 	g, gctx := errgroup.WithContext(ctx)
 	jobs := make(chan chunkJob, 2*b.workers)
 	results := make(chan chunkResult, 2*b.workers)
@@ -222,6 +228,24 @@ func (b *backup) collection(ctx context.Context, name string, rd io.Reader) erro
 	if err != nil {
 		return err
 	}
+	// The chunk list, as a delta against the parent's list of this collection.
+	var base *repo.List
+	if b.parent != nil {
+		for _, pc := range b.parent.Collections {
+			if pc.Name == name {
+				l, err := b.r.LoadList(ctx, pc.List, nil)
+				if err != nil {
+					return fmt.Errorf("parent %s: %w", b.parent.ID, err)
+				}
+				base = &l
+			}
+		}
+	}
+	list, err := b.r.SaveList(ctx, col.Chunks, base)
+	if err != nil {
+		return err
+	}
+	col.List, col.Count = list.ID, len(col.Chunks)
 	b.totals.RawBytes += col.Bytes
 	b.totals.NewRawBytes += newBytes
 	b.totals.Records += col.Records

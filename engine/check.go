@@ -94,6 +94,25 @@ func Check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckRes
 	if res.UnusedPacks > 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%d packs are not in the index (left by an interrupted backup; prune removes them)", res.UnusedPacks))
 	}
+	// Resolve every snapshot's lists; a list that cannot be read damages its collection.
+	var broken []Damage
+	for _, sn := range snaps {
+		for i := range sn.Collections {
+			c := &sn.Collections[i]
+			var chain []chunk.ID
+			l, err := r.LoadList(ctx, c.List, func(id chunk.ID) { chain = append(chain, id) })
+			if err != nil {
+				if !repo.IsDamage(err) {
+					return nil, err
+				}
+				res.Errors = append(res.Errors, fmt.Sprintf("snapshot %s collection %s: %v", sn.ID, c.Name, err))
+				broken = append(broken, Damage{Snapshot: sn.ID, Collection: c.Name, Chunks: 1})
+				c.Chunks = []chunk.ID{}
+				continue
+			}
+			c.Chunks = append(chain, l.Chunks...) // list chunks are checked like data
+		}
+	}
 	for _, sn := range snaps {
 		missing := 0
 		for _, c := range sn.Collections {
@@ -140,7 +159,7 @@ func Check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckRes
 		}
 		res.BytesRead = r.BytesRead() - read0
 	}
-	res.Damaged = damageOf(snaps, bad)
+	res.Damaged = append(broken, damageOf(snaps, bad)...)
 	return res, nil
 }
 

@@ -399,7 +399,7 @@ func TestForgetAndPrune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.PacksRemoved == 0 || st.BytesFreed == 0 {
+	if st.PacksRemoved+st.PacksRepacked == 0 || st.BytesFreed == 0 {
 		t.Fatalf("prune freed nothing: %+v", st)
 	}
 	r = reopen(t, r, be)

@@ -37,9 +37,14 @@ func Prune(ctx context.Context, r *repo.Repository, opt PruneOptions) (PruneStat
 		return st, err
 	}
 	live := map[chunk.ID]bool{}
+	mark := func(id chunk.ID) { live[id] = true }
 	for _, sn := range snaps {
 		for _, c := range sn.Collections {
-			for _, id := range c.Chunks {
+			l, err := r.LoadList(ctx, c.List, mark)
+			if err != nil {
+				return st, fmt.Errorf("prune: snapshot %s collection %s: %w", sn.ID, c.Name, err)
+			}
+			for _, id := range l.Chunks {
 				live[id] = true
 			}
 		}

@@ -14,6 +14,13 @@ import (
 // Records calls fn for every record of a collection, in order, with the record's bytes
 // (newline included when present). rec is valid only during fn.
 func Records(ctx context.Context, r *repo.Repository, c repo.Collection, fn func(rec []byte) error) error {
+	if c.Chunks == nil {
+		l, err := r.LoadList(ctx, c.List, nil)
+		if err != nil {
+			return err
+		}
+		c.Chunks = l.Chunks
+	}
 	var partial []byte
 	err := r.LoadChunks(ctx, c.Chunks, func(_ int, data []byte) error {
 		for len(data) > 0 {
@@ -96,6 +103,11 @@ type recInfo struct {
 // Diff compares two snapshots record by record. Collections whose chunk lists are
 // equal are not read at all.
 func Diff(ctx context.Context, r *repo.Repository, a, b *repo.Snapshot) ([]CollectionDiff, error) {
+	for _, sn := range []*repo.Snapshot{a, b} {
+		if err := r.Resolve(ctx, sn); err != nil {
+			return nil, err
+		}
+	}
 	names := []string{}
 	seen := map[string]bool{}
 	for _, sn := range []*repo.Snapshot{a, b} {

@@ -18,10 +18,12 @@ import (
 // Sink is where a restore writes a database. Nothing is visible at the destination
 // until Commit; Abort leaves it as it was.
 type Sink interface {
+	// Begin is called first, with the metadata of the database being restored.
+	Begin(meta Meta) error
 	// Collection calls fn with a writer for one collection's bytes.
 	Collection(name string, fn func(w io.Writer) error) error
 	// Commit makes the restored database visible.
-	Commit(meta Meta) error
+	Commit() error
 	// Abort discards everything written.
 	Abort()
 }
@@ -44,6 +46,12 @@ func Restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 	want := map[string]bool{}
 	for _, c := range opt.Collections {
 		want[c] = true
+	}
+	if err := r.Resolve(ctx, sn); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := sink.Begin(SnapshotMeta(sn)); err != nil {
+		return fmt.Errorf("restore %s: %w", sn.ID, err)
 	}
 	var total, done int64
 	for _, c := range sn.Collections {
@@ -84,7 +92,7 @@ func Restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 	for name := range want {
 		return fmt.Errorf("restore %s: no collection %q in the snapshot", sn.ID, name)
 	}
-	if err := sink.Commit(SnapshotMeta(sn)); err != nil {
+	if err := sink.Commit(); err != nil {
 		return fmt.Errorf("restore %s: %w", sn.ID, err)
 	}
 	prog.Report(Event{Phase: PhaseDone, BytesDone: done, BytesTotal: total, Elapsed: time.Since(start)})
@@ -107,6 +115,7 @@ func SnapshotMeta(sn *repo.Snapshot) Meta {
 // a temporary folder beside the target and renames it into place on Commit.
 type FolderSink struct {
 	dir, tmp string
+	meta     Meta
 }
 
 // NewFolderSink prepares a restore into dir, which must not exist or be empty.
@@ -127,6 +136,9 @@ func NewFolderSink(dir string) (*FolderSink, error) {
 	return &FolderSink{dir: dir, tmp: tmp}, nil
 }
 
+// Begin implements Sink.
+func (s *FolderSink) Begin(meta Meta) error { s.meta = meta; return nil }
+
 // Collection implements Sink.
 func (s *FolderSink) Collection(name string, fn func(io.Writer) error) error {
 	if !safeName(name) {
@@ -136,9 +148,9 @@ func (s *FolderSink) Collection(name string, fn func(io.Writer) error) error {
 }
 
 // Commit implements Sink.
-func (s *FolderSink) Commit(meta Meta) error {
+func (s *FolderSink) Commit() error {
 	err := writeFileAtomic(filepath.Join(s.tmp, folderMetaFile), func(w io.Writer) error {
-		return json.NewEncoder(w).Encode(Meta{Version: meta.Version, Schema: meta.Schema})
+		return json.NewEncoder(w).Encode(Meta{Version: s.meta.Version, Schema: s.meta.Schema})
 	})
 	if err != nil {
 		return err
@@ -156,6 +168,7 @@ func (s *FolderSink) Abort() { os.RemoveAll(s.tmp) }
 // ExportedSink restores into an ExportedDatabase JSON file, written to a temporary
 // file and renamed into place on Commit.
 type ExportedSink struct {
+	meta Meta
 	path string
 	f    *os.File
 	bw   *bufio.Writer
@@ -178,6 +191,15 @@ func NewExportedWriter(w io.Writer) *ExportedSink {
 	return &ExportedSink{enc: exported.NewEncoder(w)}
 }
 
+// Begin implements Sink.
+func (s *ExportedSink) Begin(meta Meta) error {
+	s.meta = meta
+	if meta.Exported != nil {
+		s.enc.SetValueSchemas(meta.Exported.ValueSchemas)
+	}
+	return nil
+}
+
 // Collection implements Sink.
 func (s *ExportedSink) Collection(name string, fn func(io.Writer) error) error {
 	pr, pw := io.Pipe()
@@ -195,11 +217,11 @@ func (s *ExportedSink) Collection(name string, fn func(io.Writer) error) error {
 }
 
 // Commit implements Sink.
-func (s *ExportedSink) Commit(meta Meta) error {
-	em := exported.Meta{Version: meta.Version, Schema: meta.Schema}
-	if meta.Exported != nil {
-		em = *meta.Exported
-		em.Version, em.Schema = meta.Version, meta.Schema
+func (s *ExportedSink) Commit() error {
+	em := exported.Meta{Version: s.meta.Version, Schema: s.meta.Schema}
+	if s.meta.Exported != nil {
+		em = *s.meta.Exported
+		em.Version, em.Schema = s.meta.Version, s.meta.Schema
 	}
 	if err := s.enc.Close(em); err != nil {
 		s.Abort()

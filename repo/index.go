@@ -99,6 +99,13 @@ func (x *Index) add(pack ObjectID, refs []BlobRef) {
 	}
 }
 
+// merge folds the recent additions into the sorted table.
+func (x *Index) merge() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.mergeLocked()
+}
+
 // mergeLocked folds the recent additions into the sorted table.
 func (x *Index) mergeLocked() {
 	if len(x.added) == 0 {

@@ -3,7 +3,6 @@ package repo
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -153,21 +152,6 @@ func TestIndexMemoryPerChunk(t *testing.T) {
 		if !x.Has(r.ID) {
 			t.Fatal("merged index lost an entry")
 		}
-	}
-}
-
-func TestChunkListJSON(t *testing.T) {
-	l := ChunkList{chunk.Hash([]byte("a")), chunk.Hash([]byte("b"))}
-	b, err := json.Marshal(l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back ChunkList
-	if err := json.Unmarshal(b, &back); err != nil || len(back) != 2 || back[1] != l[1] {
-		t.Fatalf("%v %v", back, err)
-	}
-	if err := json.Unmarshal([]byte(`"AAAA"`), &back); err == nil {
-		t.Fatal("a chunk list of 3 bytes was accepted")
 	}
 }
 

@@ -31,6 +31,7 @@ type Repository struct {
 	inflight map[chunk.ID]struct{} // chunks in packs not yet uploaded
 	unindex  indexFile             // packs uploaded since the last index file
 
+	lists    listCache
 	written  atomic.Int64 // bytes saved to the backend
 	read     atomic.Int64 // bytes loaded from the backend
 	bufs     sync.Pool
@@ -161,9 +162,7 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	idx.mu.Lock()
-	idx.mergeLocked()
-	idx.mu.Unlock()
+	idx.merge()
 	r.idx = idx
 	return nil
 }
@@ -256,6 +255,7 @@ func (r *Repository) Flush(ctx context.Context) error {
 	f := r.unindex
 	r.unindex = indexFile{}
 	r.mu.Unlock()
+	r.idx.merge()
 	if len(f) == 0 {
 		return nil
 	}

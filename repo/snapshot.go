@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -45,10 +44,14 @@ type Snapshot struct {
 
 // Collection is one collection of a snapshot.
 type Collection struct {
-	Name    string    `json:"name"`
-	Records int64     `json:"records"`
-	Bytes   int64     `json:"bytes"`
-	Chunks  ChunkList `json:"chunks"`
+	Name    string   `json:"name"`
+	Records int64    `json:"records"`
+	Bytes   int64    `json:"bytes"`
+	List    chunk.ID `json:"list"`   // the list chunk naming the collection's chunks
+	Count   int      `json:"chunks"` // number of chunks
+
+	// Chunks are the collection's chunk ids in order; filled by Repository.Resolve.
+	Chunks []chunk.ID `json:"-"`
 }
 
 // Totals are the figures of the backup that made a snapshot.
@@ -66,43 +69,6 @@ type Totals struct {
 
 // Duration is the backup's wall time.
 func (t Totals) Duration() time.Duration { return time.Duration(t.DurationMilli) * time.Millisecond }
-
-// ChunkList is stored as the base64 of the concatenated 32-byte ids: compact, and
-// fast to read back for databases of millions of chunks.
-type ChunkList []chunk.ID
-
-// MarshalJSON implements json.Marshaler.
-func (l ChunkList) MarshalJSON() ([]byte, error) {
-	raw := make([]byte, 0, 32*len(l))
-	for _, id := range l {
-		raw = append(raw, id[:]...)
-	}
-	out := make([]byte, 0, base64.StdEncoding.EncodedLen(len(raw))+2)
-	out = append(out, '"')
-	out = base64.StdEncoding.AppendEncode(out, raw)
-	return append(out, '"'), nil
-}
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (l *ChunkList) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	raw, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return fmt.Errorf("chunk list: %w", err)
-	}
-	if len(raw)%32 != 0 {
-		return fmt.Errorf("chunk list of %d bytes is not a list of ids", len(raw))
-	}
-	out := make(ChunkList, len(raw)/32)
-	for i := range out {
-		copy(out[i][:], raw[32*i:])
-	}
-	*l = out
-	return nil
-}
 
 var versionClean = regexp.MustCompile(`[^0-9A-Za-z.+-]`)
 

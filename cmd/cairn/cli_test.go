@@ -10,8 +10,8 @@ import (
 	"testing"
 )
 
-// cli runs the real command line in-process and returns its output and exit code.
-type cli struct {
+// runner runs the real command line in-process and returns its output and exit code.
+type runner struct {
 	tb   testing.TB
 	repo string
 }
@@ -21,7 +21,7 @@ type result struct {
 	stdout, stderr string
 }
 
-func (c cli) run(args ...string) result {
+func (c runner) run(args ...string) result {
 	c.tb.Helper()
 	var out, errb bytes.Buffer
 	full := append([]string{"cairn", "--no-progress"}, args...)
@@ -33,7 +33,7 @@ func (c cli) run(args ...string) result {
 }
 
 // ok runs a command that must succeed.
-func (c cli) ok(args ...string) string {
+func (c runner) ok(args ...string) string {
 	c.tb.Helper()
 	r := c.run(args...)
 	if r.code != 0 {
@@ -43,7 +43,7 @@ func (c cli) ok(args ...string) string {
 }
 
 // fails runs a command that must fail with code and say want on stderr.
-func (c cli) fails(code int, want string, args ...string) {
+func (c runner) fails(code int, want string, args ...string) {
 	c.tb.Helper()
 	r := c.run(args...)
 	if r.code != code {
@@ -54,7 +54,7 @@ func (c cli) fails(code int, want string, args ...string) {
 	}
 }
 
-func (c cli) json(v any, args ...string) {
+func (c runner) json(v any, args ...string) {
 	c.tb.Helper()
 	out := c.ok(append([]string{"--json"}, args...)...)
 	if err := json.Unmarshal([]byte(out), v); err != nil {
@@ -65,7 +65,7 @@ func (c cli) json(v any, args ...string) {
 func TestTour(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "db")
-	c := cli{tb: t, repo: filepath.Join(dir, "repo")}
+	c := runner{tb: t, repo: filepath.Join(dir, "repo")}
 	c.ok("generate", "--size", "2MiB", "--seed", "3", db)
 	if out := c.ok("init"); !strings.Contains(out, "created repository") {
 		t.Fatalf("init said %q", out)
@@ -168,9 +168,9 @@ func TestTour(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	dir := t.TempDir()
-	c := cli{tb: t}
+	c := runner{tb: t}
 	c.fails(exitUsage, "no repository", "snapshots")
-	c = cli{tb: t, repo: filepath.Join(dir, "repo")}
+	c = runner{tb: t, repo: filepath.Join(dir, "repo")}
 	c.ok("init")
 	c.fails(exitUsage, "usage", "show")
 	c.fails(exitUsage, "usage", "diff", "a")
@@ -186,18 +186,18 @@ func TestUsageErrors(t *testing.T) {
 func TestBadRepositories(t *testing.T) {
 	dir := t.TempDir()
 	// Nothing there.
-	c := cli{tb: t, repo: filepath.Join(dir, "none")}
+	c := runner{tb: t, repo: filepath.Join(dir, "none")}
 	c.fails(exitNoRepo, "no cairn repository", "snapshots")
 	// A folder that holds something else.
 	foreign := filepath.Join(dir, "foreign")
 	os.MkdirAll(foreign, 0o755)
 	os.WriteFile(filepath.Join(foreign, "config"), []byte("[core]\n\trepositoryformatversion = 0\n"), 0o644)
-	c = cli{tb: t, repo: foreign}
+	c = runner{tb: t, repo: foreign}
 	c.fails(exitNoRepo, "not a cairn repository", "snapshots")
 	c.fails(exitNoRepo, "not a cairn repository", "check")
 	// A repository from a newer cairn.
 	newer := filepath.Join(dir, "newer")
-	c = cli{tb: t, repo: newer}
+	c = runner{tb: t, repo: newer}
 	c.ok("init")
 	cfgPath := filepath.Join(newer, "config")
 	b, _ := os.ReadFile(cfgPath)
@@ -210,7 +210,7 @@ func TestBadRepositories(t *testing.T) {
 func TestCheckDamage(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "db")
-	c := cli{tb: t, repo: filepath.Join(dir, "repo")}
+	c := runner{tb: t, repo: filepath.Join(dir, "repo")}
 	c.ok("generate", "--size", "1MiB", db)
 	c.ok("init")
 	c.ok("backup", db)

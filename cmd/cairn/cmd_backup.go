@@ -84,8 +84,8 @@ func platformName() string {
 func snapshotJSON(sn *repo.Snapshot, withChunks bool) map[string]any {
 	cols := make([]map[string]any, len(sn.Collections))
 	for i, c := range sn.Collections {
-		m := map[string]any{"name": c.Name, "records": c.Records, "bytes": c.Bytes, "chunks": len(c.Chunks)}
-		if withChunks {
+		m := map[string]any{"name": c.Name, "records": c.Records, "bytes": c.Bytes, "chunks": c.Count, "list": c.List.String()}
+		if withChunks && c.Chunks != nil {
 			ids := make([]string, len(c.Chunks))
 			for j, id := range c.Chunks {
 				ids[j] = id.String()

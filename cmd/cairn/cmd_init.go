@@ -16,7 +16,7 @@ func initCommand(e *env) *cli.Command {
 		Usage:     "create a new repository",
 		ArgsUsage: " ",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "chunk-average", Usage: "target average chunk size", Value: "4KiB"},
+			&cli.StringFlag{Name: "chunk-average", Usage: "target average chunk size", Value: "1KiB"},
 			&cli.StringFlag{Name: "pack-size", Usage: "target pack file size", Value: "4MiB"},
 		},
 		Action: func(c *cli.Context) error {

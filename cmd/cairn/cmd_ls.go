@@ -37,8 +37,8 @@ func lsCommand(e *env) *cli.Command {
 				tw := newTable(e.stdout)
 				fmt.Fprintln(tw, "COLLECTION\tRECORDS\tSIZE\tCHUNKS")
 				for _, col := range sn.Collections {
-					rows = append(rows, row{col.Name, col.Records, col.Bytes, len(col.Chunks)})
-					fmt.Fprintf(tw, "%s\t%d\t%s\t%d\n", col.Name, col.Records, humanBytes(col.Bytes), len(col.Chunks))
+					rows = append(rows, row{col.Name, col.Records, col.Bytes, col.Count})
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%d\n", col.Name, col.Records, humanBytes(col.Bytes), col.Count)
 				}
 				if asJSON {
 					return printJSON(e.stdout, rows)

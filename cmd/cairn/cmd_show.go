@@ -26,6 +26,11 @@ func showCommand(e *env) *cli.Command {
 				return err
 			}
 			if c.Bool("json") {
+				if c.Bool("chunks") {
+					if err := r.Resolve(c.Context, sn); err != nil {
+						return err
+					}
+				}
 				return printJSON(e.stdout, snapshotJSON(sn, c.Bool("chunks")))
 			}
 			w := e.stdout
@@ -50,7 +55,7 @@ func showCommand(e *env) *cli.Command {
 			tw := newTable(w)
 			fmt.Fprintln(tw, "COLLECTION\tRECORDS\tSIZE\tCHUNKS")
 			for _, col := range sn.Collections {
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\n", col.Name, col.Records, humanBytes(col.Bytes), len(col.Chunks))
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\n", col.Name, col.Records, humanBytes(col.Bytes), col.Count)
 			}
 			return tw.Flush()
 		},

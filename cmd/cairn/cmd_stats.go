@@ -48,6 +48,9 @@ func statsCommand(e *env) *cli.Command {
 			st.Snapshots = len(snaps)
 			seen := map[chunk.ID]bool{}
 			for _, sn := range snaps {
+				if err := r.Resolve(c.Context, sn); err != nil {
+					return err
+				}
 				for _, col := range sn.Collections {
 					st.RawBytes += col.Bytes
 					for _, id := range col.Chunks {

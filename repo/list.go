@@ -1,0 +1,229 @@
+package repo
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"cairn/chunk"
+)
+
+// A collection's chunk list is stored as a chunk of its own (a list chunk), so it is
+// deduplicated, packed and verified like data. A list chunk is either full or a delta
+// against an earlier list chunk, which keeps the metadata of an incremental backup
+// proportional to what changed instead of to the size of the database:
+//
+//	full:  'F' | depth u8 (0) | count u32 | ids (32 each)
+//	delta: 'D' | depth u8     | base list id (32) | edit count u32 |
+//	       edits: position u32 | deleted u32 | inserted u32 | inserted ids
+//
+// Positions count in the base list, ascending. depth is the length of the chain of
+// deltas down to a full list; a delta deeper than MaxListDepth is written full instead.
+const (
+	listFull     = 'F'
+	listDelta    = 'D'
+	MaxListDepth = 16
+)
+
+// List is a resolved chunk list and what it takes to store it again as a base.
+type List struct {
+	ID     chunk.ID
+	Chunks []chunk.ID
+	Depth  int
+}
+
+type listEdit struct {
+	pos, del int
+	ins      []chunk.ID
+}
+
+// diffLists finds edits that turn base into next. Ids are mostly unique, so it walks
+// both lists and, at each mismatch, jumps to the next id of next that appears later
+// in base.
+func diffLists(base, next []chunk.ID) []listEdit {
+	where := make(map[chunk.ID]int, len(base))
+	for i := len(base) - 1; i >= 0; i-- {
+		where[base[i]] = i
+	}
+	var edits []listEdit
+	i, j := 0, 0 // next, base
+	for i < len(next) || j < len(base) {
+		if i < len(next) && j < len(base) && next[i] == base[j] {
+			i++
+			j++
+			continue
+		}
+		// Find the first k >= i whose id occurs in base at p >= j.
+		k, p := i, len(base)
+		for ; k < len(next); k++ {
+			if q, ok := where[next[k]]; ok && q >= j {
+				p = q
+				break
+			}
+		}
+		edits = append(edits, listEdit{pos: j, del: p - j, ins: next[i:k]})
+		i, j = k, p
+	}
+	return edits
+}
+
+func encodeFullList(ids []chunk.ID) []byte {
+	b := make([]byte, 0, 6+32*len(ids))
+	b = append(b, listFull, 0)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(ids)))
+	for _, id := range ids {
+		b = append(b, id[:]...)
+	}
+	return b
+}
+
+func encodeDeltaList(base chunk.ID, depth int, edits []listEdit) []byte {
+	b := []byte{listDelta, byte(depth)}
+	b = append(b, base[:]...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(edits)))
+	for _, e := range edits {
+		b = binary.LittleEndian.AppendUint32(b, uint32(e.pos))
+		b = binary.LittleEndian.AppendUint32(b, uint32(e.del))
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(e.ins)))
+		for _, id := range e.ins {
+			b = append(b, id[:]...)
+		}
+	}
+	return b
+}
+
+// SaveList stores a collection's chunk list, as a delta against base when base is
+// given, shallow enough, and the delta is smaller than a full list.
+func (r *Repository) SaveList(ctx context.Context, ids []chunk.ID, base *List) (List, error) {
+	data := encodeFullList(ids)
+	depth := 0
+	if base != nil && base.Depth < MaxListDepth {
+		if delta := encodeDeltaList(base.ID, base.Depth+1, diffLists(base.Chunks, ids)); len(delta) < len(data)/2 {
+			data, depth = delta, base.Depth+1
+		}
+	}
+	id := chunk.Hash(data)
+	if _, err := r.SaveChunk(ctx, id, data); err != nil {
+		return List{}, fmt.Errorf("save chunk list: %w", err)
+	}
+	return List{ID: id, Chunks: ids, Depth: depth}, nil
+}
+
+// listCache keeps recently resolved lists; deltas share their bases.
+type listCache struct {
+	mu sync.Mutex
+	m  map[chunk.ID]List
+}
+
+func (c *listCache) get(id chunk.ID) (List, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.m[id]
+	return l, ok
+}
+
+func (c *listCache) put(l List) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= 64 {
+		c.m = map[chunk.ID]List{}
+	}
+	c.m[l.ID] = l
+}
+
+// LoadList resolves a list chunk to its chunk ids. visit, if not nil, is called with
+// every list chunk of the chain (the list itself and its bases).
+func (r *Repository) LoadList(ctx context.Context, id chunk.ID, visit func(chunk.ID)) (List, error) {
+	if visit != nil {
+		visit(id)
+	}
+	if l, ok := r.lists.get(id); ok && visit == nil {
+		return l, nil
+	}
+	data, err := r.LoadChunk(ctx, id, nil)
+	if err != nil {
+		return List{}, fmt.Errorf("chunk list %s: %w", id.Short(), err)
+	}
+	bad := func(what string) error {
+		return fmt.Errorf("chunk list %s: %s: %w", id.Short(), what, ErrDamaged)
+	}
+	if len(data) < 6 {
+		return List{}, bad("too short")
+	}
+	l := List{ID: id, Depth: int(data[1])}
+	switch data[0] {
+	case listFull:
+		n := int(binary.LittleEndian.Uint32(data[2:]))
+		if len(data) != 6+32*n {
+			return List{}, bad("length does not match its count")
+		}
+		l.Chunks = make([]chunk.ID, n)
+		for i := range l.Chunks {
+			copy(l.Chunks[i][:], data[6+32*i:])
+		}
+	case listDelta:
+		if len(data) < 2+32+4 || l.Depth == 0 || l.Depth > MaxListDepth {
+			return List{}, bad("malformed delta")
+		}
+		var baseID chunk.ID
+		copy(baseID[:], data[2:])
+		base, err := r.LoadList(ctx, baseID, visit)
+		if err != nil {
+			return List{}, err
+		}
+		if base.Depth != l.Depth-1 {
+			return List{}, bad("delta depth does not follow its base")
+		}
+		b := data[2+32:]
+		n := int(binary.LittleEndian.Uint32(b))
+		b = b[4:]
+		out := make([]chunk.ID, 0, len(base.Chunks))
+		at := 0
+		for range n {
+			if len(b) < 12 {
+				return List{}, bad("truncated edit")
+			}
+			pos, del, ins := int(binary.LittleEndian.Uint32(b)), int(binary.LittleEndian.Uint32(b[4:])), int(binary.LittleEndian.Uint32(b[8:]))
+			b = b[12:]
+			if pos < at || pos+del > len(base.Chunks) || ins > len(b)/32 {
+				return List{}, bad("edit outside its base")
+			}
+			out = append(out, base.Chunks[at:pos]...)
+			for k := range ins {
+				var c chunk.ID
+				copy(c[:], b[32*k:])
+				out = append(out, c)
+			}
+			b = b[32*ins:]
+			at = pos + del
+		}
+		if len(b) != 0 {
+			return List{}, bad("trailing bytes")
+		}
+		l.Chunks = append(out, base.Chunks[at:]...)
+	default:
+		return List{}, bad("unknown list kind")
+	}
+	r.lists.put(l)
+	return l, nil
+}
+
+// Resolve fills in the chunk ids of every collection of a snapshot.
+func (r *Repository) Resolve(ctx context.Context, sn *Snapshot) error {
+	for i := range sn.Collections {
+		c := &sn.Collections[i]
+		if c.Chunks != nil {
+			continue
+		}
+		l, err := r.LoadList(ctx, c.List, nil)
+		if err != nil {
+			return fmt.Errorf("snapshot %s collection %s: %w", sn.ID, c.Name, err)
+		}
+		if len(l.Chunks) != c.Count {
+			return fmt.Errorf("snapshot %s collection %s: list has %d chunks, manifest says %d: %w", sn.ID, c.Name, len(l.Chunks), c.Count, ErrDamaged)
+		}
+		c.Chunks = l.Chunks
+	}
+	return nil
+}
