@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -222,7 +223,8 @@ func (b *backup) collection(ctx context.Context, name string, rd io.Reader) erro
 			}
 		}
 	}()
-	if werr := g.Wait(); err == nil {
+	// A worker's error cancels gctx, so the producer may only have seen the cancel.
+	if werr := g.Wait(); werr != nil && (err == nil || errors.Is(err, context.Canceled) && ctx.Err() == nil) {
 		err = werr
 	}
 	if err != nil {
