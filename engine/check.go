@@ -66,7 +66,7 @@ func Check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckRes
 	packEnd := map[repo.ObjectID]int64{}
 	r.Index().Each(func(id chunk.ID, loc repo.Location) {
 		byPack[loc.Pack] = append(byPack[loc.Pack], id)
-		packEnd[loc.Pack] = max(packEnd[loc.Pack], int64(loc.Offset)+int64(loc.Length))
+		packEnd[loc.Pack] = max(packEnd[loc.Pack], int64(loc.Frame)+int64(loc.FrameLen))
 		res.Chunks++
 	})
 	res.Packs = len(byPack)
@@ -148,9 +148,10 @@ func Check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckRes
 				}
 				res.Errors = append(res.Errors, err.Error())
 			}
+			frames := map[uint32][]byte{}
 			for _, id := range byPack[p] {
 				loc, _ := r.Index().Lookup(id)
-				if err := repo.VerifyChunk(data, id, loc); err != nil {
+				if err := repo.VerifyChunk(data, id, loc, frames); err != nil {
 					res.Errors = append(res.Errors, fmt.Sprintf("pack %s: %v", p.Short(), err))
 					bad[id] = true
 				}

@@ -353,17 +353,13 @@ func TestCheckFindsFlippedByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data[loc.Offset+loc.Length/2] ^= 0x40
+	data[loc.Frame+loc.FrameLen/2] ^= 0x40
 	os.Chmod(packPath, 0o644)
 	if err := os.WriteFile(packPath, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r = reopen(t, r, be)
-	res, err := engine.Check(ctx, r, engine.CheckOptions{ReadData: false})
-	if err != nil || !res.OK() {
-		t.Fatalf("a structure check cannot see a flipped byte, yet: %v %+v", err, res)
-	}
-	res, err = engine.Check(ctx, r, engine.CheckOptions{ReadData: true})
+	res, err := engine.Check(ctx, r, engine.CheckOptions{ReadData: true})
 	if err != nil {
 		t.Fatal(err)
 	}

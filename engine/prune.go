@@ -21,7 +21,8 @@ type PruneOptions struct {
 type PruneStats struct {
 	Packs, PacksRemoved, PacksRepacked int
 	ChunksLive, ChunksUnused           int
-	BytesUnused, BytesFreed            int64
+	BytesUnused, BytesFreed            int64 // raw bytes of the chunks
+	StoredBefore, StoredAfter          int64 // bytes of all packs
 	repo.RewriteStats
 }
 
@@ -57,13 +58,14 @@ func Prune(ctx context.Context, r *repo.Repository, opt PruneOptions) (PruneStat
 			u = &usage{}
 			packs[loc.Pack] = u
 		}
+		// Frames compress chunks together, so shares are counted in raw bytes.
 		if live[id] {
-			u.live += int64(loc.Length)
+			u.live += int64(loc.Raw)
 			st.ChunksLive++
 		} else {
-			u.dead += int64(loc.Length)
+			u.dead += int64(loc.Raw)
 			st.ChunksUnused++
-			st.BytesUnused += int64(loc.Length)
+			st.BytesUnused += int64(loc.Raw)
 		}
 	})
 	for id := range live {
@@ -72,6 +74,10 @@ func Prune(ctx context.Context, r *repo.Repository, opt PruneOptions) (PruneStat
 		}
 	}
 	st.Packs = len(packs)
+	if st.StoredBefore, err = packBytes(ctx, r); err != nil {
+		return st, err
+	}
+	st.StoredAfter = st.StoredBefore
 	repack, drop := map[repo.ObjectID]bool{}, map[repo.ObjectID]bool{}
 	for p, u := range packs {
 		switch {
@@ -93,5 +99,17 @@ func Prune(ctx context.Context, r *repo.Repository, opt PruneOptions) (PruneStat
 	if err != nil {
 		return st, fmt.Errorf("prune: %w", err)
 	}
+	if st.StoredAfter, err = packBytes(ctx, r); err != nil {
+		return st, err
+	}
 	return st, nil
+}
+
+func packBytes(ctx context.Context, r *repo.Repository) (int64, error) {
+	packs, err := r.Packs(ctx)
+	var n int64
+	for _, size := range packs {
+		n += size
+	}
+	return n, err
 }

@@ -11,21 +11,35 @@ import (
 )
 
 // entry is one chunk's location in memory: 48 bytes, the whole per-chunk cost of the
-// index once merged.
+// index once merged. meta packs the frame length (24 bits), the offset in the frame
+// (16 bits: frames take no new chunk past frameTarget) and the chunk length (24 bits).
 type entry struct {
-	id     chunk.ID
-	pack   uint32 // ordinal into Index.packs
-	offset uint32
-	length uint32
-	raw    uint32
+	id    chunk.ID
+	pack  uint32 // ordinal into Index.packs
+	frame uint32
+	meta  uint64
+}
+
+func (x *Index) entryOf(ord uint32, r BlobRef) entry {
+	return entry{id: r.ID, pack: ord, frame: r.Frame, meta: uint64(r.FrameLen) | uint64(r.Offset)<<24 | uint64(r.Raw)<<40}
+}
+
+func (x *Index) location(e entry) Location {
+	return Location{Pack: x.packs[e.pack], Frame: e.frame, FrameLen: uint32(e.meta & (1<<24 - 1)), Offset: uint32(e.meta >> 24 & 0xffff), Raw: uint32(e.meta >> 40)}
 }
 
 // Location is where a chunk is stored.
 type Location struct {
-	Pack   ObjectID
-	Offset uint32
-	Length uint32
-	Raw    uint32
+	Pack     ObjectID
+	Frame    uint32 // offset of the frame in the pack
+	FrameLen uint32 // stored length of the frame
+	Offset   uint32 // offset of the chunk in the frame's raw bytes
+	Raw      uint32 // length of the chunk
+}
+
+// Ref returns the pack-table form of a location.
+func (l Location) Ref(id chunk.ID) BlobRef {
+	return BlobRef{ID: id, Frame: l.Frame, FrameLen: l.FrameLen, Offset: l.Offset, Raw: l.Raw}
 }
 
 // Index maps chunk ids to their place in packs. It is safe for concurrent use.
@@ -79,7 +93,7 @@ func (x *Index) Lookup(id chunk.ID) (Location, bool) {
 	if !ok {
 		return Location{}, false
 	}
-	return Location{Pack: x.packs[e.pack], Offset: e.offset, Length: e.length, Raw: e.raw}, true
+	return x.location(e), true
 }
 
 // add records the chunks of one pack. A chunk already indexed keeps its first place.
@@ -92,7 +106,7 @@ func (x *Index) add(pack ObjectID, refs []BlobRef) {
 			continue
 		}
 		x.pending[r.ID] = len(x.added)
-		x.added = append(x.added, entry{id: r.ID, pack: ord, offset: r.Offset, length: r.Length, raw: r.Raw})
+		x.added = append(x.added, x.entryOf(ord, r))
 	}
 	if len(x.added) >= max(1<<14, len(x.sorted)/8) {
 		x.mergeLocked()
@@ -153,7 +167,7 @@ func (x *Index) Each(fn func(id chunk.ID, loc Location)) {
 	defer x.mu.RUnlock()
 	for _, list := range [][]entry{x.sorted, x.added} {
 		for _, e := range list {
-			fn(e.id, Location{Pack: x.packs[e.pack], Offset: e.offset, Length: e.length, Raw: e.raw})
+			fn(e.id, x.location(e))
 		}
 	}
 }
@@ -178,10 +192,7 @@ func encodeIndex(f indexFile) []byte {
 		b = append(b, p[:]...)
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(refs)))
 		for _, r := range refs {
-			b = append(b, r.ID[:]...)
-			b = binary.LittleEndian.AppendUint32(b, r.Offset)
-			b = binary.LittleEndian.AppendUint32(b, r.Length)
-			b = binary.LittleEndian.AppendUint32(b, r.Raw)
+			b = appendRef(b, r)
 		}
 	}
 	return seal(TypeIndex, codecZstd, b)
@@ -212,11 +223,11 @@ func decodeIndex(data []byte) (indexFile, error) {
 		}
 		refs := make([]BlobRef, m)
 		for i := range refs {
-			copy(refs[i].ID[:], b)
-			refs[i].Offset = binary.LittleEndian.Uint32(b[32:])
-			refs[i].Length = binary.LittleEndian.Uint32(b[36:])
-			refs[i].Raw = binary.LittleEndian.Uint32(b[40:])
+			refs[i] = readRef(b)
 			b = b[packEntrySize:]
+			if refs[i].FrameLen >= 1<<24 || refs[i].Offset >= 1<<16 || refs[i].Raw >= 1<<24 {
+				return nil, fmt.Errorf("index entry out of range: %w", ErrDamaged)
+			}
 		}
 		f[p] = append(f[p], refs...)
 	}

@@ -43,13 +43,26 @@ func (r *Repository) LoadPack(ctx context.Context, name ObjectID) ([]byte, []Blo
 	return data, refs, nil
 }
 
-// VerifyChunk decodes a chunk from a loaded pack and checks it against its id.
-func VerifyChunk(pack []byte, id chunk.ID, loc Location) error {
-	end := int(loc.Offset) + int(loc.Length)
-	if end > len(pack) {
-		return fmt.Errorf("chunk %s lies past the end of pack %s: %w", id.Short(), loc.Pack.Short(), ErrDamaged)
+// VerifyChunk decodes a chunk from a loaded pack and checks it against its id. Pass
+// the same frames map for every chunk of one pack: each frame is decompressed once.
+func VerifyChunk(pack []byte, id chunk.ID, loc Location, frames map[uint32][]byte) error {
+	raw, ok := frames[loc.Frame]
+	if !ok {
+		end := int(loc.Frame) + int(loc.FrameLen)
+		if end > len(pack) {
+			return fmt.Errorf("chunk %s lies past the end of pack %s: %w", id.Short(), loc.Pack.Short(), ErrDamaged)
+		}
+		var err error
+		raw, err = decodeFrame(pack[loc.Frame:end], nil)
+		if err != nil {
+			raw = nil // every chunk of a broken frame fails
+		}
+		frames[loc.Frame] = raw
 	}
-	_, err := decodeChunk(id, pack[loc.Offset:end], int(loc.Raw), nil)
+	if raw == nil {
+		return fmt.Errorf("chunk %s: frame at %d of pack %s does not decompress: %w", id.Short(), loc.Frame, loc.Pack.Short(), ErrDamaged)
+	}
+	_, err := chunkOf(raw, id, loc.Offset, loc.Raw)
 	return err
 }
 
@@ -64,56 +77,42 @@ func (r *Repository) Rewrite(ctx context.Context, repack, drop map[ObjectID]bool
 	if err != nil {
 		return st, err
 	}
-	fresh := indexFile{}
-	var pw *packWriter
-	flush := func() error {
-		if pw == nil || len(pw.entries) == 0 {
-			return nil
-		}
-		data, name := pw.finish()
-		if err := r.save(ctx, transport.Handle{Kind: transport.Data, Name: name.String()}, data); err != nil {
-			return err
-		}
-		fresh[name] = append([]BlobRef(nil), pw.entries...)
-		st.PacksWritten++
-		pw = nil
-		return nil
-	}
+	written := r.BytesWritten()
 	copied := map[chunk.ID]bool{}
 	for p := range repack {
 		data, refs, err := r.LoadPack(ctx, p)
 		if err != nil {
 			return st, fmt.Errorf("repack: %w", err)
 		}
+		frames := map[uint32][]byte{}
 		for _, e := range refs {
 			if copied[e.ID] || !keep(e.ID) {
 				continue
 			}
-			if err := VerifyChunk(data, e.ID, Location{Pack: p, Offset: e.Offset, Length: e.Length, Raw: e.Raw}); err != nil {
+			loc := Location{Pack: p, Frame: e.Frame, FrameLen: e.FrameLen, Offset: e.Offset, Raw: e.Raw}
+			if err := VerifyChunk(data, e.ID, loc, frames); err != nil {
 				return st, fmt.Errorf("repack: %w", err)
 			}
-			if pw == nil {
-				pw = newPackWriter(r.cfg.PackSize)
+			raw := frames[e.Frame]
+			if _, err := r.saveChunk(ctx, e.ID, raw[e.Offset:e.Offset+e.Raw], true); err != nil {
+				return st, err
 			}
-			pw.add(e.ID, data[e.Offset:e.Offset+e.Length], int(e.Raw))
 			copied[e.ID] = true
 			st.ChunksCopied++
-			if pw.size() >= r.cfg.PackSize {
-				if err := flush(); err != nil {
-					return st, err
-				}
-			}
 		}
 	}
-	if err := flush(); err != nil {
+	// New packs and their index file first.
+	if err := r.Flush(ctx); err != nil {
 		return st, err
 	}
-	// One index for what stays.
+	st.BytesWritten = r.BytesWritten() - written
+	// Then one index for what stays where it is.
+	fresh := indexFile{}
 	r.idx.Each(func(id chunk.ID, loc Location) {
 		if repack[loc.Pack] || drop[loc.Pack] || !keep(id) {
 			return
 		}
-		fresh[loc.Pack] = append(fresh[loc.Pack], BlobRef{ID: id, Offset: loc.Offset, Length: loc.Length, Raw: loc.Raw})
+		fresh[loc.Pack] = append(fresh[loc.Pack], loc.Ref(id))
 	})
 	if len(fresh) > 0 {
 		if _, err := r.SaveIndex(ctx, fresh); err != nil {
@@ -142,7 +141,8 @@ func (r *Repository) Rewrite(ctx context.Context, repack, drop map[ObjectID]bool
 
 // RewriteStats counts what Rewrite did.
 type RewriteStats struct {
-	PacksWritten, PacksRemoved, ChunksCopied int
+	PacksRemoved, ChunksCopied int
+	BytesWritten               int64
 }
 
 // IsDamage reports whether err means damaged or missing repository data, as opposed

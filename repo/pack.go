@@ -7,24 +7,55 @@ import (
 	"cairn/chunk"
 )
 
-// A pack holds many compressed chunks:
+// A pack holds frames of compressed chunks:
 //
 //	envelope header (type pack, codec none)
-//	chunk 1 | chunk 2 | ...          each: codec byte, then the (compressed) bytes
-//	entry 1 | entry 2 | ...          each: id (32) | offset u32 | length u32 | raw length u32
+//	frame 1 | frame 2 | ...    each: codec byte, then the frame's bytes (zstd or raw)
+//	entry 1 | entry 2 | ...    each: id (32) | frame offset u32 | frame length u32 |
+//	                           offset in frame u32 | length u32
 //	entry count u32
 //
-// All integers are little-endian. Offsets count from the start of the pack and
-// lengths include the codec byte. The entries let check and repair rebuild the index
-// from the packs alone.
-const packEntrySize = 32 + 4 + 4 + 4
+// A frame is the unit of compression: the raw bytes of consecutive new chunks, up to
+// frameTarget, compressed together, so that small chunks (which deduplicate well)
+// still compress like large ones. A chunk of frameTarget bytes or more gets a frame of
+// its own. All integers are little-endian; frame offsets count from the start of the
+// pack and frame lengths include the codec byte. The entry table makes every pack
+// self-describing, so the index can be rebuilt from packs alone.
+const (
+	packEntrySize = 32 + 4 + 4 + 4 + 4
+	frameTarget   = 64 << 10
+)
 
 // BlobRef locates one chunk in a pack.
 type BlobRef struct {
-	ID     chunk.ID
-	Offset uint32
-	Length uint32 // stored length, codec byte included
-	Raw    uint32 // length of the chunk's raw bytes
+	ID       chunk.ID
+	Frame    uint32 // offset of the frame in the pack
+	FrameLen uint32 // stored length of the frame, codec byte included
+	Offset   uint32 // offset of the chunk in the frame's raw bytes
+	Raw      uint32 // length of the chunk
+}
+
+// frameWriter collects the raw bytes of the chunks of one frame.
+type frameWriter struct {
+	raw     []byte
+	entries []BlobRef // Frame and FrameLen are set when the frame is sealed
+}
+
+func (f *frameWriter) add(id chunk.ID, data []byte) {
+	f.entries = append(f.entries, BlobRef{ID: id, Offset: uint32(len(f.raw)), Raw: uint32(len(data))})
+	f.raw = append(f.raw, data...)
+}
+
+// seal compresses the frame (when that makes it smaller) into its stored form.
+func (f *frameWriter) seal(dst []byte) []byte {
+	enc, _ := codecs()
+	dst = append(dst[:0], codecZstd)
+	dst = enc.EncodeAll(f.raw, dst)
+	if len(dst) >= len(f.raw)+1 {
+		dst = append(dst[:0], codecNone)
+		dst = append(dst, f.raw...)
+	}
+	return dst
 }
 
 // packWriter builds one pack in memory.
@@ -40,9 +71,13 @@ func newPackWriter(size int) *packWriter {
 	return &packWriter{buf: buf}
 }
 
-// add appends a chunk in its stored form (codec byte first).
-func (p *packWriter) add(id chunk.ID, stored []byte, raw int) {
-	p.entries = append(p.entries, BlobRef{ID: id, Offset: uint32(len(p.buf)), Length: uint32(len(stored)), Raw: uint32(raw)})
+// addFrame appends a sealed frame and its chunks.
+func (p *packWriter) addFrame(stored []byte, refs []BlobRef) {
+	off := uint32(len(p.buf))
+	for _, r := range refs {
+		r.Frame, r.FrameLen = off, uint32(len(stored))
+		p.entries = append(p.entries, r)
+	}
 	p.buf = append(p.buf, stored...)
 }
 
@@ -52,12 +87,31 @@ func (p *packWriter) size() int { return len(p.buf) }
 func (p *packWriter) finish() ([]byte, ObjectID) {
 	for _, e := range p.entries {
 		p.buf = append(p.buf, e.ID[:]...)
+		p.buf = binary.LittleEndian.AppendUint32(p.buf, e.Frame)
+		p.buf = binary.LittleEndian.AppendUint32(p.buf, e.FrameLen)
 		p.buf = binary.LittleEndian.AppendUint32(p.buf, e.Offset)
-		p.buf = binary.LittleEndian.AppendUint32(p.buf, e.Length)
 		p.buf = binary.LittleEndian.AppendUint32(p.buf, e.Raw)
 	}
 	p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(len(p.entries)))
 	return p.buf, objectID(p.buf)
+}
+
+func appendRef(b []byte, r BlobRef) []byte {
+	b = append(b, r.ID[:]...)
+	b = binary.LittleEndian.AppendUint32(b, r.Frame)
+	b = binary.LittleEndian.AppendUint32(b, r.FrameLen)
+	b = binary.LittleEndian.AppendUint32(b, r.Offset)
+	return binary.LittleEndian.AppendUint32(b, r.Raw)
+}
+
+func readRef(b []byte) BlobRef {
+	var r BlobRef
+	copy(r.ID[:], b[:32])
+	r.Frame = binary.LittleEndian.Uint32(b[32:])
+	r.FrameLen = binary.LittleEndian.Uint32(b[36:])
+	r.Offset = binary.LittleEndian.Uint32(b[40:])
+	r.Raw = binary.LittleEndian.Uint32(b[44:])
+	return r
 }
 
 // parsePackEntries reads the entry table at the end of a whole pack.
@@ -76,58 +130,44 @@ func parsePackEntries(pack []byte) ([]BlobRef, error) {
 	entries := make([]BlobRef, n)
 	b := pack[tableStart:]
 	for i := range entries {
-		e := &entries[i]
-		copy(e.ID[:], b[:32])
-		e.Offset = binary.LittleEndian.Uint32(b[32:])
-		e.Length = binary.LittleEndian.Uint32(b[36:])
-		e.Raw = binary.LittleEndian.Uint32(b[40:])
+		e := readRef(b)
 		b = b[packEntrySize:]
-		if int(e.Offset) < headerSize || e.Length < 1 || int(e.Offset)+int(e.Length) > tableStart {
+		if int(e.Frame) < headerSize || e.FrameLen < 1 || int(e.Frame)+int(e.FrameLen) > tableStart {
 			return nil, fmt.Errorf("pack entry %d points outside the pack: %w", i, ErrDamaged)
 		}
+		entries[i] = e
 	}
 	return entries, nil
 }
 
-// encodeChunk returns the stored form of a chunk: zstd when that is smaller.
-func encodeChunk(raw, dst []byte) []byte {
-	enc, _ := codecs()
-	dst = append(dst[:0], codecZstd)
-	dst = enc.EncodeAll(raw, dst)
-	if len(dst) >= len(raw)+1 {
-		dst = append(dst[:0], codecNone)
-		dst = append(dst, raw...)
-	}
-	return dst
-}
-
-// decodeChunk turns a stored chunk back into raw bytes and checks its id.
-func decodeChunk(id chunk.ID, stored []byte, raw int, dst []byte) ([]byte, error) {
+// decodeFrame turns a stored frame back into raw bytes.
+func decodeFrame(stored, dst []byte) ([]byte, error) {
 	if len(stored) < 1 {
-		return nil, fmt.Errorf("chunk %s: empty: %w", id.Short(), ErrDamaged)
+		return nil, fmt.Errorf("empty frame: %w", ErrDamaged)
 	}
-	var out []byte
 	switch stored[0] {
 	case codecNone:
-		out = append(dst[:0], stored[1:]...)
+		return append(dst[:0], stored[1:]...), nil
 	case codecZstd:
 		_, dec := codecs()
-		if cap(dst) < raw {
-			dst = make([]byte, 0, raw)
-		}
-		var err error
-		out, err = dec.DecodeAll(stored[1:], dst[:0])
+		out, err := dec.DecodeAll(stored[1:], dst[:0])
 		if err != nil {
-			return nil, fmt.Errorf("chunk %s: decompress: %v: %w", id.Short(), err, ErrDamaged)
+			return nil, fmt.Errorf("decompress frame: %v: %w", err, ErrDamaged)
 		}
-	default:
-		return nil, fmt.Errorf("chunk %s: codec %d: %w", id.Short(), stored[0], ErrDamaged)
+		return out, nil
 	}
-	if len(out) != raw {
-		return nil, fmt.Errorf("chunk %s: %d bytes, index says %d: %w", id.Short(), len(out), raw, ErrDamaged)
+	return nil, fmt.Errorf("frame codec %d: %w", stored[0], ErrDamaged)
+}
+
+// chunkOf cuts a chunk out of a decoded frame and checks it against its id.
+func chunkOf(raw []byte, id chunk.ID, offset, length uint32) ([]byte, error) {
+	end := int(offset) + int(length)
+	if end > len(raw) {
+		return nil, fmt.Errorf("chunk %s lies past the end of its frame: %w", id.Short(), ErrDamaged)
 	}
-	if chunk.Hash(out) != id {
+	data := raw[offset:end]
+	if chunk.Hash(data) != id {
 		return nil, fmt.Errorf("chunk %s: content does not match its id: %w", id.Short(), ErrDamaged)
 	}
-	return out, nil
+	return data, nil
 }

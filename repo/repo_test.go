@@ -117,7 +117,7 @@ func TestIndexFileRoundTrip(t *testing.T) {
 	for p := range 3 {
 		var refs []BlobRef
 		for i := range 5 {
-			refs = append(refs, BlobRef{ID: chunk.Hash([]byte{byte(p), byte(i)}), Offset: uint32(8 + 100*i), Length: 100, Raw: 300})
+			refs = append(refs, BlobRef{ID: chunk.Hash([]byte{byte(p), byte(i)}), Frame: uint32(8 + 100*i), FrameLen: 100, Offset: 7, Raw: 300})
 		}
 		f[objectID([]byte{byte(p)})] = refs
 	}
@@ -140,7 +140,7 @@ func TestIndexMemoryPerChunk(t *testing.T) {
 	const n = 100000
 	refs := make([]BlobRef, n)
 	for i := range refs {
-		refs[i] = BlobRef{ID: chunk.Hash([]byte(fmt.Sprint(i))), Offset: uint32(i)}
+		refs[i] = BlobRef{ID: chunk.Hash([]byte(fmt.Sprint(i))), Frame: uint32(i), FrameLen: 9000, Offset: 100, Raw: 600}
 	}
 	x.add(objectID([]byte("pack")), refs)
 	x.mergeLocked()

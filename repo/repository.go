@@ -27,7 +27,8 @@ type Repository struct {
 	idx *Index
 
 	mu       sync.Mutex
-	pack     *packWriter
+	frame    *frameWriter // the open frame
+	pack     *packWriter  // the open pack
 	inflight map[chunk.ID]struct{} // chunks in packs not yet uploaded
 	unindex  indexFile             // packs uploaded since the last index file
 
@@ -35,7 +36,8 @@ type Repository struct {
 	written  atomic.Int64 // bytes saved to the backend
 	read     atomic.Int64 // bytes loaded from the backend
 	bufs     sync.Pool
-	packPool sync.Pool
+	packPool  sync.Pool
+	framePool sync.Pool
 }
 
 // Init creates a repository in an empty location.
@@ -169,47 +171,80 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 
 // SaveResult says what SaveChunk did.
 type SaveResult struct {
-	New    bool // the chunk was not in the repository
-	Stored int  // bytes it takes in its pack (0 when not new)
+	New bool // the chunk was not in the repository
 }
 
 // SaveChunk stores a chunk unless the repository already has it. data is not kept.
 func (r *Repository) SaveChunk(ctx context.Context, id chunk.ID, data []byte) (SaveResult, error) {
+	return r.saveChunk(ctx, id, data, false)
+}
+
+// saveChunk adds a chunk to the open frame; force skips the index check (repacking
+// copies chunks the index still lists in their old packs).
+func (r *Repository) saveChunk(ctx context.Context, id chunk.ID, data []byte, force bool) (SaveResult, error) {
 	r.mu.Lock()
 	_, busy := r.inflight[id]
-	if busy || r.idx.Has(id) {
+	if busy || !force && r.idx.Has(id) {
 		r.mu.Unlock()
 		return SaveResult{}, nil
 	}
 	r.inflight[id] = struct{}{}
+	var full *frameWriter
+	if len(data) >= frameTarget {
+		full = &frameWriter{}
+		full.add(id, data)
+	} else {
+		if r.frame == nil {
+			r.frame = r.newFrame()
+		}
+		r.frame.add(id, data)
+		if len(r.frame.raw) >= frameTarget {
+			full, r.frame = r.frame, nil
+		}
+	}
 	r.mu.Unlock()
+	if full != nil {
+		if err := r.sealFrame(ctx, full); err != nil {
+			return SaveResult{}, err
+		}
+	}
+	return SaveResult{New: true}, nil
+}
 
+func (r *Repository) newFrame() *frameWriter {
+	if f, ok := r.framePool.Get().(*frameWriter); ok {
+		f.raw, f.entries = f.raw[:0], f.entries[:0]
+		return f
+	}
+	return &frameWriter{raw: make([]byte, 0, 2*frameTarget)}
+}
+
+// sealFrame compresses a frame, adds it to the open pack, and uploads the pack when
+// it is full. Compression runs outside the lock, on the caller's goroutine.
+func (r *Repository) sealFrame(ctx context.Context, f *frameWriter) error {
 	buf, _ := r.bufs.Get().(*[]byte)
 	if buf == nil {
 		buf = new([]byte)
 	}
-	stored := encodeChunk(data, *buf)
-	n := len(stored)
-
+	*buf = f.seal(*buf)
 	r.mu.Lock()
 	if r.pack == nil {
 		r.pack = r.newPack()
 	}
-	r.pack.add(id, stored, len(data))
+	r.pack.addFrame(*buf, f.entries)
 	var full *packWriter
 	if r.pack.size() >= r.cfg.PackSize {
 		full, r.pack = r.pack, nil
 	}
 	r.mu.Unlock()
-	*buf = stored
 	r.bufs.Put(buf)
-
-	if full != nil {
-		if err := r.uploadPack(ctx, full); err != nil {
-			return SaveResult{}, err
-		}
+	if cap(f.raw) <= 4*frameTarget {
+		r.framePool.Put(f)
 	}
-	return SaveResult{New: true, Stored: n}, nil
+	if full != nil {
+		return r.uploadPack(ctx, full)
+	}
+	return nil
 }
 
 func (r *Repository) newPack() *packWriter {
@@ -239,9 +274,19 @@ func (r *Repository) uploadPack(ctx context.Context, p *packWriter) error {
 	return nil
 }
 
-// Flush uploads the open pack and writes an index file for every pack uploaded since
-// the last flush. After Flush returns, every chunk saved before it is durable.
+// Flush seals the open frame, uploads the open pack and writes an index file for every
+// pack uploaded since the last flush. After Flush returns, every chunk saved before it
+// is durable.
 func (r *Repository) Flush(ctx context.Context) error {
+	r.mu.Lock()
+	f := r.frame
+	r.frame = nil
+	r.mu.Unlock()
+	if f != nil && len(f.entries) > 0 {
+		if err := r.sealFrame(ctx, f); err != nil {
+			return err
+		}
+	}
 	r.mu.Lock()
 	p := r.pack
 	r.pack = nil
@@ -252,16 +297,16 @@ func (r *Repository) Flush(ctx context.Context) error {
 		}
 	}
 	r.mu.Lock()
-	f := r.unindex
+	pending := r.unindex
 	r.unindex = indexFile{}
 	r.mu.Unlock()
 	r.idx.merge()
-	if len(f) == 0 {
+	if len(pending) == 0 {
 		return nil
 	}
-	if _, err := r.SaveIndex(ctx, f); err != nil {
+	if _, err := r.SaveIndex(ctx, pending); err != nil {
 		r.mu.Lock()
-		for p, refs := range f {
+		for p, refs := range pending {
 			r.unindex[p] = refs
 		}
 		r.mu.Unlock()
@@ -283,15 +328,18 @@ func (r *Repository) LoadChunk(ctx context.Context, id chunk.ID, dst []byte) ([]
 	if !ok {
 		return nil, fmt.Errorf("chunk %s: %w", id.Short(), ErrNotFound)
 	}
-	stored, err := r.loadRange(ctx, loc.Pack, int(loc.Length), int64(loc.Offset))
+	stored, err := r.loadRange(ctx, loc.Pack, int(loc.FrameLen), int64(loc.Frame))
 	if err != nil {
 		return nil, err
 	}
-	out, err := decodeChunk(id, stored, int(loc.Raw), dst)
+	raw, err := decodeFrame(stored, dst)
+	if err == nil {
+		raw, err = chunkOf(raw, id, loc.Offset, loc.Raw)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pack %s: %w", loc.Pack.Short(), err)
 	}
-	return out, nil
+	return raw, nil
 }
 
 func (r *Repository) loadRange(ctx context.Context, pack ObjectID, length int, offset int64) ([]byte, error) {
@@ -313,36 +361,54 @@ func (r *Repository) loadRange(ctx context.Context, pack ObjectID, length int, o
 // maxRun bounds one read when loading consecutive chunks.
 const maxRun = 8 << 20
 
-// LoadChunks calls fn with the raw bytes of each chunk in ids, in order. Chunks that
-// sit next to each other in one pack are read together. data is valid only during fn.
+// LoadChunks calls fn with the raw bytes of each chunk in ids, in order. Frames that
+// sit next to each other in one pack are read together and each frame is decompressed
+// once for all its chunks. data is valid only during fn.
 func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i int, data []byte) error) error {
-	var dst []byte
+	var raw []byte
+	var rawPack ObjectID
+	rawFrame := int64(-1)
 	for i := 0; i < len(ids); {
 		first, ok := r.idx.Lookup(ids[i])
 		if !ok {
 			return fmt.Errorf("chunk %s: %w", ids[i].Short(), ErrNotFound)
 		}
 		locs := []Location{first}
-		end := first.Offset + first.Length
+		start, end := first.Frame, first.Frame+first.FrameLen
 		for j := i + 1; j < len(ids); j++ {
 			l, ok := r.idx.Lookup(ids[j])
-			if !ok || l.Pack != first.Pack || l.Offset != end || int(end-first.Offset+l.Length) > maxRun {
+			if !ok || l.Pack != first.Pack {
 				break
 			}
+			if l.Frame < start || l.Frame+l.FrameLen > end {
+				if l.Frame != end || end-start+l.FrameLen > maxRun {
+					break
+				}
+				end += l.FrameLen
+			}
 			locs = append(locs, l)
-			end += l.Length
 		}
-		run, err := r.loadRange(ctx, first.Pack, int(end-first.Offset), int64(first.Offset))
-		if err != nil {
-			return err
+		var run []byte
+		if !(len(locs) == 1 && first.Pack == rawPack && int64(first.Frame) == rawFrame) {
+			var err error
+			if run, err = r.loadRange(ctx, first.Pack, int(end-start), int64(start)); err != nil {
+				return err
+			}
 		}
 		for k, l := range locs {
-			stored := run[l.Offset-first.Offset : l.Offset-first.Offset+l.Length]
-			dst, err = decodeChunk(ids[i+k], stored, int(l.Raw), dst)
-			if err != nil {
-				return fmt.Errorf("pack %s: %w", first.Pack.Short(), err)
+			if l.Pack != rawPack || int64(l.Frame) != rawFrame {
+				var err error
+				raw, err = decodeFrame(run[l.Frame-start:l.Frame-start+l.FrameLen], raw)
+				if err != nil {
+					return fmt.Errorf("pack %s: %w", l.Pack.Short(), err)
+				}
+				rawPack, rawFrame = l.Pack, int64(l.Frame)
 			}
-			if err := fn(i+k, dst); err != nil {
+			data, err := chunkOf(raw, ids[i+k], l.Offset, l.Raw)
+			if err != nil {
+				return fmt.Errorf("pack %s: %w", l.Pack.Short(), err)
+			}
+			if err := fn(i+k, data); err != nil {
 				return err
 			}
 		}

@@ -51,14 +51,15 @@ func catCommand(e *env) *cli.Command {
 					return err
 				}
 				type ref struct {
-					ID     string `json:"id"`
-					Offset uint32 `json:"offset"`
-					Length uint32 `json:"length"`
-					Raw    uint32 `json:"raw_length"`
+					ID       string `json:"id"`
+					Frame    uint32 `json:"frame"`
+					FrameLen uint32 `json:"frame_length"`
+					Offset   uint32 `json:"offset"`
+					Length   uint32 `json:"length"`
 				}
 				out := make([]ref, len(refs))
 				for i, b := range refs {
-					out[i] = ref{b.ID.String(), b.Offset, b.Length, b.Raw}
+					out[i] = ref{b.ID.String(), b.Frame, b.FrameLen, b.Offset, b.Raw}
 				}
 				return printJSON(e.stdout, out)
 			case args[0] == "chunk" && len(args) == 2:

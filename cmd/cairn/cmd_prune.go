@@ -48,5 +48,5 @@ func printPrune(e *env, st engine.PruneStats, dry bool) {
 	}
 	fmt.Fprintf(e.stdout, "%d packs: %d removed, %d repacked (%d chunks copied); %d live chunks, %d unused\n",
 		st.Packs, st.PacksRemoved, st.PacksRepacked, st.ChunksCopied, st.ChunksLive, st.ChunksUnused)
-	fmt.Fprintf(e.stdout, "%s %s of %s unused\n", verb, humanBytes(st.BytesFreed), humanBytes(st.BytesUnused))
+	fmt.Fprintf(e.stdout, "%s %s of %s unused (raw); packs %s -> %s\n", verb, humanBytes(st.BytesFreed), humanBytes(st.BytesUnused), humanBytes(st.StoredBefore), humanBytes(st.StoredAfter))
 }

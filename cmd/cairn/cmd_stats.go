@@ -60,7 +60,6 @@ func statsCommand(e *env) *cli.Command {
 						seen[id] = true
 						if loc, ok := r.Index().Lookup(id); ok {
 							st.UniqueRawBytes += int64(loc.Raw)
-							st.StoredBytes += int64(loc.Length)
 						}
 					}
 				}
@@ -72,6 +71,13 @@ func statsCommand(e *env) *cli.Command {
 			}
 			for _, size := range packs {
 				st.PackBytes += size
+			}
+			// Chunks are compressed in frames, so a chunk's stored size is its share of
+			// the packs: unique raw bytes scaled by the repository's compression.
+			var allRaw int64
+			r.Index().Each(func(_ chunk.ID, loc repo.Location) { allRaw += int64(loc.Raw) })
+			if allRaw > 0 {
+				st.StoredBytes = int64(float64(st.UniqueRawBytes) * float64(st.PackBytes) / float64(allRaw))
 			}
 			st.IndexMemory = r.Index().MemoryBytes()
 			if n := r.Index().Len(); n > 0 {
