@@ -27,15 +27,15 @@ type Repository struct {
 	idx *Index
 
 	mu       sync.Mutex
-	frame    *frameWriter // the open frame
-	pack     *packWriter  // the open pack
+	frame    *frameWriter          // the open frame
+	pack     *packWriter           // the open pack
 	inflight map[chunk.ID]struct{} // chunks in packs not yet uploaded
 	unindex  indexFile             // packs uploaded since the last index file
 
-	lists    listCache
-	written  atomic.Int64 // bytes saved to the backend
-	read     atomic.Int64 // bytes loaded from the backend
-	bufs     sync.Pool
+	lists     listCache
+	written   atomic.Int64 // bytes saved to the backend
+	read      atomic.Int64 // bytes loaded from the backend
+	bufs      sync.Pool
 	packPool  sync.Pool
 	framePool sync.Pool
 }
