@@ -85,8 +85,8 @@ func (p Params) Validate() error {
 	switch {
 	case p.Average < 64 || p.Average > 8<<20:
 		return fmt.Errorf("chunk average %d out of range [64, 8 MiB]", p.Average)
-	case p.Max < 4*p.Average && p.Max < 64<<10 || p.Max > 16<<20:
-		return fmt.Errorf("chunk max %d out of range [max(4×average, 64 KiB), 16 MiB]", p.Max)
+	case p.Max < 4*p.Average || p.Max < 64<<10 || p.Max > 8<<20:
+		return fmt.Errorf("chunk max %d out of range [max(4×average, 64 KiB), 8 MiB]", p.Max)
 	case p.Polynomial == 0 || !p.Polynomial.Irreducible():
 		return errors.New("chunk polynomial is not irreducible")
 	}

@@ -62,7 +62,7 @@ func (c Config) validate() error {
 	if c.Compression != "zstd" {
 		return fmt.Errorf("repository compression %q: %w", c.Compression, ErrNewerFormat)
 	}
-	if c.PackSize < 64<<10 || c.PackSize > 1<<30 {
+	if c.PackSize < 64<<10 || c.PackSize > 64<<20 {
 		return fmt.Errorf("repository pack size %d out of range: %w", c.PackSize, ErrDamaged)
 	}
 	if err := c.Chunking.Validate(); err != nil {

@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"cairn/engine"
 )
 
 // runner runs the real command line in-process and returns its output and exit code.
@@ -193,8 +196,15 @@ func TestBadRepositories(t *testing.T) {
 	os.MkdirAll(foreign, 0o755)
 	os.WriteFile(filepath.Join(foreign, "config"), []byte("[core]\n\trepositoryformatversion = 0\n"), 0o644)
 	c = runner{tb: t, repo: foreign}
-	c.fails(exitNoRepo, "not a cairn repository", "snapshots")
-	c.fails(exitNoRepo, "not a cairn repository", "check")
+	db := filepath.Join(dir, "db")
+	c.ok("generate", "--size", "64KiB", db)
+	for _, args := range [][]string{
+		{"backup", db}, {"snapshots"}, {"show", "latest"}, {"ls", "latest"}, {"cat", "config"}, {"diff", "a", "b"},
+		{"stats"}, {"restore", "latest", "--target", filepath.Join(dir, "out")}, {"forget", "--keep-last", "1"},
+		{"prune"}, {"check"}, {"check", "--read-data"},
+	} {
+		c.fails(exitNoRepo, "not a cairn repository", args...)
+	}
 	// A repository from a newer cairn.
 	newer := filepath.Join(dir, "newer")
 	c = runner{tb: t, repo: newer}
@@ -259,5 +269,29 @@ func TestParseSize(t *testing.T) {
 		if _, err := parseSize(bad); err == nil {
 			t.Errorf("parseSize(%q) accepted", bad)
 		}
+	}
+}
+
+func TestProgressBar(t *testing.T) {
+	var buf bytes.Buffer
+	b := &bar{w: &buf}
+	b.Report(engine.Event{Phase: engine.PhaseRestore, BytesDone: 512 << 10, BytesTotal: 1 << 20, Collection: "formats", Elapsed: time.Second})
+	out := buf.String()
+	for _, want := range []string{"restore", "50.0%", "512.0 KiB / 1.0 MiB", "formats", "512.0 KiB/s"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("bar %q does not show %q", out, want)
+		}
+	}
+	buf.Reset()
+	b.Report(engine.Event{Phase: engine.PhaseBackup, BytesDone: 3 << 20}) // within 100 ms: skipped
+	if buf.Len() != 0 {
+		t.Fatalf("bar redrew within 100 ms: %q", buf.String())
+	}
+	b.Report(engine.Event{Phase: engine.PhaseDone})
+	if !strings.Contains(buf.String(), "\033[K") {
+		t.Fatalf("bar not cleared at the end: %q", buf.String())
+	}
+	if (&env{isTerminal: false}).progress(false, false) != nil {
+		t.Fatal("a progress bar was drawn on a non-terminal")
 	}
 }
