@@ -125,16 +125,24 @@ type backup struct {
 	pool    sync.Pool
 }
 
-type chunkJob struct {
-	seq  int
-	data *[]byte
+// batch carries consecutive chunks between the pipeline stages: one channel send
+// per batch instead of per chunk keeps both cores busy with small chunks.
+type batch struct {
+	seq   int    // index of the first chunk in the collection
+	data  []byte // the chunks, back to back
+	ends  []int  // end offset of each chunk in data
+	ids   []chunk.ID
+	isNew []bool
 }
 
-type chunkResult struct {
-	seq int
-	id  chunk.ID
-	raw int
-	new bool
+const batchBytes = 256 << 10
+
+func (b *backup) getBatch(seq int) *batch {
+	if v, ok := b.pool.Get().(*batch); ok {
+		v.seq, v.data, v.ends, v.ids, v.isNew = seq, v.data[:0], v.ends[:0], v.ids[:0], v.isNew[:0]
+		return v
+	}
+	return &batch{seq: seq, data: make([]byte, 0, batchBytes+64<<10)}
 }
 
 // collection chunks one collection: this goroutine cuts, workers hash and store, and
@@ -148,24 +156,29 @@ func (b *backup) collection(ctx context.Context, name string, rd io.Reader) erro
 	}
 	col := repo.Collection{Name: name, Chunks: []chunk.ID{}}
 	g, gctx := errgroup.WithContext(ctx)
-	jobs := make(chan chunkJob, 2*b.workers)
-	results := make(chan chunkResult, 2*b.workers)
+	jobs := make(chan *batch, 2*b.workers)
+	results := make(chan *batch, 2*b.workers)
 
 	var wg sync.WaitGroup
 	for range b.workers {
 		wg.Add(1)
 		g.Go(func() error {
 			defer wg.Done()
-			for j := range jobs {
-				data := *j.data
-				id := chunk.Hash(data)
-				res, err := b.r.SaveChunk(gctx, id, data)
-				b.pool.Put(j.data)
-				if err != nil {
-					return err
+			for bt := range jobs {
+				start := 0
+				for _, end := range bt.ends {
+					data := bt.data[start:end]
+					start = end
+					id := chunk.Hash(data)
+					res, err := b.r.SaveChunk(gctx, id, data)
+					if err != nil {
+						return err
+					}
+					bt.ids = append(bt.ids, id)
+					bt.isNew = append(bt.isNew, res.New)
 				}
 				select {
-				case results <- chunkResult{seq: j.seq, id: id, raw: len(data), new: res.New}:
+				case results <- bt:
 				case <-gctx.Done():
 					return gctx.Err()
 				}
@@ -180,48 +193,64 @@ func (b *backup) collection(ctx context.Context, name string, rd io.Reader) erro
 	})
 	var newBytes, done int64
 	g.Go(func() error {
-		for res := range results {
-			for len(col.Chunks) <= res.seq {
+		for bt := range results {
+			need := bt.seq + len(bt.ids)
+			for len(col.Chunks) < need {
 				col.Chunks = append(col.Chunks, chunk.ID{})
 			}
-			col.Chunks[res.seq] = res.id
-			done += int64(res.raw)
-			if res.new {
-				newBytes += int64(res.raw)
-				b.totals.ChunksNew++
-			} else {
-				b.totals.ChunksReused++
+			start := 0
+			for k, id := range bt.ids {
+				col.Chunks[bt.seq+k] = id
+				n := int64(bt.ends[k] - start)
+				start = bt.ends[k]
+				done += n
+				if bt.isNew[k] {
+					newBytes += n
+					b.totals.ChunksNew++
+				} else {
+					b.totals.ChunksReused++
+				}
 			}
-			if res.seq%256 == 0 {
-				b.prog.Report(Event{Phase: PhaseBackup, Collection: name, BytesDone: b.totals.RawBytes + done, NewBytes: b.totals.NewRawBytes + newBytes, Elapsed: time.Since(b.start)})
-			}
+			b.pool.Put(bt)
+			b.prog.Report(Event{Phase: PhaseBackup, Collection: name, BytesDone: b.totals.RawBytes + done, NewBytes: b.totals.NewRawBytes + newBytes, Elapsed: time.Since(b.start)})
 		}
 		return nil
 	})
 	// The producer runs here; it closes jobs on every path so the workers end.
 	err := func() error {
 		defer close(jobs)
+		send := func(bt *batch) error {
+			select {
+			case jobs <- bt:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		bt := b.getBatch(0)
 		for seq := 0; ; seq++ {
 			ch, err := b.chunker.Next()
 			if err == io.EOF {
-				return nil
+				break
 			}
 			if err != nil {
 				return fmt.Errorf("read collection %s: %w", name, err)
 			}
 			col.Records += int64(ch.Records)
 			col.Bytes += int64(len(ch.Data))
-			buf, _ := b.pool.Get().(*[]byte)
-			if buf == nil {
-				buf = new([]byte)
-			}
-			*buf = append((*buf)[:0], ch.Data...)
-			select {
-			case jobs <- chunkJob{seq: seq, data: buf}:
-			case <-gctx.Done():
-				return gctx.Err()
+			bt.data = append(bt.data, ch.Data...)
+			bt.ends = append(bt.ends, len(bt.data))
+			if len(bt.data) >= batchBytes {
+				if err := send(bt); err != nil {
+					return err
+				}
+				bt = b.getBatch(seq + 1)
 			}
 		}
+		if len(bt.ends) > 0 {
+			return send(bt)
+		}
+		return nil
 	}()
 	// A worker's error cancels gctx, so the producer may only have seen the cancel.
 	if werr := g.Wait(); werr != nil && (err == nil || errors.Is(err, context.Canceled) && ctx.Err() == nil) {

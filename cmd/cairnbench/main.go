@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -27,7 +28,17 @@ func main() {
 	fraction := flag.Float64("fraction", 0.01, "share of records edited, inserted or deleted between the backups")
 	work := flag.String("work", filepath.Join(os.TempDir(), "cairnbench"), "scratch folder (emptied first)")
 	seed := flag.Int64("seed", 1, "generator seed")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the backups to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cairnbench:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*size, *averages, *fraction, *work, *seed); err != nil {
 		fmt.Fprintln(os.Stderr, "cairnbench:", err)
 		os.Exit(1)
@@ -130,6 +141,10 @@ func run(sizeStr, averagesStr string, fraction float64, work string, seed int64)
 		}
 		res := results[i]
 		res.incremental = time.Since(start)
+		// The figures count only if the repository is sound.
+		if cr, err := engine.Check(ctx, r, engine.CheckOptions{}); err != nil || !cr.OK() {
+			return fmt.Errorf("average %d: check after the backups: %v %v", res.average, err, cr.Errors)
+		}
 		res.newRaw = sn.Totals.NewRawBytes
 		res.stored = r.BytesWritten() - before
 		res.manif = res.stored - sn.Totals.StoredBytes
