@@ -15,9 +15,11 @@ import (
 
 	"github.com/restic/chunker"
 
+	"cairn/chunk"
 	"cairn/engine"
 	"cairn/engine/exported"
 	"cairn/engine/gendb"
+	"cairn/engine/localdb"
 	"cairn/repo"
 	"cairn/transport"
 	"cairn/transport/faulty"
@@ -530,4 +532,60 @@ func TestCorruptReadIsCaught(t *testing.T) {
 			t.Fatalf("restore through a corrupting transport: %v", err)
 		}
 	}
+}
+
+// TestDatabaseRoundTrip: back up the local database, change it, restore the snapshot
+// into it (replacing), and get the snapshot's state exactly; an assets snapshot merges.
+func TestDatabaseRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	db, err := localdb.Open(filepath.Join(t.TempDir(), "pieces.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	folder := generate(t, 1<<20, 15)
+	err = db.Merge(ctx, func(w *localdb.Writer) error {
+		for name, b := range readFolder(t, folder) {
+			if err := w.Collection(name, bytes.NewReader(b)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dump := func() map[string][]byte {
+		out := map[string][]byte{}
+		if _, err := db.Read(ctx, func(name string, r io.Reader) error {
+			b, err := io.ReadAll(r)
+			out[name] = b
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	before := dump()
+	r := newRepo(t, mem.New())
+	sn := backup(t, r, engine.DatabaseSource{DB: db}, clock())
+	db.Merge(ctx, func(w *localdb.Writer) error {
+		return w.Collection("tags", strings.NewReader(`{"id":"added-later"}`+"\n"))
+	})
+	if err := engine.Restore(ctx, r, sn, engine.NewDatabaseSink(db, false), engine.RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sameCollections(t, before, dump())
+	// A restore that fails midway leaves the database as it was.
+	bad := *sn
+	bad.Collections = append([]repo.Collection(nil), sn.Collections...)
+	bad.Collections[len(bad.Collections)-1].Chunks = []chunk.ID{chunk.Hash([]byte("missing"))}
+	db.Merge(ctx, func(w *localdb.Writer) error {
+		return w.Collection("tags", strings.NewReader(`{"id":"kept"}`+"\n"))
+	})
+	current := dump()
+	if err := engine.Restore(ctx, r, &bad, engine.NewDatabaseSink(db, false), engine.RestoreOptions{}); err == nil {
+		t.Fatal("restore of a damaged snapshot succeeded")
+	}
+	sameCollections(t, current, dump())
 }

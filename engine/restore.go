@@ -202,18 +202,7 @@ func (s *ExportedSink) Begin(meta Meta) error {
 
 // Collection implements Sink.
 func (s *ExportedSink) Collection(name string, fn func(io.Writer) error) error {
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() { // ends when fn has written everything and the pipe is closed
-		done <- s.enc.WriteCollection(name, pr)
-		pr.Close()
-	}()
-	err := fn(pw)
-	pw.CloseWithError(err)
-	if werr := <-done; err == nil {
-		err = werr
-	}
-	return err
+	return pipe(fn, func(r io.Reader) error { return s.enc.WriteCollection(name, r) })
 }
 
 // Commit implements Sink.

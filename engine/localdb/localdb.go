@@ -234,7 +234,8 @@ func (w *Writer) Collection(name string, r io.Reader) error {
 			return fmt.Errorf("collection %s record %d: %w", name, line, err)
 		}
 		w.records++
-		if err := b.Put(id, rec); err != nil {
+		// bbolt keeps the slices until the commit; rec lives in a reused buffer.
+		if err := b.Put(bytes.Clone(id), bytes.Clone(rec)); err != nil {
 			return fmt.Errorf("collection %s record %d: %w", name, line, err)
 		}
 		return nil
@@ -291,55 +292,121 @@ func recordID(rec []byte) ([]byte, error) {
 // Merge runs fn in one write transaction; records are upserted by id. If fn or the
 // commit fails, the database is exactly as before.
 func (d *DB) Merge(ctx context.Context, fn func(w *Writer) error) error {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return d.db.Update(func(tx *bolt.Tx) error {
-		if err := fn(&Writer{tx: tx}); err != nil {
-			return err
-		}
-		return ctx.Err()
-	})
+	p, err := d.BeginMerge()
+	if err != nil {
+		return err
+	}
+	return p.run(ctx, fn)
 }
 
 // Replace builds a new database with fn and swaps it in for the current one. Until the
 // swap the live database serves readers unchanged; if fn fails or ctx is cancelled the
 // new file is removed and nothing changes.
 func (d *DB) Replace(ctx context.Context, fn func(w *Writer) error) error {
+	p, err := d.BeginReplace()
+	if err != nil {
+		return err
+	}
+	return p.run(ctx, fn)
+}
+
+// Pending is a merge or a replacement under way: write with its Writer, then Commit or
+// Abort. Nothing is visible to readers before Commit.
+type Pending struct {
+	*Writer
+	d    *DB
+	ndb  *bolt.DB // the new database file of a replacement
+	tmp  string
+	done bool
+}
+
+func (p *Pending) run(ctx context.Context, fn func(w *Writer) error) error {
+	if err := fn(p.Writer); err != nil {
+		p.Abort()
+		return err
+	}
+	return p.Commit(ctx)
+}
+
+// BeginMerge starts a merge into the live database. Other writers wait until it ends.
+func (d *DB) BeginMerge() (*Pending, error) {
+	d.mu.RLock()
+	tx, err := d.db.Begin(true)
+	if err != nil {
+		d.mu.RUnlock()
+		return nil, fmt.Errorf("begin merge: %w", err)
+	}
+	return &Pending{Writer: &Writer{tx: tx}, d: d}, nil
+}
+
+// BeginReplace starts building a replacement database beside the live one.
+func (d *DB) BeginReplace() (*Pending, error) {
 	tmp := d.path + ".restore"
 	os.Remove(tmp)
 	ndb, err := openBolt(tmp)
 	if err != nil {
+		return nil, err
+	}
+	ndb.NoSync = true // synced once at commit
+	tx, err := ndb.Begin(true)
+	if err != nil {
+		ndb.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("begin restore: %w", err)
+	}
+	return &Pending{Writer: &Writer{tx: tx, replace: true}, d: d, ndb: ndb, tmp: tmp}, nil
+}
+
+// Abort discards everything written.
+func (p *Pending) Abort() {
+	if p.done {
+		return
+	}
+	p.done = true
+	p.tx.Rollback()
+	if p.ndb == nil {
+		p.d.mu.RUnlock()
+		return
+	}
+	p.ndb.Close()
+	os.Remove(p.tmp)
+}
+
+// Commit makes the writes visible: a merge commits its transaction; a replacement is
+// synced and swapped in for the live database, waiting for running readers to finish.
+func (p *Pending) Commit(ctx context.Context) error {
+	if p.done {
+		return errors.New("commit after the end of a pending write")
+	}
+	if err := ctx.Err(); err != nil {
+		p.Abort()
 		return err
 	}
-	ndb.NoSync = true // synced once below
-	err = ndb.Update(func(tx *bolt.Tx) error {
-		if err := fn(&Writer{tx: tx, replace: true}); err != nil {
-			return err
-		}
-		return ctx.Err()
-	})
-	if err == nil {
-		err = ndb.Sync()
+	p.done = true
+	d := p.d
+	if p.ndb == nil {
+		defer d.mu.RUnlock()
+		return p.tx.Commit()
 	}
-	if cerr := ndb.Close(); err == nil {
+	err := p.tx.Commit()
+	if err == nil {
+		err = p.ndb.Sync()
+	}
+	if cerr := p.ndb.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(tmp)
+		os.Remove(p.tmp)
 		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := ctx.Err(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
 	if err := d.db.Close(); err != nil {
-		os.Remove(tmp)
+		os.Remove(p.tmp)
 		return fmt.Errorf("close local database for restore: %w", err)
 	}
-	if err := os.Rename(tmp, d.path); err != nil {
-		os.Remove(tmp)
+	if err := os.Rename(p.tmp, d.path); err != nil {
+		os.Remove(p.tmp)
 		d.db, _ = openBolt(d.path)
 		return fmt.Errorf("swap restored database into place: %w", err)
 	}
