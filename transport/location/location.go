@@ -41,20 +41,14 @@ func Parse(s string) (Location, error) {
 }
 
 // Open connects to an existing location.
-func Open(_ context.Context, s string) (transport.Backend, error) {
-	loc, err := Parse(s)
-	if err != nil {
-		return nil, err
-	}
-	p, err := filepath.Abs(loc.Path)
-	if err != nil {
-		return nil, err
-	}
-	return local.Open(p)
-}
+func Open(_ context.Context, s string) (transport.Backend, error) { return connect(s, local.Open) }
 
 // Create connects to a location and creates its layout when missing (for init).
 func Create(_ context.Context, s string) (transport.Backend, error) {
+	return connect(s, local.Create)
+}
+
+func connect(s string, openLocal func(string) (*local.Backend, error)) (transport.Backend, error) {
 	loc, err := Parse(s)
 	if err != nil {
 		return nil, err
@@ -63,5 +57,5 @@ func Create(_ context.Context, s string) (transport.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return local.Create(p)
+	return openLocal(p)
 }
