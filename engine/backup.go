@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +25,7 @@ type BackupOptions struct {
 	DeviceName string
 	Platform   string
 	Parent     string // version_timestamp of the parent; empty picks the newest snapshot of the same kind
+	ID         string // the snapshot's id, when the caller must know it before the end; made from the version and the start time when empty
 	Progress   Progress
 	Now        func() time.Time // the clock; time.Now when nil
 	Workers    int              // hashing and compressing goroutines; GOMAXPROCS when 0
@@ -94,8 +97,20 @@ func Backup(ctx context.Context, r *repo.Repository, src Source, opt BackupOptio
 		ids[s.ID] = true
 	}
 	t := start
-	for sn.ID = repo.SnapshotID(meta.Version, t); ids[sn.ID]; sn.ID = repo.SnapshotID(meta.Version, t) {
-		t = t.Add(time.Millisecond)
+	if opt.ID != "" {
+		if ids[opt.ID] {
+			return nil, fmt.Errorf("backup: snapshot %s already exists", opt.ID)
+		}
+		if err := repo.ValidSnapshotID(opt.ID); err != nil {
+			return nil, err
+		}
+		sn.ID = opt.ID
+		ms, _ := strconv.ParseInt(opt.ID[strings.LastIndexByte(opt.ID, '_')+1:], 10, 64)
+		t = time.UnixMilli(ms)
+	} else {
+		for sn.ID = repo.SnapshotID(meta.Version, t); ids[sn.ID]; sn.ID = repo.SnapshotID(meta.Version, t) {
+			t = t.Add(time.Millisecond)
+		}
 	}
 	sn.Timestamp = t.UnixMilli()
 	if parent != nil {

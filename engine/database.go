@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"slices"
 
 	"cairn/engine/localdb"
 )
@@ -79,4 +81,31 @@ func pipe(produce func(io.Writer) error, consume func(io.Reader) error) error {
 		}
 	}
 	return err
+}
+
+// BytesSource is a database held in memory: collections by name, and a version.
+type BytesSource struct {
+	Version     string
+	Collections map[string][]byte
+}
+
+// Describe implements Source.
+func (s BytesSource) Describe() string { return "request" }
+
+// Read implements Source.
+func (s BytesSource) Read(ctx context.Context, fn func(string, io.Reader) error) (Meta, error) {
+	names := make([]string, 0, len(s.Collections))
+	for n := range s.Collections {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if err := ctx.Err(); err != nil {
+			return Meta{}, err
+		}
+		if err := fn(n, bytes.NewReader(s.Collections[n])); err != nil {
+			return Meta{}, err
+		}
+	}
+	return Meta{Version: s.Version}, nil
 }

@@ -31,6 +31,7 @@ type Repository struct {
 	pack     *packWriter           // the open pack
 	inflight map[chunk.ID]struct{} // chunks in packs not yet uploaded
 	unindex  indexFile             // packs uploaded since the last index file
+	failed   error                 // set when a write failed; the handle must then be reopened
 
 	lists     listCache
 	written   atomic.Int64 // bytes saved to the backend
@@ -183,6 +184,10 @@ func (r *Repository) SaveChunk(ctx context.Context, id chunk.ID, data []byte) (S
 // copies chunks the index still lists in their old packs).
 func (r *Repository) saveChunk(ctx context.Context, id chunk.ID, data []byte, force bool) (SaveResult, error) {
 	r.mu.Lock()
+	if r.failed != nil {
+		r.mu.Unlock()
+		return SaveResult{}, r.failed
+	}
 	_, busy := r.inflight[id]
 	if busy || !force && r.idx.Has(id) {
 		r.mu.Unlock()
@@ -247,6 +252,17 @@ func (r *Repository) sealFrame(ctx context.Context, f *frameWriter) error {
 	return nil
 }
 
+// fail marks the handle unusable: chunks of a pack that did not arrive are neither
+// indexed nor pending any more, so saving more through it could name lost data.
+func (r *Repository) fail(err error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failed == nil {
+		r.failed = fmt.Errorf("repository handle unusable after a failed write, reopen it: %w", err)
+	}
+	return err
+}
+
 func (r *Repository) newPack() *packWriter {
 	if p, ok := r.packPool.Get().(*packWriter); ok {
 		p.buf = p.buf[:headerSize]
@@ -260,7 +276,7 @@ func (r *Repository) newPack() *packWriter {
 func (r *Repository) uploadPack(ctx context.Context, p *packWriter) error {
 	data, name := p.finish()
 	if err := r.save(ctx, transport.Handle{Kind: transport.Data, Name: name.String()}, data); err != nil {
-		return err
+		return r.fail(err)
 	}
 	refs := slices.Clone(p.entries)
 	r.idx.add(name, refs)
@@ -279,6 +295,10 @@ func (r *Repository) uploadPack(ctx context.Context, p *packWriter) error {
 // is durable.
 func (r *Repository) Flush(ctx context.Context) error {
 	r.mu.Lock()
+	if r.failed != nil {
+		r.mu.Unlock()
+		return r.failed
+	}
 	f := r.frame
 	r.frame = nil
 	r.mu.Unlock()

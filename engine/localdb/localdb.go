@@ -109,6 +109,16 @@ func writeMeta(tx *bolt.Tx, m Meta) error {
 	return nil
 }
 
+// Meta returns the database's version and schema.
+func (d *DB) Meta() (Meta, error) {
+	var m Meta
+	err := d.view(func(tx *bolt.Tx) error {
+		m = readMeta(tx)
+		return nil
+	})
+	return m, err
+}
+
 // Stats counts what the database holds.
 type Stats struct {
 	Collections map[string]int `json:"collections"` // records per collection
