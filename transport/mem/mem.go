@@ -1,4 +1,7 @@
 // Package mem is an in-memory transport.Backend for tests.
+//
+// Objects live in a map guarded by a mutex. Save and Load copy the bytes, so neither
+// the caller nor the backend can change an object behind the other's back.
 package mem
 
 import (
@@ -7,12 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"cairn/transport"
 )
 
-// Backend keeps objects in a map.
+// Backend keeps objects in a map. The zero value is not usable; call New.
 type Backend struct {
 	mu   sync.RWMutex
 	objs map[transport.Handle][]byte
@@ -26,17 +30,11 @@ func New() *Backend { return &Backend{objs: map[transport.Handle][]byte{}} }
 // Location implements transport.Backend.
 func (b *Backend) Location() string { return "mem:" }
 
-func check(ctx context.Context, h transport.Handle) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return h.Valid()
-}
-
-// Save implements transport.Backend.
+// Save implements transport.Backend. Saving an object that exists succeeds and keeps
+// the stored bytes: objects are named by their content.
 func (b *Backend) Save(ctx context.Context, h transport.Handle, data []byte) error {
-	if err := check(ctx, h); err != nil {
-		return fmt.Errorf("save %s: %w", h, err)
+	if err := check(ctx, "save", h); err != nil {
+		return err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -46,48 +44,66 @@ func (b *Backend) Save(ctx context.Context, h transport.Handle, data []byte) err
 	return nil
 }
 
-// Load implements transport.Backend.
+// Load implements transport.Backend. fn reads a copy of the range.
 func (b *Backend) Load(ctx context.Context, h transport.Handle, length int, offset int64, fn func(io.Reader) error) error {
-	if err := check(ctx, h); err != nil {
-		return fmt.Errorf("load %s: %w", h, err)
+	if err := check(ctx, "load", h); err != nil {
+		return err
 	}
 	b.mu.RLock()
 	data, ok := b.objs[h]
+	if ok {
+		var err error
+		data, err = cut(data, length, offset)
+		if err != nil {
+			b.mu.RUnlock()
+			return fmt.Errorf("load %s: %w", h, err)
+		}
+		data = bytes.Clone(data)
+	}
 	b.mu.RUnlock()
 	if !ok {
-		return transport.NotExist(h)
-	}
-	if offset < 0 || length < 0 || offset > int64(len(data)) {
-		return fmt.Errorf("load %s: range %d+%d outside %d bytes", h, offset, length, len(data))
-	}
-	data = data[offset:]
-	if length > 0 {
-		if length > len(data) {
-			return fmt.Errorf("load %s: range %d+%d outside the object: %w", h, offset, length, io.ErrUnexpectedEOF)
-		}
-		data = data[:length]
+		return fmt.Errorf("load %w", transport.NotExist(h))
 	}
 	return fn(bytes.NewReader(data))
 }
 
+// cut returns the length bytes of data at offset (to the end when length is 0).
+func cut(data []byte, length int, offset int64) ([]byte, error) {
+	size := int64(len(data))
+	switch {
+	case offset < 0 || length < 0:
+		return nil, permanentError{fmt.Errorf("invalid range %d+%d", offset, length)}
+	case offset > size || int64(length) > size-offset:
+		return nil, permanentError{fmt.Errorf("range %d+%d outside %d bytes: %w", offset, length, size, io.ErrUnexpectedEOF)}
+	}
+	if length == 0 {
+		return data[offset:], nil
+	}
+	return data[offset : offset+int64(length)], nil
+}
+
 // Stat implements transport.Backend.
 func (b *Backend) Stat(ctx context.Context, h transport.Handle) (transport.FileInfo, error) {
-	if err := check(ctx, h); err != nil {
-		return transport.FileInfo{}, fmt.Errorf("stat %s: %w", h, err)
+	if err := check(ctx, "stat", h); err != nil {
+		return transport.FileInfo{}, err
 	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	data, ok := b.objs[h]
 	if !ok {
-		return transport.FileInfo{}, transport.NotExist(h)
+		return transport.FileInfo{}, fmt.Errorf("stat %w", transport.NotExist(h))
 	}
 	return transport.FileInfo{Name: h.Name, Size: int64(len(data))}, nil
 }
 
-// List implements transport.Backend.
+// List implements transport.Backend. It lists a snapshot taken when it starts, so fn
+// may call the backend.
 func (b *Backend) List(ctx context.Context, k transport.Kind, fn func(transport.FileInfo) error) error {
 	if err := ctx.Err(); err != nil {
-		return err
+		return fmt.Errorf("list %s: %w", k, err)
+	}
+	if !slices.Contains(transport.Kinds, k) {
+		return fmt.Errorf("list %s: %w", k, permanentError{fmt.Errorf("unknown kind %q", k)})
 	}
 	b.mu.RLock()
 	var list []transport.FileInfo
@@ -98,6 +114,9 @@ func (b *Backend) List(ctx context.Context, k transport.Kind, fn func(transport.
 	}
 	b.mu.RUnlock()
 	for _, fi := range list {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("list %s: %w", k, err)
+		}
 		if err := fn(fi); err != nil {
 			return err
 		}
@@ -107,13 +126,13 @@ func (b *Backend) List(ctx context.Context, k transport.Kind, fn func(transport.
 
 // Remove implements transport.Backend.
 func (b *Backend) Remove(ctx context.Context, h transport.Handle) error {
-	if err := check(ctx, h); err != nil {
-		return fmt.Errorf("remove %s: %w", h, err)
+	if err := check(ctx, "remove", h); err != nil {
+		return err
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, ok := b.objs[h]; !ok {
-		return transport.NotExist(h)
+		return fmt.Errorf("remove %w", transport.NotExist(h))
 	}
 	delete(b.objs, h)
 	return nil
@@ -122,8 +141,30 @@ func (b *Backend) Remove(ctx context.Context, h transport.Handle) error {
 // IsNotExist implements transport.Backend.
 func (b *Backend) IsNotExist(err error) bool { return errors.Is(err, transport.ErrNotExist) }
 
-// IsPermanent implements transport.Backend.
-func (b *Backend) IsPermanent(err error) bool { return err != nil }
+// IsPermanent implements transport.Backend: a missing object, an invalid handle or
+// range, and the caller's context being done are permanent.
+func (b *Backend) IsPermanent(err error) bool {
+	_, marked := errors.AsType[permanentError](err)
+	return marked || errors.Is(err, transport.ErrNotExist) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
 
-// Close implements transport.Backend.
+// Close implements transport.Backend. The objects stay; a closed backend still works.
 func (b *Backend) Close() error { return nil }
+
+// check rejects a done context and an invalid handle, naming the operation op.
+func check(ctx context.Context, op string, h transport.Handle) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s %s: %w", op, h, err)
+	}
+	if err := h.Valid(); err != nil {
+		return fmt.Errorf("%s: %w", op, permanentError{err})
+	}
+	return nil
+}
+
+// permanentError marks an error that retrying will not cure.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
