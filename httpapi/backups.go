@@ -62,7 +62,7 @@ func (s *Server) startCreation(ctx context.Context, src engine.Source, kind stri
 		total = st.Bytes
 	}
 	initial := Backup{ID: id, Version: meta.Version, Timestamp: strconv.FormatInt(now.UnixMilli(), 10),
-		Created: GroupedTimestamp{Value: now.UTC().Format("2006-01-02T15:04:05.000Z"), Readable: readable(now.UTC())},
+		Created:    GroupedTimestamp{Value: now.UTC().Format("2006-01-02T15:04:05.000Z"), Readable: readable(now.UTC())},
 		DeviceName: s.cfg.DeviceName, Platform: s.cfg.Platform}
 	return s.jobs.start(creation, id, initial, func(ctx context.Context, progress func(float64)) (Backup, error) {
 		sn, err := engine.Backup(ctx, r, src, engine.BackupOptions{

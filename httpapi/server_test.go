@@ -213,7 +213,7 @@ func TestFailedImportChangesNothing(t *testing.T) {
 	before := f.do("GET", "/database/export", nil).body
 	bad := []struct {
 		name, doc, says string
-		code          int
+		code            int
 	}{
 		{"bad record in the middle", `{"version":"1","assets":` + byteArray(`{"id":"new1"}`+"\n"+`not json`+"\n") + `,"tags":[]}`, "record 2", 400},
 		{"record without id", `{"version":"1","tags":` + byteArray(`{"name":"x"}`) + `}`, "id", 400},
