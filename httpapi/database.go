@@ -48,8 +48,9 @@ func (s *Server) databaseExport(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// databaseImport merges a document into the database in one transaction: on any
-// error nothing changes.
+// databaseImport merges a document into the database, all or nothing: it is written
+// into a copy of the database in batches (memory stays flat) that replaces the live
+// one only when the whole document was good.
 func (s *Server) databaseImport(w http.ResponseWriter, r *http.Request) {
 	if j := s.jobs.active(); j != nil && j.kind == restoration {
 		writeError(w, errBusy)
@@ -60,7 +61,7 @@ func (s *Server) databaseImport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	p, err := s.cfg.DB.BeginMerge()
+	p, err := s.cfg.DB.BeginImport()
 	if err != nil {
 		writeError(w, err)
 		return
