@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 SIZE    ?= 512MiB
 
-.PHONY: all build test test-short vet fuzz bench bench-chunking run clean
+.PHONY: all build test test-short test-sdk vet fuzz bench bench-chunking serve demo clean
 
 all: build
 
@@ -18,6 +18,12 @@ vet:
 test: vet
 	$(GO) test -count=1 -timeout 30m ./...
 	$(GO) test -count=1 -run '^$$' -fuzz FuzzDecode -fuzztime 20s ./engine/exported
+	$(MAKE) test-sdk
+
+# The published Pieces SDK (npm, pinned in testdata/sdk) against a real cairn serve.
+test-sdk: build
+	cd testdata/sdk && npm ci --no-audit --no-fund --loglevel=error
+	cd testdata/sdk && CAIRN_BIN=$(CURDIR)/$(BIN)/cairn node --test
 
 test-short:
 	$(GO) test -short -count=1 ./...
@@ -28,8 +34,14 @@ bench-chunking: build
 
 bench: bench-chunking
 
-# A backup round trip on a generated database: the main job from the command line.
-run: build
+# The main job: the Pieces backup API on http://127.0.0.1:1000 with a local database
+# and a local repository under ~/.local/share/cairn (CAIRN_ADDR, CAIRN_DATA and
+# CAIRN_REPOSITORY change them).
+serve: build
+	$(BIN)/cairn serve
+
+# A backup round trip on a generated database, from the command line.
+demo: build
 	rm -rf .demo && mkdir -p .demo
 	$(BIN)/cairn generate --size 64MiB .demo/db
 	$(BIN)/cairn --repo .demo/repo init

@@ -95,7 +95,7 @@ var (
 	commandFuncs = []func(*env) *cli.Command{
 		initCommand, backupCommand, snapshotsCommand, showCommand, lsCommand, catCommand,
 		diffCommand, statsCommand, restoreCommand, forgetCommand, pruneCommand, checkCommand,
-		generateCommand,
+		generateCommand, serveCommand,
 	}
 )
 

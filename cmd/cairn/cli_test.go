@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -294,4 +298,51 @@ func TestProgressBar(t *testing.T) {
 	if (&env{isTerminal: false}).progress(false, false) != nil {
 		t.Fatal("a progress bar was drawn on a non-terminal")
 	}
+}
+
+// TestServe runs the real serve command on a free loopback port, talks to it, and
+// stops it with the context as SIGINT would.
+func TestServe(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	var errb bytes.Buffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"cairn", "serve", "--addr", "127.0.0.1:0", "--data", dir}, pw, &errb)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("serve printed nothing: %v %s", err, errb.String())
+	}
+	go io.Copy(io.Discard, pr)
+	base := strings.Fields(strings.TrimPrefix(line, "cairn serving on "))[0]
+	res, err := http.Post(base+"/backups/create", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(body), `"device_name"`) {
+		t.Fatalf("create on a fresh daemon: %d %s", res.StatusCode, body)
+	}
+	res, err = http.Get(base + "/backups")
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("list: %v %v", err, res)
+	}
+	res.Body.Close()
+	cancel()
+	if c := <-code; c != 0 {
+		t.Fatalf("serve exited %d: %s", c, errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "repository", "config")); err != nil {
+		t.Fatalf("the default repository was not created: %v", err)
+	}
+	// A second daemon on a port that is taken says so.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	r := runner{tb: t}
+	r.fails(exitFailure, "cannot listen", "serve", "--addr", ln.Addr().String(), "--data", dir)
+	r.fails(exitUsage, "loopback", "serve", "--addr", "0.0.0.0:1000", "--data", dir)
 }

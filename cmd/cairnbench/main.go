@@ -29,7 +29,20 @@ func main() {
 	work := flag.String("work", filepath.Join(os.TempDir(), "cairnbench"), "scratch folder (emptied first)")
 	seed := flag.Int64("seed", 1, "generator seed")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the backups to this file")
+	api := flag.Bool("api", false, "measure database import and export through cairn serve instead")
+	cairn := flag.String("cairn", "bin/cairn", "the cairn binary, with -api")
 	flag.Parse()
+	if *api {
+		size, err := parseSize(*size)
+		if err == nil {
+			err = runAPI(*cairn, size, *work, *seed)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cairnbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {

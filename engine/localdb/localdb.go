@@ -40,7 +40,8 @@ var ErrBadRecord = errors.New("invalid record")
 // DB is an open local database. Its methods are safe for concurrent use.
 type DB struct {
 	path string
-	mu   sync.RWMutex // held for reading by every transaction, for writing by Replace
+	wmu  sync.Mutex   // held by a writer (merge, import, replace) from its start to its end
+	mu   sync.RWMutex // held for reading by every transaction, for writing by the swap of a new file
 	db   *bolt.DB
 }
 
@@ -225,8 +226,34 @@ func (r *bucketReader) Read(p []byte) (int, error) {
 // Writer receives collections inside one write transaction.
 type Writer struct {
 	tx      *bolt.Tx
-	replace bool
+	ndb     *bolt.DB // set when writing a new file: the transaction may then be committed in batches
 	records int
+	pending int64 // bytes put since the last batch commit
+}
+
+// batchBytes bounds the memory of a write into a new database file: bbolt keeps every
+// page a transaction dirties until it commits.
+const batchBytes = 8 << 20
+
+// bucket returns the named bucket of the current transaction.
+func (w *Writer) bucket(name string) (*bolt.Bucket, error) {
+	return w.tx.CreateBucketIfNotExists([]byte(name))
+}
+
+// maybeCommit commits a batch of a new-file write and begins the next one.
+func (w *Writer) maybeCommit() (bool, error) {
+	if w.ndb == nil || w.pending < batchBytes {
+		return false, nil
+	}
+	if err := w.tx.Commit(); err != nil {
+		return false, err
+	}
+	tx, err := w.ndb.Begin(true)
+	if err != nil {
+		return false, err
+	}
+	w.tx, w.pending = tx, 0
+	return true, nil
 }
 
 // Collection reads records (one per line) from r and upserts them by id.
@@ -234,7 +261,7 @@ func (w *Writer) Collection(name string, r io.Reader) error {
 	if name == "" || bytes.Equal([]byte(name), metaBucket) {
 		return fmt.Errorf("collection name %q: %w", name, ErrBadRecord)
 	}
-	b, err := w.tx.CreateBucketIfNotExists([]byte(name))
+	b, err := w.bucket(name)
 	if err != nil {
 		return fmt.Errorf("collection %s: %w", name, err)
 	}
@@ -247,6 +274,13 @@ func (w *Writer) Collection(name string, r io.Reader) error {
 		// bbolt keeps the slices until the commit; rec lives in a reused buffer.
 		if err := b.Put(bytes.Clone(id), bytes.Clone(rec)); err != nil {
 			return fmt.Errorf("collection %s record %d: %w", name, line, err)
+		}
+		w.pending += int64(len(id) + len(rec))
+		if next, err := w.maybeCommit(); err != nil {
+			return fmt.Errorf("collection %s: %w", name, err)
+		} else if next {
+			b, err = w.bucket(name)
+			return err
 		}
 		return nil
 	})
@@ -338,33 +372,54 @@ func (p *Pending) run(ctx context.Context, fn func(w *Writer) error) error {
 	return p.Commit(ctx)
 }
 
-// BeginMerge starts a merge into the live database. Other writers wait until it ends.
+// BeginMerge starts a merge into the live database in one transaction. Other writers
+// wait until it ends.
 func (d *DB) BeginMerge() (*Pending, error) {
+	d.wmu.Lock()
 	d.mu.RLock()
 	tx, err := d.db.Begin(true)
 	if err != nil {
 		d.mu.RUnlock()
+		d.wmu.Unlock()
 		return nil, fmt.Errorf("begin merge: %w", err)
 	}
 	return &Pending{Writer: &Writer{tx: tx}, d: d}, nil
 }
 
 // BeginReplace starts building a replacement database beside the live one.
-func (d *DB) BeginReplace() (*Pending, error) {
-	tmp := d.path + ".restore"
+func (d *DB) BeginReplace() (*Pending, error) { return d.beginFile(false) }
+
+// BeginImport starts a large merge: it works on a copy of the database, committed in
+// batches so memory stays flat, and swaps the copy in on Commit. Other writers wait
+// until it ends; readers see the live database meanwhile.
+func (d *DB) BeginImport() (*Pending, error) { return d.beginFile(true) }
+
+func (d *DB) beginFile(copyLive bool) (*Pending, error) {
+	d.wmu.Lock()
+	tmp := d.path + ".new"
 	os.Remove(tmp)
+	fail := func(err error) (*Pending, error) {
+		os.Remove(tmp)
+		d.wmu.Unlock()
+		return nil, err
+	}
+	if copyLive {
+		err := d.view(func(tx *bolt.Tx) error { return tx.CopyFile(tmp, 0o600) })
+		if err != nil {
+			return fail(fmt.Errorf("copy local database: %w", err))
+		}
+	}
 	ndb, err := openBolt(tmp)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	ndb.NoSync = true // synced once at commit
 	tx, err := ndb.Begin(true)
 	if err != nil {
 		ndb.Close()
-		os.Remove(tmp)
-		return nil, fmt.Errorf("begin restore: %w", err)
+		return fail(fmt.Errorf("begin: %w", err))
 	}
-	return &Pending{Writer: &Writer{tx: tx, replace: true}, d: d, ndb: ndb, tmp: tmp}, nil
+	return &Pending{Writer: &Writer{tx: tx, ndb: ndb}, d: d, ndb: ndb, tmp: tmp}, nil
 }
 
 // Abort discards everything written.
@@ -373,6 +428,7 @@ func (p *Pending) Abort() {
 		return
 	}
 	p.done = true
+	defer p.d.wmu.Unlock()
 	p.tx.Rollback()
 	if p.ndb == nil {
 		p.d.mu.RUnlock()
@@ -394,6 +450,7 @@ func (p *Pending) Commit(ctx context.Context) error {
 	}
 	p.done = true
 	d := p.d
+	defer d.wmu.Unlock()
 	if p.ndb == nil {
 		defer d.mu.RUnlock()
 		return p.tx.Commit()

@@ -169,3 +169,44 @@ func TestManyRecords(t *testing.T) {
 		t.Fatal("records changed on their way through the database")
 	}
 }
+
+// TestImportIsAllOrNothing: an import works on a copy committed in batches; a failure
+// after several batches leaves the live database as it was, a success keeps what was
+// there and adds the rest.
+func TestImportIsAllOrNothing(t *testing.T) {
+	db := openTest(t)
+	merge(db, map[string]string{"tags": `{"id":"kept"}` + "\n"})
+	var sb strings.Builder
+	for i := range 40000 {
+		fmt.Fprintf(&sb, "{\"id\":\"%06d\",\"text\":\"%s\"}\n", i, strings.Repeat("x", 1000))
+	}
+	big := sb.String() // about 41 MB: more than one batch
+	before, _ := dump(t, db)
+	p, err := db.BeginImport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Collection("formats", strings.NewReader(big+"not json\n"))
+	if !errors.Is(err, ErrBadRecord) {
+		t.Fatalf("bad record after %d bytes: %v", len(big), err)
+	}
+	p.Abort()
+	after, _ := dump(t, db)
+	if len(after) != len(before) || after["tags"] != before["tags"] {
+		t.Fatalf("a failed import changed the database: %d collections", len(after))
+	}
+	p, err = db.BeginImport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Collection("formats", strings.NewReader(big)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	after, _ = dump(t, db)
+	if after["tags"] != before["tags"] || after["formats"] != big {
+		t.Fatal("a good import lost records")
+	}
+}
