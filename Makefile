@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 SIZE    ?= 512MiB
 
-.PHONY: all build test test-short test-sdk vet fuzz bench bench-chunking serve demo clean
+.PHONY: all build test test-short test-sdk sdk-deps vet fuzz bench bench-chunking serve demo clean
 
 all: build
 
@@ -15,14 +15,17 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 
 # The README's test command: everything CI runs.
-test: vet
-	$(GO) test -count=1 -timeout 30m ./...
+test: vet sdk-deps
+	CAIRN_SDK_DIR=$(CURDIR)/testdata/sdk/node_modules/@pieces.app/pieces-os-client $(GO) test -count=1 -timeout 30m ./...
 	$(GO) test -count=1 -run '^$$' -fuzz FuzzDecode -fuzztime 20s ./engine/exported
 	$(MAKE) test-sdk
 
-# The published Pieces SDK (npm, pinned in testdata/sdk) against a real cairn serve.
-test-sdk: build
+# The published Pieces SDK (npm, pinned with a lock file in testdata/sdk).
+sdk-deps:
 	cd testdata/sdk && npm ci --no-audit --no-fund --loglevel=error
+
+# The SDK against a real cairn serve.
+test-sdk: build sdk-deps
 	cd testdata/sdk && CAIRN_BIN=$(CURDIR)/$(BIN)/cairn node --test
 
 test-short:

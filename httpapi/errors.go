@@ -40,7 +40,7 @@ func statusOf(err error) int {
 		return ae.status
 	case errors.Is(err, errBusy):
 		return http.StatusConflict
-	case errors.Is(err, repo.ErrNewerFormat):
+	case errors.Is(err, repo.ErrNewerFormat), errors.Is(err, exported.ErrNewerSchema):
 		return http.StatusHTTPVersionNotSupported
 	case errors.Is(err, errNoRepository), errors.Is(err, repo.ErrNoRepository), errors.Is(err, repo.ErrForeign):
 		return http.StatusNetworkAuthenticationRequired

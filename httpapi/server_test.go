@@ -217,10 +217,10 @@ func TestFailedImportChangesNothing(t *testing.T) {
 	}{
 		{"bad record in the middle", `{"version":"1","assets":` + byteArray(`{"id":"new1"}`+"\n"+`not json`+"\n") + `,"tags":[]}`, "record 2", 400},
 		{"record without id", `{"version":"1","tags":` + byteArray(`{"name":"x"}`) + `}`, "id", 400},
-		{"malformed JSON", `{"version":"1","assets":[1,2`, "unexpected end", 400},
+		{"malformed JSON", `{"version":"1","assets":[1,2`, "ends too early", 400},
 		{"wrong type", `{"version":"1","assets":"abc"}`, "array", 400},
 		{"unknown field", `{"version":"1","bogus":[]}`, "unknown field", 400},
-		{"byte out of range", `{"version":"1","assets":[300]}`, "out of range", 400},
+		{"byte out of range", `{"version":"1","assets":[300]}`, "0 to 255", 400},
 		{"newer schema", `{"version":"1","schema":{"migration":9,"semantic":"MAJOR_9"}}`, "newer", 505},
 	}
 	for _, tc := range bad {

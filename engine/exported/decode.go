@@ -1,359 +1,198 @@
 package exported
 
 import (
-	"bytes"
+	"encoding/base64"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
 	"slices"
-	"strconv"
+	"strings"
 )
 
-// maxRawValue bounds a schema or other small JSON value read whole.
-const maxRawValue = 1 << 20
+const (
+	readSize = 128 << 10 // the decoder's bufio.Reader
+	rawChunk = 48 << 10  // raw bytes base64-encoded at a time; a multiple of 3
+)
 
-// scanner reads the document through a buffer, tracking the byte offset.
-type scanner struct {
-	r     io.Reader
-	buf   []byte
-	pos   int
-	end   int
-	base  int64 // offset of buf[0]
-	err   error // read error, io.EOF at the end
-	field string
+// errClosed is returned by a collection's body read after its callback returned.
+var errClosed = errors.New("exported: collection body read after the Decode callback returned")
+
+// Decode reads a document as a stream and calls fn once per collection field, in document
+// order, with a reader of that collection's bytes in the collection byte format: a
+// byte-array field's bytes as they are, a value set's entries as canonical lines (see the
+// package documentation). body is valid only until fn returns; if fn returns without
+// reading everything, Decode reads and checks the rest. Memory does not grow with the
+// arrays; an iterable entry whose "raw" comes before its "id" is held whole.
+//
+// Errors in the document are *SyntaxError, also when fn sees them through body; an error
+// fn returns for its own reasons is returned as it is; read errors are wrapped.
+// The Meta is complete only when the error is nil.
+func Decode(r io.Reader, fn func(name string, body io.Reader) error) (Meta, error) {
+	d := &decoder{s: newScanner(r, readSize), fn: fn}
+	err := d.document()
+	return d.meta, err
 }
 
-func newScanner(r io.Reader) *scanner { return &scanner{r: r, buf: make([]byte, 256<<10)} }
-
-func (s *scanner) offset() int64 { return s.base + int64(s.pos) }
-
-func (s *scanner) fail(msg string, args ...any) error {
-	if len(args) > 0 {
-		msg = fmt.Sprintf(msg, args...)
-	}
-	return &SyntaxError{Offset: s.offset(), Field: s.field, Msg: msg}
+type decoder struct {
+	s    *scanner
+	fn   func(string, io.Reader) error
+	meta Meta
+	key  []byte
+	tmp  []byte // raw bytes on their way from an entry's array to base64
+	out  []byte // value lines waiting to be read
 }
 
-// fill reads more input; it returns false at the end or on a read error.
-func (s *scanner) fill() bool {
-	if s.err != nil {
-		return false
-	}
-	if s.pos > 0 {
-		n := copy(s.buf, s.buf[s.pos:s.end])
-		s.base += int64(s.pos)
-		s.end, s.pos = n, 0
-	}
-	for s.end < len(s.buf) {
-		n, err := s.r.Read(s.buf[s.end:])
-		s.end += n
-		if err != nil {
-			s.err = err
-			return n > 0
+// document reads the top-level object.
+func (d *decoder) document() error {
+	s := d.s
+	c, ok := s.skipWS()
+	if !ok {
+		if s.rerr != io.EOF {
+			return s.readErr()
 		}
-		if n > 0 {
-			return true
-		}
+		return s.errHere("the document is empty: expected an ExportedDatabase JSON object")
 	}
-	return true
-}
-
-// readErr turns the end of input into a syntax error and passes other errors on.
-func (s *scanner) readErr(what string) error {
-	if s.err == nil || s.err == io.EOF {
-		return s.fail("unexpected end of document, expected %s", what)
+	if c != '{' {
+		return s.errHere("an ExportedDatabase document is a JSON object {...}; found %s", describe(c))
 	}
-	return s.err
-}
-
-// next skips whitespace and returns the next byte without consuming it.
-func (s *scanner) next(what string) (byte, error) {
-	for {
-		for s.pos < s.end {
-			switch c := s.buf[s.pos]; c {
-			case ' ', '\t', '\n', '\r':
-				s.pos++
-			default:
-				return c, nil
-			}
-		}
-		if !s.fill() {
-			return 0, s.readErr(what)
-		}
-	}
-}
-
-func (s *scanner) expect(c byte, what string) error {
-	got, err := s.next(what)
+	empty, err := s.openObject("an ExportedDatabase JSON object")
 	if err != nil {
 		return err
 	}
-	if got != c {
-		return s.fail("expected %s, found %s", what, quoteByte(got))
+	var seen uint64
+	for !empty {
+		keyOff := s.offset()
+		if d.key, err = s.key(d.key[:0]); err != nil {
+			return err
+		}
+		i, ok := fieldIndex[string(d.key)]
+		if !ok {
+			return unknownField(keyOff, string(d.key))
+		}
+		f := fields[i]
+		if seen&(1<<i) != 0 {
+			return errorf(keyOff, f.name, "duplicate field %q", f.name)
+		}
+		seen |= 1 << i
+		s.field = f.name
+		if err := d.member(f); err != nil {
+			return err
+		}
+		s.field, s.entry, s.sub = "", -1, ""
+		if empty, err = s.afterMember("the document"); err != nil {
+			return err
+		}
 	}
-	s.pos++
+	end := s.offset() - 1
+	if c, ok := s.skipWS(); ok {
+		return s.errHere("unexpected %s after the end of the document", describe(c))
+	}
+	if s.rerr != io.EOF {
+		return s.readErr()
+	}
+	if seen&(1<<fieldIndex["version"]) == 0 {
+		return errorf(end, "version", `missing required field "version"`)
+	}
 	return nil
 }
 
-func quoteByte(c byte) string {
-	if c >= 0x20 && c < 0x7f {
-		return strconv.Quote(string(c))
+func unknownField(off int64, name string) error {
+	for _, f := range fields {
+		if strings.EqualFold(f.name, name) {
+			return errorf(off, name, "unknown field %q: did you mean %q? (field names are case-sensitive)", name, f.name)
+		}
 	}
-	return "byte 0x" + strconv.FormatUint(uint64(c), 16)
+	return errorf(off, name, "unknown field %q: the SDK's ExportedDatabase has no such field", name)
 }
 
-// rawValue reads one whole JSON value (object, array, string, number, literal) and
-// returns its bytes.
-func (s *scanner) rawValue(what string) ([]byte, error) {
-	if _, err := s.next(what); err != nil {
-		return nil, err
-	}
-	start := s.offset()
-	var out []byte
-	depth, inString, escaped := 0, false, false
-	for {
-		if s.pos == s.end && !s.fill() {
-			if depth == 0 && !inString && len(out) > 0 {
-				break
-			}
-			return nil, s.readErr(what)
-		}
-		c := s.buf[s.pos]
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		} else {
-			switch c {
-			case '"':
-				inString = true
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth == 0 {
-					goto done
-				}
-				depth--
-			case ',', ' ', '\t', '\n', '\r':
-				if depth == 0 {
-					goto done
-				}
-			}
-		}
-		out = append(out, c)
-		s.pos++
-		if len(out) > maxRawValue {
-			return nil, s.fail("%s is larger than %d bytes", what, maxRawValue)
-		}
-		if depth == 0 && !inString && (c == '}' || c == ']' || c == '"' && len(out) > 1) {
-			break
-		}
-	}
-done:
-	if !json.Valid(out) {
-		return nil, &SyntaxError{Offset: start, Field: s.field, Msg: what + " is not valid JSON"}
-	}
-	return out, nil
-}
-
-// str reads a JSON string.
-func (s *scanner) str(what string) (string, error) {
-	c, err := s.next(what)
-	if err != nil {
-		return "", err
-	}
-	if c != '"' {
-		return "", s.fail("%s must be a string, found %s", what, quoteByte(c))
-	}
-	raw, err := s.rawValue(what)
-	if err != nil {
-		return "", err
-	}
-	var v string
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return "", s.fail("%s: %v", what, err)
-	}
-	return v, nil
-}
-
-// object reads the members of an object whose '{' comes next, calling member for each
-// key; member must consume the value.
-func (s *scanner) object(what string, member func(key string) error) error {
-	if err := s.expect('{', what+" object"); err != nil {
-		return err
-	}
-	c, err := s.next("a key or }")
+// member reads the value of field f.
+func (d *decoder) member(f field) error {
+	s := d.s
+	c, err := s.next("the value of " + f.name)
 	if err != nil {
 		return err
 	}
-	if c == '}' {
-		s.pos++
-		return nil
+	if c == 'n' && !f.required {
+		return s.null() // null is absent
 	}
-	seen := map[string]bool{}
-	for {
-		keyAt := s.offset()
-		key, err := s.str("a key")
-		if err != nil {
-			return err
+	switch f.kind {
+	case kindBytes:
+		if c != '[' {
+			return s.errHere("%s must be an array of byte values (integers 0 to 255), found %s", f.name, describe(c))
 		}
-		if seen[key] {
-			return &SyntaxError{Offset: keyAt, Field: s.field, Msg: "duplicate field " + strconv.Quote(key)}
+		s.i++
+		d.meta.Present = append(d.meta.Present, f.name)
+		return d.collection(f.name, &byteBody{s: s})
+	case kindValues:
+		return d.valueSet(f)
+	case kindVersion:
+		if c != '"' {
+			return s.errHere("version must be a string, found %s", describe(c))
 		}
-		seen[key] = true
-		if err := s.expect(':', "':'"); err != nil {
-			return err
-		}
-		if err := member(key); err != nil {
-			return err
-		}
-		c, err := s.next("',' or '}'")
-		if err != nil {
-			return err
-		}
-		s.pos++
-		if c == '}' {
-			return nil
-		}
-		if c != ',' {
-			s.pos--
-			return s.fail("expected ',' or '}', found %s", quoteByte(c))
-		}
+		v, err := s.str(d.key[:0], maxVersion, "version")
+		d.key = v
+		d.meta.Version = string(v)
+		return err
+	case kindSchema:
+		schema, err := s.schema(nil)
+		d.meta.Schema = schema
+		return err
 	}
+	panic("exported: unknown field kind")
 }
 
-// isNull consumes a null literal if one comes next.
-func (s *scanner) isNull() (bool, error) {
-	c, err := s.next("a value")
-	if err != nil || c != 'n' {
-		return false, err
-	}
-	raw, err := s.rawValue("null")
-	if err != nil {
-		return false, err
-	}
-	if string(raw) != "null" {
-		return false, s.fail("unexpected %q", raw)
-	}
-	return true, nil
+// body is a collection reader handed to fn.
+type body interface {
+	io.Reader
+	failed() error // the error reading met, if any
+	drain() error  // reads the rest
+	close()
 }
 
-// byteArray reads a JSON array of integers 0..255, handing bytes out through Read.
-type byteArray struct {
-	s       *scanner
-	started bool
-	done    bool
-	err     error
+// collection hands b to fn, then reads what fn left.
+func (d *decoder) collection(name string, b body) error {
+	err := d.fn(name, b)
+	if ferr := b.failed(); ferr != nil && (err == nil || !errors.Is(err, ferr)) {
+		err = ferr
+	}
+	if err == nil {
+		err = b.drain()
+	}
+	b.close()
+	return err
 }
 
-func (a *byteArray) Read(p []byte) (int, error) {
-	if a.err != nil {
-		return 0, a.err
-	}
-	if a.done {
+// byteBody reads a byte-array field.
+type byteBody struct {
+	s      *scanner
+	a      byteArray
+	err    error
+	closed bool
+}
+
+func (b *byteBody) Read(p []byte) (int, error) {
+	switch {
+	case b.closed:
+		return 0, errClosed
+	case b.err != nil:
+		return 0, b.err
+	case b.a.state == aDone:
 		return 0, io.EOF
+	case len(p) == 0:
+		return 0, nil
 	}
-	s := a.s
-	n := 0
-	if !a.started {
-		a.started = true
-		if err := s.expect('[', "an array of bytes"); err != nil {
-			a.err = err
-			return 0, err
-		}
-		c, err := s.next("a byte or ]")
-		if err != nil {
-			a.err = err
-			return 0, err
-		}
-		if c == ']' {
-			s.pos++
-			a.done = true
-			return 0, io.EOF
-		}
-	}
-	for n < len(p) {
-		// Fast path: a whole "ddd," is in the buffer.
-		if s.end-s.pos < 8 {
-			if !s.fill() && s.pos == s.end {
-				a.err = s.readErr("a byte")
-				return n, a.err
-			}
-		}
-		v, err := a.number()
-		if err != nil {
-			a.err = err
-			return n, err
-		}
-		p[n] = v
-		n++
-		c, err := s.next("',' or ']'")
-		if err != nil {
-			a.err = err
-			return n, err
-		}
-		s.pos++
-		if c == ']' {
-			a.done = true
-			return n, nil
-		}
-		if c != ',' {
-			s.pos--
-			a.err = s.fail("expected ',' or ']' in byte array, found %s", quoteByte(c))
-			return n, a.err
-		}
-	}
-	return n, nil
+	n, err := b.s.bytes(p, &b.a)
+	b.err = err
+	return n, err
 }
 
-// number parses one integer 0..255 at the scanner's position (after whitespace).
-func (a *byteArray) number() (byte, error) {
-	s := a.s
-	c, err := s.next("a byte")
-	if err != nil {
-		return 0, err
-	}
-	if c < '0' || c > '9' {
-		if c == '-' {
-			return 0, s.fail("byte values must be 0 to 255, found a negative number")
-		}
-		return 0, s.fail("expected a byte value (0 to 255), found %s", quoteByte(c))
-	}
-	v, digits := 0, 0
-	for {
-		if s.pos == s.end && !s.fill() {
-			break
-		}
-		c := s.buf[s.pos]
-		if c < '0' || c > '9' {
-			if c == '.' || c == 'e' || c == 'E' {
-				return 0, s.fail("byte values must be integers")
-			}
-			break
-		}
-		if digits == 1 && v == 0 {
-			return 0, s.fail("numbers may not have leading zeros")
-		}
-		v = v*10 + int(c-'0')
-		digits++
-		s.pos++
-		if v > 255 {
-			return 0, s.fail("byte value out of range 0 to 255")
-		}
-	}
-	return byte(v), nil
-}
+func (b *byteBody) failed() error { return b.err }
+func (b *byteBody) close()        { b.closed = true }
 
-// drain reads what fn left of an array.
-func (a *byteArray) drain() error {
-	var buf [32 << 10]byte
+func (b *byteBody) drain() error {
+	var buf [16 << 10]byte
 	for {
-		_, err := a.Read(buf[:])
+		_, err := b.Read(buf[:])
 		if err == io.EOF {
 			return nil
 		}
@@ -363,212 +202,334 @@ func (a *byteArray) drain() error {
 	}
 }
 
-// Decode reads a document as a stream and calls fn once per collection field, in
-// document order, with a reader of the collection's bytes. fn may stop reading early;
-// the rest is drained and checked. Errors in the document are *SyntaxError.
-func Decode(r io.Reader, fn func(name string, body io.Reader) error) (Meta, error) {
-	s := newScanner(r)
-	m := Meta{}
-	haveVersion := false
-	err := s.object("the document", func(key string) error {
-		s.field = key
-		defer func() { s.field = "" }()
-		switch {
-		case slices.Contains(byteFields, key):
-			if null, err := s.isNull(); err != nil || null {
-				return err
-			}
-			m.Present = append(m.Present, key)
-			a := &byteArray{s: s}
-			if err := fn(key, a); err != nil {
-				if a.err != nil {
-					return a.err
-				}
-				return err
-			}
-			return a.drain()
-		case IsValueSet(key):
-			if null, err := s.isNull(); err != nil || null {
-				return err
-			}
-			m.Present = append(m.Present, key)
-			return decodeValueSet(s, key, &m, fn)
-		case key == "version":
-			v, err := s.str("version")
-			m.Version, haveVersion = v, err == nil
-			return err
-		case key == "schema":
-			if null, err := s.isNull(); err != nil || null {
-				return err
-			}
-			raw, err := schema(s)
-			m.Schema = raw
+// valueSet reads an ExportedDatabaseFormats field.
+func (d *decoder) valueSet(f field) error {
+	s := d.s
+	shape := f.name + ` must be an object {"iterable": [...], "schema"?: {...}}`
+	if c, _ := s.skipWS(); c != '{' {
+		return s.errHere("%s, found %s", shape, describe(c))
+	}
+	d.meta.Present = append(d.meta.Present, f.name)
+	start := s.offset()
+	empty, err := s.openObject(shape)
+	if err != nil {
+		return err
+	}
+	var haveSchema, haveIterable bool
+	for !empty {
+		keyOff := s.offset()
+		if d.key, err = s.key(d.key[:0]); err != nil {
 			return err
 		}
-		return s.fail("unknown field %q", key)
-	})
-	if err != nil {
-		return m, err
-	}
-	if c, err := s.next("the end"); err == nil {
-		return m, s.fail("unexpected %s after the document", quoteByte(c))
-	} else if s.err != io.EOF {
-		return m, s.err
-	}
-	if !haveVersion {
-		return m, &SyntaxError{Offset: s.offset(), Msg: `missing field "version"`}
-	}
-	return m, nil
-}
-
-// schema reads an EmbeddedModelSchema: {"migration": number, "semantic": string}.
-func schema(s *scanner) (json.RawMessage, error) {
-	at := s.offset()
-	raw, err := s.rawValue("schema")
-	if err != nil {
-		return nil, err
-	}
-	var v struct {
-		Migration *float64 `json:"migration"`
-		Semantic  *string  `json:"semantic"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v); err != nil || v.Migration == nil || v.Semantic == nil {
-		return nil, &SyntaxError{Offset: at, Field: s.field, Msg: "schema must be {\"migration\": number, \"semantic\": string}"}
-	}
-	return raw, nil
-}
-
-// decodeValueSet reads an ExportedDatabaseFormats object and hands fn its entries as
-// canonical lines, one entry in memory at a time.
-func decodeValueSet(s *scanner, name string, m *Meta, fn func(string, io.Reader) error) error {
-	haveIterable := false
-	return s.object(name, func(key string) error {
-		switch key {
+		c, err := s.next("a value")
+		if err != nil {
+			return err
+		}
+		switch string(d.key) {
 		case "schema":
-			if null, err := s.isNull(); err != nil || null {
-				return err
+			if haveSchema {
+				return s.errAt(keyOff, `duplicate field "schema" in %s`, f.name)
 			}
-			raw, err := schema(s)
-			if err != nil {
-				return err
+			haveSchema = true
+			s.sub = "schema"
+			if c == 'n' {
+				err = s.null()
+				break
 			}
-			if m.ValueSchemas == nil {
-				m.ValueSchemas = map[string]json.RawMessage{}
+			var schema []byte
+			if schema, err = s.schema(nil); err == nil {
+				if d.meta.ValueSchemas == nil {
+					d.meta.ValueSchemas = map[string]json.RawMessage{}
+				}
+				d.meta.ValueSchemas[f.name] = schema
 			}
-			m.ValueSchemas[name] = raw
-			return nil
 		case "iterable":
 			if haveIterable {
-				return s.fail("duplicate iterable")
+				return s.errAt(keyOff, `duplicate field "iterable" in %s`, f.name)
 			}
 			haveIterable = true
-			vr := &valueReader{s: s}
-			if err := fn(name, vr); err != nil {
-				if vr.err != nil {
-					return vr.err
-				}
-				return err
+			s.sub = "iterable"
+			if c != '[' {
+				return s.errHere("%s.iterable must be an array of entries, found %s", f.name, describe(c))
 			}
-			_, err := io.Copy(io.Discard, vr)
+			s.i++
+			s.sub = ""
+			err = d.collection(f.name, d.newValueBody())
+			s.entry = -1
+		default:
+			return s.errAt(keyOff, `unknown field %q in %s: an ExportedDatabaseFormats has "schema" and "iterable"`, d.key, f.name)
+		}
+		if err != nil {
 			return err
 		}
-		return s.fail("unknown field %q in %s", key, name)
-	})
+		s.sub = ""
+		if empty, err = s.afterMember(f.name); err != nil {
+			return err
+		}
+	}
+	if !haveIterable {
+		return s.errAt(start, `%s has no "iterable": it must be an object {"iterable": [...]}`, f.name)
+	}
+	return nil
 }
 
-// valueReader turns iterable entries into canonical lines.
-type valueReader struct {
-	s       *scanner
-	started bool
-	done    bool
-	line    []byte
-	err     error
+// valueBody turns the entries of an iterable into canonical lines as it is read.
+type valueBody struct {
+	d      *decoder
+	s      *scanner
+	state  valueState
+	out    []byte // line bytes not yet read
+	pos    int
+	err    error
+	closed bool
+
+	// the entry being read
+	entryOff                               int64
+	id, schema, raw                        []byte
+	haveID, haveRaw, haveSchema, streamRaw bool
+	arr                                    byteArray
+	carry                                  int // raw bytes in tmp waiting to make a base64 group
 }
 
-func (v *valueReader) Read(p []byte) (int, error) {
-	for len(v.line) == 0 {
+type valueState uint8
+
+const (
+	vFirst  valueState = iota // after '[': an entry or ']'
+	vEntry                    // an entry's '{'
+	vKey                      // an entry's field name
+	vRaw                      // inside a streamed "raw" array
+	vMember                   // after an entry's field: ',' or '}'
+	vNext                     // after an entry: ',' or ']'
+	vDone
+)
+
+func (d *decoder) newValueBody() *valueBody {
+	if d.tmp == nil {
+		d.tmp = make([]byte, rawChunk)
+	}
+	return &valueBody{d: d, s: d.s, out: d.out[:0]}
+}
+
+func (v *valueBody) Read(p []byte) (int, error) {
+	if v.closed {
+		return 0, errClosed
+	}
+	for v.pos == len(v.out) {
 		if v.err != nil {
 			return 0, v.err
 		}
-		if v.done {
+		if v.state == vDone {
 			return 0, io.EOF
 		}
-		if err := v.nextEntry(); err != nil {
+		v.out, v.pos = v.out[:0], 0
+		if err := v.step(); err != nil {
 			v.err = err
-			return 0, err
 		}
 	}
-	n := copy(p, v.line)
-	v.line = v.line[n:]
+	n := copy(p, v.out[v.pos:])
+	v.pos += n
 	return n, nil
 }
 
-func (v *valueReader) nextEntry() error {
-	s := v.s
-	if !v.started {
-		v.started = true
-		if err := s.expect('[', "the iterable array"); err != nil {
-			return err
-		}
-		c, err := s.next("an entry or ]")
-		if err != nil {
-			return err
-		}
-		if c == ']' {
-			s.pos++
-			v.done = true
-			return nil
-		}
-	} else {
-		c, err := s.next("',' or ']'")
-		if err != nil {
-			return err
-		}
-		s.pos++
-		if c == ']' {
-			v.done = true
-			return nil
-		}
-		if c != ',' {
-			s.pos--
-			return s.fail("expected ',' or ']' in iterable, found %s", quoteByte(c))
-		}
+func (v *valueBody) failed() error { return v.err }
+
+func (v *valueBody) close() {
+	v.closed = true
+	v.d.out = v.out[:0] // keep the buffer for the next value set
+}
+
+func (v *valueBody) drain() error {
+	for v.err == nil && v.state != vDone {
+		v.out, v.pos = v.out[:0], 0
+		v.err = v.step()
 	}
-	var e valueLine
-	haveID, haveRaw := false, false
-	err := s.object("an iterable entry", func(key string) error {
-		switch key {
-		case "id":
-			id, err := s.str("id")
-			e.ID, haveID = id, err == nil
+	return v.err
+}
+
+const entryShape = `an iterable entry is an object {"id": string, "raw": [bytes], "schema"?: {...}}`
+
+// step reads the next token or piece of the iterable, appending to v.out.
+func (v *valueBody) step() error {
+	s := v.s
+	switch v.state {
+	case vFirst, vNext:
+		c, err := s.next("an iterable entry or ']'")
+		if err != nil {
 			return err
-		case "raw":
-			a := &byteArray{s: s}
-			b, err := io.ReadAll(a)
-			e.Raw, haveRaw = b, err == nil
+		}
+		switch {
+		case c == ']':
+			s.i++
+			v.state = vDone
+			return nil
+		case v.state == vNext && c == ',':
+			s.i++
+			v.state = vEntry
+			return nil
+		case v.state == vFirst:
+			v.state = vEntry
+			return nil
+		}
+		return s.errHere("expected ',' or ']' after an iterable entry, found %s", describe(c))
+
+	case vEntry:
+		s.entry++
+		s.sub = ""
+		c, err := s.next("an iterable entry")
+		if err != nil {
+			return err
+		}
+		if c != '{' {
+			return s.errHere("%s, found %s", entryShape, describe(c))
+		}
+		v.entryOff = s.offset()
+		v.id, v.schema, v.raw = v.id[:0], v.schema[:0], v.raw[:0]
+		v.haveID, v.haveRaw, v.haveSchema, v.streamRaw = false, false, false, false
+		empty, err := s.openObject(entryShape)
+		if err != nil {
+			return err
+		}
+		if empty {
+			return v.finish()
+		}
+		v.state = vKey
+		return nil
+
+	case vKey:
+		keyOff := s.offset()
+		key, err := s.key(v.d.key[:0])
+		v.d.key = key
+		if err != nil {
+			return err
+		}
+		c, err := s.next("a value")
+		if err != nil {
+			return err
+		}
+		v.state = vMember
+		switch string(key) {
+		case "id":
+			if v.haveID {
+				return s.errAt(keyOff, `duplicate field "id" in an iterable entry`)
+			}
+			v.haveID = true
+			s.sub = "id"
+			if c != '"' {
+				return s.errHere("an entry's id must be a string, found %s", describe(c))
+			}
+			v.id, err = s.str(v.id, maxID, "id")
 			return err
 		case "schema":
-			if null, err := s.isNull(); err != nil || null {
-				return err
+			if v.haveSchema {
+				return s.errAt(keyOff, `duplicate field "schema" in an iterable entry`)
 			}
-			raw, err := schema(s)
-			e.Schema = raw
+			s.sub = "schema"
+			if c == 'n' {
+				v.haveSchema = true
+				if err := s.null(); err != nil {
+					return err
+				}
+				v.schema = v.schema[:0]
+				return nil
+			}
+			v.haveSchema = true
+			v.schema, err = s.schema(v.schema[:0])
+			return err
+		case "raw":
+			if v.haveRaw {
+				return s.errAt(keyOff, `duplicate field "raw" in an iterable entry`)
+			}
+			v.haveRaw = true
+			s.sub = "raw"
+			if c != '[' {
+				return s.errHere("an entry's raw must be an array of byte values (integers 0 to 255), found %s", describe(c))
+			}
+			s.i++
+			v.arr = byteArray{}
+			if v.haveID { // the usual order: stream raw into the line
+				v.streamRaw = true
+				v.out = v.lineStart(v.out)
+				v.carry = 0
+				v.state = vRaw
+				return nil
+			}
+			for v.arr.state != aDone { // raw before id: hold it
+				if len(v.raw) == cap(v.raw) {
+					v.raw = slices.Grow(v.raw, max(4<<10, len(v.raw)))
+				}
+				n, err := s.bytes(v.raw[len(v.raw):cap(v.raw)], &v.arr)
+				v.raw = v.raw[:len(v.raw)+n]
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		return s.errAt(keyOff, "unknown field %q in an iterable entry: %s", key, entryShape)
+
+	case vRaw:
+		tmp := v.d.tmp
+		n, err := s.bytes(tmp[v.carry:], &v.arr)
+		if err != nil {
 			return err
 		}
-		return s.fail("unknown field %q in an iterable entry", key)
-	})
-	if err != nil {
-		return err
+		n += v.carry
+		if v.arr.state == aDone {
+			v.out = base64.StdEncoding.AppendEncode(v.out, tmp[:n])
+			v.out = append(v.out, '"')
+			v.carry = 0
+			v.state = vMember
+			return nil
+		}
+		whole := n / 3 * 3
+		v.out = base64.StdEncoding.AppendEncode(v.out, tmp[:whole])
+		v.carry = copy(tmp, tmp[whole:n])
+		return nil
+
+	case vMember:
+		s.sub = ""
+		end, err := s.afterMember("an iterable entry")
+		if err != nil {
+			return err
+		}
+		if end {
+			return v.finish()
+		}
+		v.state = vKey
+		return nil
 	}
-	if !haveID || !haveRaw {
-		return s.fail("an iterable entry needs both \"id\" and \"raw\"")
+	return nil
+}
+
+// lineStart appends the start of an entry's line, up to the opening quote of raw.
+func (v *valueBody) lineStart(out []byte) []byte {
+	out = append(out, `{"id":`...)
+	out, _ = appendString(out, v.id) // str produced it: valid
+	return append(out, `,"raw":"`...)
+}
+
+// finish completes the line of an entry whose '}' was just read.
+func (v *valueBody) finish() error {
+	s := v.s
+	if !v.haveID || !v.haveRaw {
+		missing := `"id"`
+		if v.haveID {
+			missing = `"raw"`
+		} else if !v.haveRaw {
+			missing = `"id" and "raw"`
+		}
+		return s.errAt(v.entryOff, "an iterable entry has no %s: %s", missing, entryShape)
 	}
-	line, err := json.Marshal(e)
-	if err != nil {
-		return err
+	if !v.streamRaw {
+		v.out = v.lineStart(v.out)
+		v.out = base64.StdEncoding.AppendEncode(v.out, v.raw)
+		v.out = append(v.out, '"')
 	}
-	v.line = append(line, '\n')
+	if len(v.schema) > 0 {
+		v.out = append(v.out, `,"schema":`...)
+		v.out = append(v.out, v.schema...)
+	}
+	v.out = append(v.out, '}', '\n')
+	v.state = vNext
 	return nil
 }
