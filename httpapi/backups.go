@@ -82,7 +82,12 @@ func (s *Server) startCreation(ctx context.Context, src engine.Source, kind stri
 }
 
 func (s *Server) backupsCreate(w http.ResponseWriter, r *http.Request) {
-	j, err := s.createFromRequest(r)
+	answer(w, r, s.createFromRequest)
+}
+
+// answer starts a job, waits for it and answers its Backup.
+func answer(w http.ResponseWriter, r *http.Request, start func(*http.Request) (*job, error)) {
+	j, err := start(r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -295,17 +300,7 @@ func (s *Server) startRestoration(r *http.Request) (*job, error) {
 }
 
 func (s *Server) backupRestore(w http.ResponseWriter, r *http.Request) {
-	j, err := s.startRestoration(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	b, err := j.result()
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, b)
+	answer(w, r, s.startRestoration)
 }
 
 func (s *Server) status(kind string) http.HandlerFunc {
