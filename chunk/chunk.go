@@ -76,7 +76,7 @@ type Params struct {
 
 // Default sizes, chosen on the generator's 1%-change workload (see BENCHMARKS.md).
 const (
-	DefaultAverage = 512
+	DefaultAverage = 1 << 10
 	DefaultMax     = 64 << 10
 )
 
