@@ -444,6 +444,9 @@ func TestErrors(t *testing.T) {
 		{"POST", "/backups/create", `{"schema":{"migration":1,"semantic":"MAJOR_2"}}`, 505, "newer"},
 		{"POST", "/backups/create", strings.Repeat(" ", 17<<20) + "{}", 413, "larger than"},
 		{"GET", "/nowhere", "", 404, "no such endpoint"},
+		{"POST", "/backup//restore", "", 400, "invalid path"},
+		{"GET", "/backup/", "", 400, "invalid path"},
+		{"GET", "/backup/%20_1", "", 400, "version"},
 		{"DELETE", "/backups", "", 404, "no such endpoint"},
 	}
 	for _, tc := range cases {
