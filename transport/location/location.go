@@ -2,6 +2,7 @@
 // same strings work in the CLI, the daemon and the API:
 //
 //	/path/to/repo, ./repo, local:/path/to/repo   a folder on this machine
+//	rest:http(s)://[user:pass@]host:port/path      a REST server (rest-server)
 package location
 
 import (
@@ -12,12 +13,13 @@ import (
 
 	"cairn/transport"
 	"cairn/transport/local"
+	"cairn/transport/rest"
 )
 
 // Location is a parsed location string.
 type Location struct {
-	Scheme string // "local"
-	Path   string
+	Scheme string // "local" or "rest"
+	Path   string // a folder, or the server's URL
 }
 
 // Parse reads a location string.
@@ -36,26 +38,46 @@ func Parse(s string) (Location, error) {
 			return Location{}, fmt.Errorf("repository location %q has no path", s)
 		}
 		return Location{Scheme: "local", Path: rest}, nil
+	case "rest":
+		if !strings.HasPrefix(rest, "http://") && !strings.HasPrefix(rest, "https://") {
+			return Location{}, fmt.Errorf("repository location rest:...: want rest:http(s)://host:port/path")
+		}
+		return Location{Scheme: "rest", Path: rest}, nil
+	case "http", "https":
+		return Location{}, fmt.Errorf("repository location: write rest:%s://... for a REST server", scheme)
 	}
-	return Location{}, fmt.Errorf("repository location %q: unknown scheme %q (this build knows local:)", s, scheme)
+	return Location{}, fmt.Errorf("repository location: unknown scheme %q (this build knows local: and rest:)", scheme)
 }
 
 // Open connects to an existing location.
-func Open(_ context.Context, s string) (transport.Backend, error) { return connect(s, local.Open) }
+func Open(ctx context.Context, s string) (transport.Backend, error) { return connect(ctx, s, false) }
 
 // Create connects to a location and creates its layout when missing (for init).
-func Create(_ context.Context, s string) (transport.Backend, error) {
-	return connect(s, local.Create)
-}
+func Create(ctx context.Context, s string) (transport.Backend, error) { return connect(ctx, s, true) }
 
-func connect(s string, openLocal func(string) (*local.Backend, error)) (transport.Backend, error) {
+func connect(ctx context.Context, s string, create bool) (transport.Backend, error) {
 	loc, err := Parse(s)
 	if err != nil {
 		return nil, err
+	}
+	if loc.Scheme == "rest" {
+		be, err := rest.Open(loc.Path, rest.Options{})
+		if err != nil {
+			return nil, err
+		}
+		if create {
+			if err := be.Create(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return be, nil
 	}
 	p, err := filepath.Abs(loc.Path)
 	if err != nil {
 		return nil, err
 	}
-	return openLocal(p)
+	if create {
+		return local.Create(p)
+	}
+	return local.Open(p)
 }

@@ -1,0 +1,444 @@
+// Package rest stores a repository behind a server speaking restic's REST protocol,
+// version 2 (rest-server, for one): objects are /config and /<kind>/<name>, uploaded with
+// POST, read with GET and a Range header, listed with GET /<kind>/ as JSON.
+//
+// Retries live here, once: go-retryablehttp repeats requests that failed on the
+// connection or with 429 or a 5xx (but 501 and 507) with exponential backoff and full
+// jitter; every other answer is final.
+package rest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+
+	"cairn/transport"
+)
+
+// Options tune the client.
+type Options struct {
+	Connections   int           // parallel connections to the server; 5 when 0
+	RetryMax      int           // retries of a transient failure; 5 when 0, none when negative
+	RetryWaitMin  time.Duration // first backoff; 200 ms when 0
+	RetryWaitMax  time.Duration // longest backoff; 10 s when 0
+	HeaderTimeout time.Duration // longest wait for a response's headers; 60 s when 0
+	Transport     http.RoundTripper
+}
+
+// Backend is a repository on a REST server.
+type Backend struct {
+	base     *url.URL // the repository's URL, path ending in "/", no credentials
+	user     *url.Userinfo
+	client   *retryablehttp.Client
+	location string
+}
+
+var _ transport.Backend = (*Backend)(nil)
+
+// StatusError is a final HTTP answer other than success.
+type StatusError struct {
+	Op     string
+	Handle transport.Handle
+	Status int
+}
+
+func (e *StatusError) Error() string {
+	what := http.StatusText(e.Status)
+	switch e.Status {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		what += " (the server rejected the credentials, or this repository is not theirs)"
+	case http.StatusInsufficientStorage:
+		what += " (the server is out of space)"
+	}
+	return fmt.Sprintf("%s %s: server answered %d %s", e.Op, e.Handle, e.Status, what)
+}
+
+// Unwrap makes 404 match transport.ErrNotExist.
+func (e *StatusError) Unwrap() error {
+	if e.Status == http.StatusNotFound {
+		return transport.ErrNotExist
+	}
+	return nil
+}
+
+// Open connects to the repository at rawURL: http(s)://[user:password@]host:port/path.
+// Credentials may instead come from CAIRN_REST_USER and CAIRN_REST_PASSWORD.
+func Open(rawURL string, opt Options) (*Backend, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("rest repository %q: want http(s)://host:port/path", redact(rawURL))
+	}
+	user := u.User
+	if user == nil && os.Getenv("CAIRN_REST_USER") != "" {
+		user = url.UserPassword(os.Getenv("CAIRN_REST_USER"), os.Getenv("CAIRN_REST_PASSWORD"))
+	}
+	u.User = nil
+	u.RawQuery, u.Fragment = "", ""
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	if opt.Connections <= 0 {
+		opt.Connections = 5
+	}
+	if opt.RetryMax == 0 {
+		opt.RetryMax = 5
+	}
+	if opt.RetryWaitMin == 0 {
+		opt.RetryWaitMin = 200 * time.Millisecond
+	}
+	if opt.RetryWaitMax == 0 {
+		opt.RetryWaitMax = 10 * time.Second
+	}
+	if opt.HeaderTimeout == 0 {
+		opt.HeaderTimeout = 60 * time.Second
+	}
+	rt := opt.Transport
+	if rt == nil {
+		rt = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConnsPerHost:   opt.Connections,
+			MaxConnsPerHost:       opt.Connections,
+			ResponseHeaderTimeout: opt.HeaderTimeout,
+			IdleConnTimeout:       90 * time.Second,
+		}
+	}
+	c := retryablehttp.NewClient()
+	c.HTTPClient = &http.Client{Transport: rt}
+	c.Logger = nil
+	c.RetryMax = max(opt.RetryMax, 0)
+	c.RetryWaitMin, c.RetryWaitMax = opt.RetryWaitMin, opt.RetryWaitMax
+	c.Backoff = jitterBackoff
+	c.CheckRetry = checkRetry
+	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	return &Backend{base: u, user: user, client: c, location: "rest:" + u.String()}, nil
+}
+
+// jitterBackoff waits a random time up to min*2^attempt, capped at max ("full jitter").
+func jitterBackoff(minWait, maxWait time.Duration, attempt int, _ *http.Response) time.Duration {
+	ceil := minWait << min(attempt, 30)
+	if ceil <= 0 || ceil > maxWait {
+		ceil = maxWait
+	}
+	return minWait/2 + time.Duration(rand.Int64N(int64(ceil)))
+}
+
+// checkRetry retries connection failures, 429 and 5xx except 501 and 507.
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if err != nil {
+		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return true, nil
+	case resp.StatusCode == http.StatusNotImplemented, resp.StatusCode == http.StatusInsufficientStorage:
+		return false, nil
+	case resp.StatusCode >= 500:
+		return true, nil
+	}
+	return false, nil
+}
+
+// redact removes a password from a URL for messages.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// Location implements transport.Backend.
+func (b *Backend) Location() string { return b.location }
+
+func (b *Backend) url(h transport.Handle) string {
+	u := *b.base
+	if h.Kind == transport.Config {
+		u.Path += "config"
+	} else if h.Name == "" {
+		u.Path += string(h.Kind) + "/"
+	} else {
+		u.Path += string(h.Kind) + "/" + h.Name
+	}
+	return u.String()
+}
+
+func (b *Backend) do(ctx context.Context, method, u string, body []byte, header http.Header) (*http.Response, error) {
+	var rd any
+	if body != nil {
+		rd = body
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if b.user != nil {
+		pw, _ := b.user.Password()
+		req.SetBasicAuth(b.user.Username(), pw)
+	}
+	return b.client.Do(req)
+}
+
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+}
+
+func check(ctx context.Context, op string, h transport.Handle) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s %s: %w", op, h, err)
+	}
+	if err := h.Valid(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if h.Kind != transport.Config && len(h.Name) != 64 {
+		return fmt.Errorf("%s %s: the REST protocol names objects by 64 hex digits", op, h)
+	}
+	return nil
+}
+
+// Create makes the repository on the server (POST /?create=true).
+func (b *Backend) Create(ctx context.Context) error {
+	resp, err := b.do(ctx, http.MethodPost, b.base.String()+"?create=true", []byte{}, nil)
+	if err != nil {
+		return fmt.Errorf("create repository at %s: %w", b.location, err)
+	}
+	defer drain(resp)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("create repository: %w", &StatusError{Op: "create", Handle: transport.Handle{Kind: transport.Config}, Status: resp.StatusCode})
+	}
+	return nil
+}
+
+// Save implements transport.Backend. The server refuses to overwrite an object; an
+// object already there under its content's name counts as saved.
+func (b *Backend) Save(ctx context.Context, h transport.Handle, data []byte) error {
+	if err := check(ctx, "save", h); err != nil {
+		return err
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	resp, err := b.do(ctx, http.MethodPost, b.url(h), data, http.Header{"Content-Type": {"application/octet-stream"}})
+	if err != nil {
+		return fmt.Errorf("save %s: %w", h, err)
+	}
+	drain(resp)
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		return nil
+	case resp.StatusCode == http.StatusForbidden && h.Kind != transport.Config:
+		if fi, err := b.Stat(ctx, h); err == nil && fi.Size == int64(len(data)) {
+			return nil
+		}
+	}
+	return &StatusError{Op: "save", Handle: h, Status: resp.StatusCode}
+}
+
+// Load implements transport.Backend.
+func (b *Backend) Load(ctx context.Context, h transport.Handle, length int, offset int64, fn func(io.Reader) error) error {
+	if err := check(ctx, "load", h); err != nil {
+		return err
+	}
+	if length < 0 || offset < 0 {
+		return fmt.Errorf("load %s: negative range %d+%d", h, offset, length)
+	}
+	header := http.Header{}
+	if length > 0 {
+		header.Set("Range", fmt.Sprintf("bytes=%d-%d", offset, offset+int64(length)-1))
+	} else if offset > 0 {
+		header.Set("Range", fmt.Sprintf("bytes=%d-", offset))
+	}
+	resp, err := b.do(ctx, http.MethodGet, b.url(h), nil, header)
+	if err != nil {
+		return fmt.Errorf("load %s: %w", h, err)
+	}
+	defer drain(resp)
+	switch resp.StatusCode {
+	case http.StatusOK, http.StatusPartialContent:
+	case http.StatusRequestedRangeNotSatisfiable:
+		if offset > 0 && length == 0 {
+			// Everything from the end on: empty, if the object is exactly that long.
+			if fi, err := b.Stat(ctx, h); err == nil && fi.Size == offset {
+				return fn(bytes.NewReader(nil))
+			}
+		}
+		return fmt.Errorf("load %s: range %d+%d outside the object: %w", h, offset, length, io.ErrUnexpectedEOF)
+	default:
+		return &StatusError{Op: "load", Handle: h, Status: resp.StatusCode}
+	}
+	if (offset > 0 || length > 0) && resp.StatusCode == http.StatusOK {
+		// The server sent the whole object (rest-server does for config): cut the
+		// range out here.
+		size := resp.ContentLength
+		if size >= 0 && (offset > size || length > 0 && offset+int64(length) > size) {
+			return fmt.Errorf("load %s: range %d+%d outside %d bytes: %w", h, offset, length, size, io.ErrUnexpectedEOF)
+		}
+		if _, err := io.CopyN(io.Discard, resp.Body, offset); err != nil {
+			return fmt.Errorf("load %s: %w", h, io.ErrUnexpectedEOF)
+		}
+		left := int64(-1)
+		if size >= 0 {
+			left = size - offset
+		}
+		if length > 0 {
+			left = int64(length)
+			return fn(&exactReader{r: io.LimitReader(resp.Body, left), left: left})
+		}
+		return fn(&exactReader{r: resp.Body, left: left})
+	}
+	want := resp.ContentLength
+	if length > 0 && want != int64(length) {
+		return fmt.Errorf("load %s: range %d+%d outside the object: %w", h, offset, length, io.ErrUnexpectedEOF)
+	}
+	return fn(&exactReader{r: resp.Body, left: want})
+}
+
+// exactReader fails with io.ErrUnexpectedEOF when a body ends before its length.
+type exactReader struct {
+	r    io.Reader
+	left int64 // -1 when unknown
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if e.left >= 0 {
+		e.left -= int64(n)
+		if err == io.EOF && e.left > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	return n, err
+}
+
+// Stat implements transport.Backend.
+func (b *Backend) Stat(ctx context.Context, h transport.Handle) (transport.FileInfo, error) {
+	if err := check(ctx, "stat", h); err != nil {
+		return transport.FileInfo{}, err
+	}
+	resp, err := b.do(ctx, http.MethodHead, b.url(h), nil, nil)
+	if err != nil {
+		return transport.FileInfo{}, fmt.Errorf("stat %s: %w", h, err)
+	}
+	drain(resp)
+	if resp.StatusCode != http.StatusOK {
+		return transport.FileInfo{}, &StatusError{Op: "stat", Handle: h, Status: resp.StatusCode}
+	}
+	if resp.ContentLength < 0 {
+		return transport.FileInfo{}, fmt.Errorf("stat %s: the server sent no length", h)
+	}
+	return transport.FileInfo{Name: h.Name, Size: resp.ContentLength}, nil
+}
+
+// List implements transport.Backend.
+func (b *Backend) List(ctx context.Context, k transport.Kind, fn func(transport.FileInfo) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if k == transport.Config {
+		fi, err := b.Stat(ctx, transport.Handle{Kind: transport.Config})
+		if errors.Is(err, transport.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fn(fi)
+	}
+	if err := (transport.Handle{Kind: k, Name: strings.Repeat("0", 64)}).Valid(); err != nil {
+		return fmt.Errorf("list: %w", err)
+	}
+	h := transport.Handle{Kind: k}
+	resp, err := b.do(ctx, http.MethodGet, b.url(h), nil, http.Header{"Accept": {"application/vnd.x.restic.rest.v2"}})
+	if err != nil {
+		return fmt.Errorf("list %s: %w", k, err)
+	}
+	defer drain(resp)
+	if resp.StatusCode != http.StatusOK {
+		return &StatusError{Op: "list", Handle: h, Status: resp.StatusCode}
+	}
+	var items []struct {
+		Name string `json:"name"`
+		Size int64  `json:"size"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&items); err != nil {
+		return fmt.Errorf("list %s: the server's answer is not a v2 listing: %w", k, err)
+	}
+	for _, it := range items {
+		if (transport.Handle{Kind: k, Name: it.Name}).Valid() != nil {
+			continue
+		}
+		if err := fn(transport.FileInfo{Name: it.Name, Size: it.Size}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Remove implements transport.Backend. The server answers a delete of a missing
+// object with success, so a HEAD asks first.
+func (b *Backend) Remove(ctx context.Context, h transport.Handle) error {
+	if err := check(ctx, "remove", h); err != nil {
+		return err
+	}
+	if _, err := b.Stat(ctx, h); err != nil {
+		return fmt.Errorf("remove: %w", err)
+	}
+	resp, err := b.do(ctx, http.MethodDelete, b.url(h), nil, nil)
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", h, err)
+	}
+	drain(resp)
+	if resp.StatusCode != http.StatusOK {
+		return &StatusError{Op: "remove", Handle: h, Status: resp.StatusCode}
+	}
+	return nil
+}
+
+// IsNotExist implements transport.Backend.
+func (b *Backend) IsNotExist(err error) bool { return errors.Is(err, transport.ErrNotExist) }
+
+// IsPermanent implements transport.Backend: a final answer from the server, an invalid
+// request, or a cancelled context; connection failures that outlasted the retries
+// are not.
+func (b *Backend) IsPermanent(err error) bool {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Status < 500 && se.Status != http.StatusTooManyRequests || se.Status == http.StatusInsufficientStorage || se.Status == http.StatusNotImplemented
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return false
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "invalid handle") || strings.Contains(err.Error(), "negative range")
+}
+
+// Close implements transport.Backend.
+func (b *Backend) Close() error {
+	b.client.HTTPClient.CloseIdleConnections()
+	return nil
+}
