@@ -86,7 +86,7 @@ var (
 	repoFlag = &cli.StringFlag{
 		Name:    "repo",
 		Aliases: []string{"r"},
-		Usage:   "repository location: a path, local:PATH",
+		Usage:   "repository location: a path, local:PATH, or rest:http(s)://[user:pass@]host:port/path",
 		EnvVars: []string{"CAIRN_REPOSITORY"},
 	}
 	jsonFlag     = &cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON"}

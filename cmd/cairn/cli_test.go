@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"cairn/engine"
+	"cairn/transport/rest/resttest"
 )
 
 // runner runs the real command line in-process and returns its output and exit code.
@@ -345,4 +346,26 @@ func TestServe(t *testing.T) {
 	r := runner{tb: t}
 	r.fails(exitFailure, "cannot listen", "serve", "--addr", ln.Addr().String(), "--data", dir)
 	r.fails(exitUsage, "loopback", "serve", "--addr", "0.0.0.0:1000", "--data", dir)
+}
+
+// TestRestRepository runs the CLI against a real rest-server.
+func TestRestRepository(t *testing.T) {
+	srv := resttest.Start(t, "--no-auth")
+	dir := t.TempDir()
+	db := filepath.Join(dir, "db")
+	c := runner{tb: t, repo: "rest:" + srv.URL + "cli-repo"}
+	c.ok("generate", "--size", "1MiB", db)
+	c.ok("init")
+	if out := c.ok("backup", db); !strings.Contains(out, "sent") {
+		t.Fatalf("backup output does not report bytes sent:\n%s", out)
+	}
+	c.ok("check", "--read-data")
+	target := filepath.Join(dir, "out")
+	c.ok("restore", "latest", "--target", target)
+	want, _ := os.ReadFile(filepath.Join(db, "formats.jsonl"))
+	got, _ := os.ReadFile(filepath.Join(target, "formats.jsonl"))
+	if !bytes.Equal(want, got) || len(want) == 0 {
+		t.Fatal("restore from the REST repository differs")
+	}
+	runner{tb: t, repo: "rest:" + srv.URL + "no-such-repo"}.fails(exitNoRepo, "no cairn repository", "snapshots")
 }
