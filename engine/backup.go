@@ -60,6 +60,10 @@ func Backup(ctx context.Context, r *repo.Repository, src Source, opt BackupOptio
 		return nil, fmt.Errorf("backup: parent %s: %w", opt.Parent, repo.ErrNotFound)
 	}
 	written0, read0 := r.BytesWritten(), r.BytesRead()
+	// Packs an interrupted backup left behind count as stored: resume, don't resend.
+	if _, err := r.AdoptOrphans(ctx); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
 	b := &backup{r: r, prog: prog, start: start, workers: opt.Workers, parent: parent}
 	if b.workers <= 0 {
 		b.workers = runtime.GOMAXPROCS(0)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -588,4 +589,82 @@ func TestDatabaseRoundTrip(t *testing.T) {
 		t.Fatal("restore of a damaged snapshot succeeded")
 	}
 	sameCollections(t, current, dump())
+}
+
+// saveCounter counts the successful saves of each object.
+type saveCounter struct {
+	transport.Backend
+	mu    sync.Mutex
+	saved map[transport.Handle]int
+}
+
+func (s *saveCounter) Save(ctx context.Context, h transport.Handle, data []byte) error {
+	err := s.Backend.Save(ctx, h, data)
+	if err == nil {
+		s.mu.Lock()
+		s.saved[h]++
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// TestResumeSendsNoPackTwice: a backup cut off after some packs arrived is run again;
+// the second run sends none of the chunks that arrived, and the result restores.
+func TestResumeSendsNoPackTwice(t *testing.T) {
+	ctx := context.Background()
+	counter := &saveCounter{Backend: mem.New(), saved: map[transport.Handle]int{}}
+	be := faulty.New(counter)
+	cfg := testConfig(t)
+	cfg.PackSize = 128 << 10
+	r, err := repo.Init(ctx, be, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := generate(t, 4<<20, 23)
+	be.Fail(faulty.FailNth("save", 8)) // config was save 1; packs follow
+	now := clock()
+	if _, err := engine.Backup(ctx, r, engine.FolderSource{Dir: db}, engine.BackupOptions{Now: now}); !errors.Is(err, faulty.ErrInjected) {
+		t.Fatalf("backup with a failing upload: %v", err)
+	}
+	be.Clear()
+	arrived := 0
+	for h := range counter.saved {
+		if h.Kind == transport.Data {
+			arrived++
+		}
+	}
+	if arrived < 3 {
+		t.Fatalf("only %d packs arrived before the cut", arrived)
+	}
+	r = reopen(t, r, be)
+	sn := backup(t, r, engine.FolderSource{Dir: db}, now)
+	// No chunk was sent twice: each sits in exactly one pack.
+	packs, err := r.Packs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	where := map[chunk.ID]int{}
+	for p := range packs {
+		_, refs, err := r.LoadPack(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ref := range refs {
+			where[ref.ID]++
+		}
+	}
+	for id, n := range where {
+		if n > 1 {
+			t.Fatalf("chunk %s was sent %d times", id.Short(), n)
+		}
+	}
+	for h, n := range counter.saved {
+		if h.Kind == transport.Data && n > 1 {
+			t.Fatalf("pack %s was sent %d times", h.Name[:8], n)
+		}
+	}
+	if res, err := engine.Check(ctx, r, engine.CheckOptions{ReadData: true}); err != nil || !res.OK() || res.UnusedPacks != 0 {
+		t.Fatalf("check after the resumed backup: %v %+v", err, res)
+	}
+	sameCollections(t, readFolder(t, db), restoreFolder(t, r, sn))
 }

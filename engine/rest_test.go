@@ -2,6 +2,11 @@ package engine_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,5 +86,69 @@ func TestRestServerKilledMidBackup(t *testing.T) {
 	sameCollections(t, readFolder(t, db), restoreFolder(t, r3, next))
 	if next.Totals.BytesSent == 0 || next.Totals.BytesSent > next.Totals.StoredBytes {
 		t.Fatalf("bytes sent %d, stored %d", next.Totals.BytesSent, next.Totals.StoredBytes)
+	}
+}
+
+// countingProxy forwards to a server and counts the bytes clients send: request
+// lines, headers and bodies.
+type countingProxy struct {
+	next http.Handler
+	sent atomic.Int64
+}
+
+func (c *countingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	head, _ := httputil.DumpRequest(r, false)
+	c.sent.Add(int64(len(head)))
+	r.Body = &countingBody{ReadCloser: r.Body, n: &c.sent}
+	c.next.ServeHTTP(w, r)
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
+
+// TestIncrementalSendsLittleMoreThanItStores: after a 1% change, the bytes an
+// incremental backup puts on the wire (every request, headers included) are at most
+// 1.2 times the new bytes it stores.
+func TestIncrementalSendsLittleMoreThanItStores(t *testing.T) {
+	srv := resttest.Start(t, "--no-auth")
+	target, _ := url.Parse(srv.URL)
+	proxy := &countingProxy{next: httputil.NewSingleHostReverseProxy(target)}
+	hs := httptest.NewServer(proxy)
+	defer hs.Close()
+	be, err := rest.Open(hs.URL+"/repo", rest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := be.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Init(ctx, be, testConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := clock()
+	db := generate(t, 16<<20, 24)
+	backup(t, r, engine.FolderSource{Dir: db}, now)
+	if _, err := gendb.Mutate(db, gendb.Mutation{Fraction: 0.01, Seed: 25}); err != nil {
+		t.Fatal(err)
+	}
+	before, written := proxy.sent.Load(), r.BytesWritten()
+	sn := backup(t, r, engine.FolderSource{Dir: db}, now)
+	sent, stored := proxy.sent.Load()-before, r.BytesWritten()-written
+	t.Logf("incremental backup: stored %d bytes, sent %d (%.3fx)", stored, sent, float64(sent)/float64(stored))
+	if float64(sent) > 1.2*float64(stored) {
+		t.Fatalf("sent %d bytes for %d stored", sent, stored)
+	}
+	if sn.Totals.BytesSent != sn.Totals.StoredBytes || sn.Totals.BytesReceived == 0 {
+		t.Fatalf("totals %+v", sn.Totals)
 	}
 }

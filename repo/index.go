@@ -56,6 +56,14 @@ func newIndex() *Index {
 	return &Index{packOrd: map[ObjectID]uint32{}, pending: map[chunk.ID]int{}}
 }
 
+// HasPack reports whether any indexed chunk lives in pack p.
+func (x *Index) HasPack(p ObjectID) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	_, ok := x.packOrd[p]
+	return ok
+}
+
 func (x *Index) packOrdinal(p ObjectID) uint32 {
 	if o, ok := x.packOrd[p]; ok {
 		return o

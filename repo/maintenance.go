@@ -43,6 +43,44 @@ func (r *Repository) LoadPack(ctx context.Context, name ObjectID) ([]byte, []Blo
 	return data, refs, nil
 }
 
+// AdoptOrphans indexes the packs no index file names: those a backup uploaded before
+// it was cut off. Each is downloaded and checked against its name first, so a resumed
+// backup sends none of the chunks that already arrived (download is cheaper than upload
+// on most thin links, and nothing unverified enters the index). The next Flush writes
+// an index file for them. It returns the number of packs adopted; damaged ones are
+// skipped (check reports them).
+func (r *Repository) AdoptOrphans(ctx context.Context) (int, error) {
+	packs, err := r.Packs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for p := range packs {
+		if r.idx.HasPack(p) {
+			continue
+		}
+		r.mu.Lock()
+		_, pending := r.unindex[p]
+		r.mu.Unlock()
+		if pending {
+			continue
+		}
+		_, refs, err := r.LoadPack(ctx, p)
+		if err != nil {
+			if IsDamage(err) {
+				continue
+			}
+			return n, err
+		}
+		r.idx.add(p, refs)
+		r.mu.Lock()
+		r.unindex[p] = refs
+		r.mu.Unlock()
+		n++
+	}
+	return n, nil
+}
+
 // VerifyChunk decodes a chunk from a loaded pack and checks it against its id. Pass
 // the same frames map for every chunk of one pack: each frame is decompressed once.
 func VerifyChunk(pack []byte, id chunk.ID, loc Location, frames map[uint32][]byte) error {
