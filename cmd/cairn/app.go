@@ -89,9 +89,13 @@ var (
 		Usage:   "repository location: a path, local:PATH, or rest:http(s)://[user:pass@]host:port/path",
 		EnvVars: []string{"CAIRN_REPOSITORY"},
 	}
-	jsonFlag     = &cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON"}
-	noProgFlag   = &cli.BoolFlag{Name: "no-progress", Usage: "never draw a progress bar"}
-	globalFlags  = []cli.Flag{repoFlag, jsonFlag, noProgFlag}
+	jsonFlag    = &cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON"}
+	noProgFlag  = &cli.BoolFlag{Name: "no-progress", Usage: "never draw a progress bar"}
+	globalFlags = []cli.Flag{repoFlag, jsonFlag, noProgFlag,
+		&cli.IntFlag{Name: "limit-upload", Usage: "upload at most this many KiB/s (0: no limit)", EnvVars: []string{"CAIRN_LIMIT_UPLOAD"}},
+		&cli.IntFlag{Name: "limit-download", Usage: "download at most this many KiB/s (0: no limit)", EnvVars: []string{"CAIRN_LIMIT_DOWNLOAD"}},
+		&cli.IntFlag{Name: "connections", Usage: "parallel connections to a repository server", Value: 5},
+	}
 	commandFuncs = []func(*env) *cli.Command{
 		initCommand, backupCommand, snapshotsCommand, showCommand, lsCommand, catCommand,
 		diffCommand, statsCommand, restoreCommand, forgetCommand, pruneCommand, checkCommand,
@@ -127,7 +131,7 @@ func openRepo(c *cli.Context) (*repo.Repository, error) {
 	if loc == "" {
 		return nil, usagef("no repository: pass --repo or set CAIRN_REPOSITORY")
 	}
-	be, err := location.Open(c.Context, loc)
+	be, err := location.Open(c.Context, loc, locationOptions(c))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", loc, repo.ErrNoRepository)
 	}
@@ -140,6 +144,15 @@ func openRepo(c *cli.Context) (*repo.Repository, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// locationOptions reads the global transport flags.
+func locationOptions(c *cli.Context) location.Options {
+	return location.Options{
+		Connections:   c.Int("connections"),
+		LimitUpload:   int64(c.Int("limit-upload")) << 10,
+		LimitDownload: int64(c.Int("limit-download")) << 10,
+	}
 }
 
 // loadSnapshot opens the repository and finds one snapshot by id or prefix.

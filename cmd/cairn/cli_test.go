@@ -356,7 +356,7 @@ func TestRestRepository(t *testing.T) {
 	c := runner{tb: t, repo: "rest:" + srv.URL + "cli-repo"}
 	c.ok("generate", "--size", "1MiB", db)
 	c.ok("init")
-	if out := c.ok("backup", db); !strings.Contains(out, "sent") {
+	if out := c.ok("--limit-upload", "100000", "--limit-download", "100000", "--connections", "2", "backup", db); !strings.Contains(out, "sent") {
 		t.Fatalf("backup output does not report bytes sent:\n%s", out)
 	}
 	c.ok("check", "--read-data")

@@ -43,7 +43,7 @@ func initCommand(e *env) *cli.Command {
 			if cfg.Chunking.Max < 16*cfg.Chunking.Average {
 				cfg.Chunking.Max = max(cfg.Chunking.Max, 16*cfg.Chunking.Average)
 			}
-			be, err := location.Create(c.Context, loc)
+			be, err := location.Create(c.Context, loc, locationOptions(c))
 			if err != nil {
 				return err
 			}

@@ -77,8 +77,10 @@ func serveCommand(e *env) *cli.Command {
 			}
 			logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 			api := httpapi.New(httpapi.Config{
-				DB:         db,
-				OpenRepo:   func(ctx context.Context) (*repo.Repository, error) { return daemonRepo(ctx, loc, explicit) },
+				DB: db,
+				OpenRepo: func(ctx context.Context) (*repo.Repository, error) {
+					return daemonRepo(ctx, loc, explicit, locationOptions(c))
+				},
 				DeviceName: c.String("device"),
 				Platform:   c.String("platform"),
 				Logger:     logger,
@@ -116,10 +118,10 @@ func serveCommand(e *env) *cli.Command {
 
 // daemonRepo opens the daemon's repository; the default one is created on first use so
 // that a fresh machine needs no setup.
-func daemonRepo(ctx context.Context, loc string, explicit bool) (*repo.Repository, error) {
-	be, err := location.Open(ctx, loc)
+func daemonRepo(ctx context.Context, loc string, explicit bool, opt location.Options) (*repo.Repository, error) {
+	be, err := location.Open(ctx, loc, opt)
 	if errors.Is(err, fs.ErrNotExist) && !explicit {
-		if be, err = location.Create(ctx, loc); err != nil {
+		if be, err = location.Create(ctx, loc, opt); err != nil {
 			return nil, err
 		}
 		cfg, err := repo.NewConfig(time.Now())

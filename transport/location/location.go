@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"cairn/transport"
+	"cairn/transport/limit"
 	"cairn/transport/local"
 	"cairn/transport/rest"
 )
@@ -49,19 +50,42 @@ func Parse(s string) (Location, error) {
 	return Location{}, fmt.Errorf("repository location: unknown scheme %q (this build knows local: and rest:)", scheme)
 }
 
+// Options apply to every location.
+type Options struct {
+	Connections   int   // parallel connections to a server; the transport's default when 0
+	LimitUpload   int64 // bytes per second; none when 0
+	LimitDownload int64 // bytes per second; none when 0
+}
+
 // Open connects to an existing location.
-func Open(ctx context.Context, s string) (transport.Backend, error) { return connect(ctx, s, false) }
+func Open(ctx context.Context, s string, opt Options) (transport.Backend, error) {
+	return connect(ctx, s, false, opt)
+}
 
 // Create connects to a location and creates its layout when missing (for init).
-func Create(ctx context.Context, s string) (transport.Backend, error) { return connect(ctx, s, true) }
+func Create(ctx context.Context, s string, opt Options) (transport.Backend, error) {
+	return connect(ctx, s, true, opt)
+}
 
-func connect(ctx context.Context, s string, create bool) (transport.Backend, error) {
+// connect opens the backend and composes the wrappers around it, in one place.
+func connect(ctx context.Context, s string, create bool, opt Options) (transport.Backend, error) {
+	be, err := open(ctx, s, create, opt)
+	if err != nil {
+		return nil, err
+	}
+	if opt.LimitUpload > 0 || opt.LimitDownload > 0 {
+		return limit.New(be, opt.LimitUpload, opt.LimitDownload), nil
+	}
+	return be, nil
+}
+
+func open(ctx context.Context, s string, create bool, opt Options) (transport.Backend, error) {
 	loc, err := Parse(s)
 	if err != nil {
 		return nil, err
 	}
 	if loc.Scheme == "rest" {
-		be, err := rest.Open(loc.Path, rest.Options{})
+		be, err := rest.Open(loc.Path, rest.Options{Connections: opt.Connections})
 		if err != nil {
 			return nil, err
 		}
