@@ -64,6 +64,15 @@ func Backup(ctx context.Context, r *repo.Repository, src Source, opt BackupOptio
 	if _, err := r.AdoptOrphans(ctx); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
+	if parent != nil {
+		ids := make([]chunk.ID, len(parent.Collections))
+		for i, c := range parent.Collections {
+			ids[i] = c.List
+		}
+		if err := r.PrefetchLists(ctx, ids); err != nil {
+			return nil, fmt.Errorf("backup: parent %s: %w", parent.ID, err)
+		}
+	}
 	b := &backup{r: r, prog: prog, start: start, workers: opt.Workers, parent: parent}
 	if b.workers <= 0 {
 		b.workers = runtime.GOMAXPROCS(0)

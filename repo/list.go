@@ -1,7 +1,9 @@
 package repo
 
 import (
+	"bytes"
 	"context"
+	"slices"
 	"encoding/binary"
 	"fmt"
 	"sync"
@@ -110,10 +112,37 @@ func (r *Repository) SaveList(ctx context.Context, ids []chunk.ID, base *List) (
 	return List{ID: id, Chunks: ids, Depth: depth}, nil
 }
 
-// listCache keeps recently resolved lists; deltas share their bases.
+// listCache keeps recently resolved lists (deltas share their bases) and the raw
+// bytes of prefetched list chunks until they are resolved.
 type listCache struct {
-	mu sync.Mutex
-	m  map[chunk.ID]List
+	mu  sync.Mutex
+	m   map[chunk.ID]List
+	raw map[chunk.ID][]byte
+}
+
+func (c *listCache) takeRaw(id chunk.ID) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.raw[id]
+	delete(c.raw, id)
+	return b, ok
+}
+
+func (c *listCache) putRaw(id chunk.ID, b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.raw == nil {
+		c.raw = map[chunk.ID][]byte{}
+	}
+	c.raw[id] = b
+}
+
+func (c *listCache) has(id chunk.ID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, raw := c.raw[id]
+	_, done := c.m[id]
+	return raw || done
 }
 
 func (c *listCache) get(id chunk.ID) (List, bool) {
@@ -141,9 +170,12 @@ func (r *Repository) LoadList(ctx context.Context, id chunk.ID, visit func(chunk
 	if l, ok := r.lists.get(id); ok && visit == nil {
 		return l, nil
 	}
-	data, err := r.LoadChunk(ctx, id, nil)
-	if err != nil {
-		return List{}, fmt.Errorf("chunk list %s: %w", id.Short(), err)
+	data, ok := r.lists.takeRaw(id)
+	if !ok {
+		var err error
+		if data, err = r.LoadChunk(ctx, id, nil); err != nil {
+			return List{}, fmt.Errorf("chunk list %s: %w", id.Short(), err)
+		}
 	}
 	bad := func(what string) error {
 		return fmt.Errorf("chunk list %s: %s: %w", id.Short(), what, ErrDamaged)
@@ -209,8 +241,58 @@ func (r *Repository) LoadList(ctx context.Context, id chunk.ID, visit func(chunk
 	return l, nil
 }
 
+// PrefetchLists loads list chunks and the bases of their deltas level by level, each
+// level in one pass that reads neighbouring frames together: on a high-latency link
+// resolving many lists then costs a few round trips, not one per list and base.
+func (r *Repository) PrefetchLists(ctx context.Context, ids []chunk.ID) error {
+	seen := map[chunk.ID]bool{}
+	level := ids
+	for len(level) > 0 {
+		var need []chunk.ID
+		for _, id := range level {
+			if !seen[id] && !r.lists.has(id) {
+				seen[id] = true
+				need = append(need, id)
+			}
+		}
+		// In pack and frame order, so that LoadChunks reads runs of frames at once.
+		slices.SortFunc(need, func(a, b chunk.ID) int {
+			la, _ := r.idx.Lookup(a)
+			lb, _ := r.idx.Lookup(b)
+			if c := bytes.Compare(la.Pack[:], lb.Pack[:]); c != 0 {
+				return c
+			}
+			return int(la.Frame) - int(lb.Frame)
+		})
+		var next []chunk.ID
+		err := r.LoadChunks(ctx, need, func(i int, data []byte) error {
+			r.lists.putRaw(need[i], bytes.Clone(data))
+			if len(data) >= 2+32 && data[0] == listDelta {
+				var base chunk.ID
+				copy(base[:], data[2:])
+				next = append(next, base)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("prefetch chunk lists: %w", err)
+		}
+		level = next
+	}
+	return nil
+}
+
 // Resolve fills in the chunk ids of every collection of a snapshot.
 func (r *Repository) Resolve(ctx context.Context, sn *Snapshot) error {
+	var ids []chunk.ID
+	for _, c := range sn.Collections {
+		if c.Chunks == nil {
+			ids = append(ids, c.List)
+		}
+	}
+	if err := r.PrefetchLists(ctx, ids); err != nil && !IsDamage(err) {
+		return err // damage shows below, naming its collection
+	}
 	for i := range sn.Collections {
 		c := &sn.Collections[i]
 		if c.Chunks != nil {

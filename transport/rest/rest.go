@@ -256,11 +256,56 @@ func (b *Backend) Save(ctx context.Context, h transport.Handle, data []byte) err
 	return &StatusError{Op: "save", Handle: h, Status: resp.StatusCode}
 }
 
-// Load implements transport.Backend.
+// Load implements transport.Backend. A body cut short on the way (a dropped
+// connection, a proxy timing out) is requested again: fn is called once more with a
+// fresh reader, so it must start over each time it is called, as the helpers in
+// package transport do.
 func (b *Backend) Load(ctx context.Context, h transport.Handle, length int, offset int64, fn func(io.Reader) error) error {
 	if err := check(ctx, "load", h); err != nil {
 		return err
 	}
+	return b.retryShort(ctx, "load "+h.String(), func() error { return b.load(ctx, h, length, offset, fn) })
+}
+
+// retryShort repeats fn while it fails on a response body cut short, with the same
+// backoff as the request retries.
+func (b *Backend) retryShort(ctx context.Context, what string, fn func() error) error {
+	var err error
+	for attempt := 0; ; attempt++ {
+		err = fn()
+		var short *shortBody
+		if !errors.As(err, &short) || attempt >= b.client.RetryMax {
+			break
+		}
+		if werr := sleepCtx(ctx, jitterBackoff(b.client.RetryWaitMin, b.client.RetryWaitMax, attempt, nil)); werr != nil {
+			return werr
+		}
+	}
+	var short *shortBody
+	if errors.As(err, &short) {
+		return fmt.Errorf("%s: the response was cut short: %w", what, io.ErrUnexpectedEOF)
+	}
+	return err
+}
+
+// shortBody marks a response body that ended before its length.
+type shortBody struct{ err error }
+
+func (s *shortBody) Error() string { return "response body cut short: " + s.err.Error() }
+func (s *shortBody) Unwrap() error { return s.err }
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (b *Backend) load(ctx context.Context, h transport.Handle, length int, offset int64, fn func(io.Reader) error) error {
 	if length < 0 || offset < 0 {
 		return fmt.Errorf("load %s: negative range %d+%d", h, offset, length)
 	}
@@ -329,6 +374,9 @@ func (e *exactReader) Read(p []byte) (int, error) {
 			err = io.ErrUnexpectedEOF
 		}
 	}
+	if err != nil && err != io.EOF && !errors.Is(err, context.Canceled) {
+		err = &shortBody{err: err}
+	}
 	return n, err
 }
 
@@ -370,20 +418,30 @@ func (b *Backend) List(ctx context.Context, k transport.Kind, fn func(transport.
 		return fmt.Errorf("list: %w", err)
 	}
 	h := transport.Handle{Kind: k}
-	resp, err := b.do(ctx, http.MethodGet, b.url(h), nil, http.Header{"Accept": {"application/vnd.x.restic.rest.v2"}})
-	if err != nil {
-		return fmt.Errorf("list %s: %w", k, err)
-	}
-	defer drain(resp)
-	if resp.StatusCode != http.StatusOK {
-		return &StatusError{Op: "list", Handle: h, Status: resp.StatusCode}
-	}
 	var items []struct {
 		Name string `json:"name"`
 		Size int64  `json:"size"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&items); err != nil {
-		return fmt.Errorf("list %s: the server's answer is not a v2 listing: %w", k, err)
+	err := b.retryShort(ctx, "list "+string(k), func() error {
+		resp, err := b.do(ctx, http.MethodGet, b.url(h), nil, http.Header{"Accept": {"application/vnd.x.restic.rest.v2"}})
+		if err != nil {
+			return fmt.Errorf("list %s: %w", k, err)
+		}
+		defer drain(resp)
+		if resp.StatusCode != http.StatusOK {
+			return &StatusError{Op: "list", Handle: h, Status: resp.StatusCode}
+		}
+		body, err := io.ReadAll(&exactReader{r: resp.Body, left: resp.ContentLength})
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(body, &items); err != nil {
+			return fmt.Errorf("list %s: the server's answer is not a v2 listing: %w", k, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for _, it := range items {
 		if (transport.Handle{Kind: k, Name: it.Name}).Valid() != nil {

@@ -115,3 +115,10 @@ func (s *Server) Restart() {
 	s.Stop()
 	s.start()
 }
+
+// RestartWith restarts the server with other flags, the same data and port.
+func (s *Server) RestartWith(flags ...string) {
+	s.Stop()
+	s.args = append(s.args[:4:4], flags...)
+	s.start()
+}
