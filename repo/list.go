@@ -3,9 +3,9 @@ package repo
 import (
 	"bytes"
 	"context"
-	"slices"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 
 	"cairn/chunk"
