@@ -3,6 +3,8 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +26,8 @@ import (
 	"cairn/repo"
 	"cairn/transport"
 	"cairn/transport/mem"
+	"cairn/transport/rest"
+	"cairn/transport/rest/resttest"
 )
 
 // gate is a backend whose pack loads and saves wait while it is closed, so tests can
@@ -475,4 +479,32 @@ func TestNoRepository(t *testing.T) {
 	f.want(f.do("POST", "/backups/create", nil), 511, "connection refused")
 	f.want(f.do("GET", "/backups", nil), 511, "no cloud repository")
 	f.want(f.do("GET", "/database/export", nil), 200, "")
+}
+
+// TestRejectedCredentials: a REST repository that refuses the daemon's credentials is
+// a 511 whose body says so.
+func TestRejectedCredentials(t *testing.T) {
+	dir := t.TempDir()
+	sum := sha1.Sum([]byte("right"))
+	os.WriteFile(filepath.Join(dir, ".htpasswd"), []byte("cairn:{SHA}"+base64.StdEncoding.EncodeToString(sum[:])+"\n"), 0o600)
+	srv := resttest.StartIn(t, dir)
+	db, _ := localdb.Open(filepath.Join(t.TempDir(), "pieces.db"))
+	defer db.Close()
+	api := New(Config{DB: db, OpenRepo: func(ctx context.Context) (*repo.Repository, error) {
+		be, err := rest.Open(strings.Replace(srv.URL, "http://", "http://cairn:wrong@", 1)+"repo", rest.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return repo.Open(ctx, be)
+	}})
+	defer api.Close()
+	hs := httptest.NewServer(api.Handler())
+	defer hs.Close()
+	f := &fixture{t: t, http: hs}
+	f.want(f.do("POST", "/backups/create", nil), 511, "credentials")
+	r := f.do("GET", "/backups", nil)
+	f.want(r, 511, "credentials")
+	if strings.Contains(string(r.body), "wrong") {
+		t.Fatalf("the body shows the password: %s", r.body)
+	}
 }
