@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 SIZE    ?= 512MiB
 
-.PHONY: all build test test-short test-sdk sdk-deps vet fuzz bench bench-chunking serve demo clean
+.PHONY: all build test test-short test-sdk sdk-deps vet fuzz bench bench-chunking bench-api bench-rest serve demo clean
 
 all: build
 
@@ -31,11 +31,25 @@ test-sdk: build sdk-deps
 test-short:
 	$(GO) test -short -count=1 ./...
 
+# Peers and servers, built from pinned tool modules (kept out of the product's go.mod).
+$(BIN)/rest-server:
+	cd testdata/tools && $(GO) build -o $(CURDIR)/$(BIN)/rest-server github.com/restic/rest-server/cmd/rest-server
+$(BIN)/restic:
+	cd testdata/peers && $(GO) build -o $(CURDIR)/$(BIN)/restic github.com/restic/restic/cmd/restic
+
 # Chunking trade-off and incremental-backup figures on the generator's workload.
 bench-chunking: build
-	$(GO) run ./cmd/cairnbench -size $(SIZE) -averages 1KiB,2KiB,4KiB,8KiB,16KiB,64KiB
+	$(GO) run ./cmd/cairnbench -size $(SIZE) -averages 256,512,1KiB,2KiB,4KiB,16KiB,64KiB
 
-bench: bench-chunking
+# Database export and import through cairn serve.
+bench-api: build
+	$(GO) run ./cmd/cairnbench -api -cairn $(BIN)/cairn -size 1GiB
+
+# cairn and restic backing the same data up to one rest-server, bytes on the wire.
+bench-rest: build $(BIN)/rest-server $(BIN)/restic
+	$(GO) run ./cmd/cairnbench -rest -rest-server $(BIN)/rest-server -restic $(BIN)/restic -size $(SIZE)
+
+bench: bench-chunking bench-api bench-rest
 
 # The main job: the Pieces backup API on http://127.0.0.1:1000 with a local database
 # and a local repository under ~/.local/share/cairn (CAIRN_ADDR, CAIRN_DATA and

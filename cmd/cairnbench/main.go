@@ -30,8 +30,22 @@ func main() {
 	seed := flag.Int64("seed", 1, "generator seed")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the backups to this file")
 	api := flag.Bool("api", false, "measure database import and export through cairn serve instead")
+	restMode := flag.Bool("rest", false, "back up to rest-server with cairn and restic instead, counting the bytes on the wire")
+	restServer := flag.String("rest-server", "bin/rest-server", "the rest-server binary, with -rest")
+	resticBin := flag.String("restic", "bin/restic", "the restic binary, with -rest")
 	cairn := flag.String("cairn", "bin/cairn", "the cairn binary, with -api")
 	flag.Parse()
+	if *restMode {
+		size, err := parseSize(*size)
+		if err == nil {
+			err = runREST(*restServer, *resticBin, size, *work, *seed)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cairnbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *api {
 		size, err := parseSize(*size)
 		if err == nil {
