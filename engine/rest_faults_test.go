@@ -108,19 +108,7 @@ func TestRestFaults(t *testing.T) {
 				return u
 			}
 			ctx := context.Background()
-			be, err := rest.Open(repoURL("right"), fast)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := be.Create(ctx); err != nil {
-				t.Fatal(err)
-			}
-			cfg := testConfig(t)
-			cfg.PackSize = 256 << 10
-			r, err := repo.Init(ctx, be, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			be, r := restRepo(t, repoURL("right"), fast)
 			now := clock()
 			db := generate(t, 1<<20, 31)
 			first := backup(t, r, engine.FolderSource{Dir: db}, now)
@@ -136,7 +124,7 @@ func TestRestFaults(t *testing.T) {
 				password = "wrong"
 			}
 			faulty, _ := rest.Open(repoURL(password), fast)
-			_, err = func() (*repo.Snapshot, error) {
+			_, err := func() (*repo.Snapshot, error) {
 				r2, err := repo.Open(ctx, faulty)
 				if err != nil {
 					return nil, err

@@ -37,23 +37,29 @@ func (o *onSave) Save(ctx context.Context, h transport.Handle, data []byte) erro
 // TestRestServerKilledMidBackup: the REST server dies in the middle of a backup and
 // comes back. The backup fails with the connection error; every earlier snapshot still
 // restores byte for byte, check finds nothing wrong, and the next backup succeeds.
-func TestRestServerKilledMidBackup(t *testing.T) {
-	srv := resttest.Start(t, "--no-auth")
-	opt := rest.Options{RetryMax: 2, RetryWaitMin: time.Millisecond, RetryWaitMax: 10 * time.Millisecond}
-	be, err := rest.Open(srv.URL+"repo", opt)
+// restRepo makes a repository on a REST server.
+func restRepo(t *testing.T, u string, opt rest.Options) (*rest.Backend, *repo.Repository) {
+	t.Helper()
+	be, err := rest.Open(u, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	if err := be.Create(ctx); err != nil {
+	if err := be.Create(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	cfg := testConfig(t)
 	cfg.PackSize = 256 << 10
-	r, err := repo.Init(ctx, be, cfg)
+	r, err := repo.Init(context.Background(), be, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return be, r
+}
+
+func TestRestServerKilledMidBackup(t *testing.T) {
+	srv := resttest.Start(t, "--no-auth")
+	be, r := restRepo(t, srv.URL+"repo", rest.Options{RetryMax: 2, RetryWaitMin: time.Millisecond, RetryWaitMax: 10 * time.Millisecond})
+	ctx := context.Background()
 	now := clock()
 	db := generate(t, 4<<20, 21)
 	first := backup(t, r, engine.FolderSource{Dir: db}, now)

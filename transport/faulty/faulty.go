@@ -176,7 +176,7 @@ func (f *Backend) enter(ctx context.Context, method string, h transport.Handle) 
 			continue
 		}
 		if flt.Delay > 0 {
-			if err := sleep(ctx, flt.Delay); err != nil {
+			if err := transport.Sleep(ctx, flt.Delay); err != nil {
 				return e, fmt.Errorf("%s %s: %w", method, h, err)
 			}
 		}
@@ -192,18 +192,6 @@ func (f *Backend) enter(ctx context.Context, method string, h transport.Handle) 
 		e.flip = e.flip || flt.Flip
 	}
 	return e, nil
-}
-
-// sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // Location implements transport.Backend.

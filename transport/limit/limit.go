@@ -44,17 +44,6 @@ func (b *bucket) take(ctx context.Context, n int) error {
 	return b.sleep(ctx, wait)
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // Backend is the limiting wrapper.
 type Backend struct {
 	transport.Backend
@@ -65,7 +54,7 @@ var _ transport.Backend = (*Backend)(nil)
 
 // New wraps b; a limit of 0 means none. Limits are in bytes per second.
 func New(b transport.Backend, upload, download int64) *Backend {
-	return newWithClock(b, upload, download, time.Now, sleepCtx)
+	return newWithClock(b, upload, download, time.Now, transport.Sleep)
 }
 
 func newWithClock(b transport.Backend, upload, download int64, now func() time.Time, sleep func(context.Context, time.Duration) error) *Backend {

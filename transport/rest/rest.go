@@ -277,7 +277,7 @@ func (b *Backend) retryShort(ctx context.Context, what string, fn func() error) 
 		if !errors.As(err, &short) || attempt >= b.client.RetryMax {
 			break
 		}
-		if werr := sleepCtx(ctx, jitterBackoff(b.client.RetryWaitMin, b.client.RetryWaitMax, attempt, nil)); werr != nil {
+		if werr := transport.Sleep(ctx, jitterBackoff(b.client.RetryWaitMin, b.client.RetryWaitMax, attempt, nil)); werr != nil {
 			return werr
 		}
 	}
@@ -293,17 +293,6 @@ type shortBody struct{ err error }
 
 func (s *shortBody) Error() string { return "response body cut short: " + s.err.Error() }
 func (s *shortBody) Unwrap() error { return s.err }
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 func (b *Backend) load(ctx context.Context, h transport.Handle, length int, offset int64, fn func(io.Reader) error) error {
 	if length < 0 || offset < 0 {
