@@ -109,6 +109,9 @@ func (r *Repository) SaveList(ctx context.Context, ids []chunk.ID, base *List) (
 	if _, err := r.SaveChunk(ctx, id, data); err != nil {
 		return List{}, fmt.Errorf("save chunk list: %w", err)
 	}
+	if r.listStore != nil {
+		r.listStore.Put(id, data)
+	}
 	return List{ID: id, Chunks: ids, Depth: depth}, nil
 }
 
@@ -171,10 +174,16 @@ func (r *Repository) LoadList(ctx context.Context, id chunk.ID, visit func(chunk
 		return l, nil
 	}
 	data, ok := r.lists.takeRaw(id)
+	if !ok && r.listStore != nil {
+		data, ok = r.listStore.Get(id)
+	}
 	if !ok {
 		var err error
 		if data, err = r.LoadChunk(ctx, id, nil); err != nil {
 			return List{}, fmt.Errorf("chunk list %s: %w", id.Short(), err)
+		}
+		if r.listStore != nil {
+			r.listStore.Put(id, data)
 		}
 	}
 	bad := func(what string) error {
@@ -248,12 +257,20 @@ func (r *Repository) PrefetchLists(ctx context.Context, ids []chunk.ID) error {
 	seen := map[chunk.ID]bool{}
 	level := ids
 	for len(level) > 0 {
-		var need []chunk.ID
+		var need, next []chunk.ID
 		for _, id := range level {
-			if !seen[id] && !r.lists.has(id) {
-				seen[id] = true
-				need = append(need, id)
+			if seen[id] || r.lists.has(id) {
+				continue
 			}
+			seen[id] = true
+			if r.listStore != nil {
+				if data, ok := r.listStore.Get(id); ok {
+					r.lists.putRaw(id, data)
+					next = appendBase(next, data)
+					continue
+				}
+			}
+			need = append(need, id)
 		}
 		// In pack and frame order, so that LoadChunks reads runs of frames at once.
 		slices.SortFunc(need, func(a, b chunk.ID) int {
@@ -264,14 +281,13 @@ func (r *Repository) PrefetchLists(ctx context.Context, ids []chunk.ID) error {
 			}
 			return int(la.Frame) - int(lb.Frame)
 		})
-		var next []chunk.ID
 		err := r.LoadChunks(ctx, need, func(i int, data []byte) error {
-			r.lists.putRaw(need[i], bytes.Clone(data))
-			if len(data) >= 2+32 && data[0] == listDelta {
-				var base chunk.ID
-				copy(base[:], data[2:])
-				next = append(next, base)
+			data = bytes.Clone(data)
+			r.lists.putRaw(need[i], data)
+			if r.listStore != nil {
+				r.listStore.Put(need[i], data)
 			}
+			next = appendBase(next, data)
 			return nil
 		})
 		if err != nil {
@@ -280,6 +296,16 @@ func (r *Repository) PrefetchLists(ctx context.Context, ids []chunk.ID) error {
 		level = next
 	}
 	return nil
+}
+
+// appendBase appends the base of a delta list chunk.
+func appendBase(ids []chunk.ID, data []byte) []chunk.ID {
+	if len(data) >= 2+32 && data[0] == listDelta {
+		var base chunk.ID
+		copy(base[:], data[2:])
+		ids = append(ids, base)
+	}
+	return ids
 }
 
 // Resolve fills in the chunk ids of every collection of a snapshot.

@@ -3,6 +3,8 @@ package repo
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"errors"
 	"fmt"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"cairn/chunk"
 	"cairn/transport"
+	"cairn/transport/faulty"
 	"cairn/transport/mem"
 )
 
@@ -178,5 +181,49 @@ func TestNewerSnapshotFormatRejected(t *testing.T) {
 	be.Save(ctx, transport.Handle{Kind: transport.Snapshots, Name: objectID(data).String()}, data)
 	if _, err := r.Snapshots(ctx); !errors.Is(err, ErrNewerFormat) {
 		t.Fatalf("newer manifest: %v", err)
+	}
+}
+
+// TestListStore: lists written or read once come from the local store afterwards, and
+// a damaged copy is not used.
+func TestListStore(t *testing.T) {
+	ctx := context.Background()
+	under := faulty.New(mem.New())
+	cfg, _ := NewConfig(time.Unix(0, 0))
+	r, err := Init(ctx, under, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := DirListStore{Dir: t.TempDir()}
+	r.SetListStore(store)
+	ids := []chunk.ID{chunk.Hash([]byte("a")), chunk.Hash([]byte("b"))}
+	l, err := r.SaveList(ctx, ids, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := Open(ctx, under)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.SetListStore(store)
+	loads := under.Calls("load")
+	got, err := r2.LoadList(ctx, l.ID, nil)
+	if err != nil || len(got.Chunks) != 2 || got.Chunks[1] != ids[1] {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if under.Calls("load") != loads {
+		t.Fatal("a stored list was downloaded")
+	}
+	os.WriteFile(filepath.Join(store.Dir, l.ID.String()), []byte("damaged"), 0o600)
+	r3, _ := Open(ctx, under)
+	r3.SetListStore(store)
+	if got, err := r3.LoadList(ctx, l.ID, nil); err != nil || len(got.Chunks) != 2 {
+		t.Fatalf("with a damaged copy: %+v %v", got, err)
+	}
+	if under.Calls("load") == loads {
+		t.Fatal("a damaged copy was used")
 	}
 }

@@ -34,6 +34,7 @@ type Repository struct {
 	failed   error                 // set when a write failed; the handle must then be reopened
 
 	lists     listCache
+	listStore ListStore    // optional local copies of list chunks
 	written   atomic.Int64 // bytes saved to the backend
 	read      atomic.Int64 // bytes loaded from the backend
 	bufs      sync.Pool

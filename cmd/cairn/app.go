@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -95,6 +96,8 @@ var (
 		&cli.IntFlag{Name: "limit-upload", Usage: "upload at most this many KiB/s (0: no limit)", EnvVars: []string{"CAIRN_LIMIT_UPLOAD"}},
 		&cli.IntFlag{Name: "limit-download", Usage: "download at most this many KiB/s (0: no limit)", EnvVars: []string{"CAIRN_LIMIT_DOWNLOAD"}},
 		&cli.IntFlag{Name: "connections", Usage: "parallel connections to a repository server", Value: 5},
+		&cli.StringFlag{Name: "cache-dir", Usage: "where to keep copies of a remote repository's index and manifests", Value: defaultCacheDir(), EnvVars: []string{"CAIRN_CACHE_DIR"}},
+		&cli.BoolFlag{Name: "no-cache", Usage: "keep no local copies"},
 	}
 	commandFuncs = []func(*env) *cli.Command{
 		initCommand, backupCommand, snapshotsCommand, showCommand, lsCommand, catCommand,
@@ -143,16 +146,38 @@ func openRepo(c *cli.Context) (*repo.Repository, error) {
 		be.Close()
 		return nil, err
 	}
+	keepLists(r, loc, locationOptions(c))
 	return r, nil
+}
+
+// keepLists gives a remote repository a local store of its chunk lists, beside the
+// cache of its index files and manifests.
+func keepLists(r *repo.Repository, loc string, opt location.Options) {
+	if opt.CacheDir != "" && location.Remote(loc) {
+		r.SetListStore(repo.DirListStore{Dir: filepath.Join(opt.CacheDir, "lists", r.Config().ID)})
+	}
 }
 
 // locationOptions reads the global transport flags.
 func locationOptions(c *cli.Context) location.Options {
-	return location.Options{
+	opt := location.Options{
 		Connections:   c.Int("connections"),
 		LimitUpload:   int64(c.Int("limit-upload")) << 10,
 		LimitDownload: int64(c.Int("limit-download")) << 10,
+		CacheDir:      c.String("cache-dir"),
 	}
+	if c.Bool("no-cache") {
+		opt.CacheDir = ""
+	}
+	return opt
+}
+
+// defaultCacheDir is $XDG_CACHE_HOME/cairn or ~/.cache/cairn.
+func defaultCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "cairn")
+	}
+	return ""
 }
 
 // loadSnapshot opens the repository and finds one snapshot by id or prefix.

@@ -136,5 +136,10 @@ func daemonRepo(ctx context.Context, loc string, explicit bool, opt location.Opt
 		}
 		return nil, err
 	}
-	return repo.Open(ctx, be)
+	r, err := repo.Open(ctx, be)
+	if err != nil {
+		return nil, err
+	}
+	keepLists(r, loc, opt)
+	return r, nil
 }

@@ -17,7 +17,7 @@ import (
 	"cairn/engine"
 	"cairn/engine/gendb"
 	"cairn/repo"
-	"cairn/transport/rest"
+	"cairn/transport/location"
 )
 
 // meter is a reverse proxy that counts the bytes clients send and receive.
@@ -108,11 +108,9 @@ func runREST(restServer, restic string, size int64, work string, seed int64) err
 
 	// cairn
 	ctx := context.Background()
-	be, err := rest.Open(base+"/cairn", rest.Options{})
+	// As the CLI opens it: REST with the local cache of index files and manifests.
+	be, err := location.Create(ctx, "rest:"+base+"/cairn", location.Options{CacheDir: filepath.Join(work, "cairn-cache")})
 	if err != nil {
-		return err
-	}
-	if err := be.Create(ctx); err != nil {
 		return err
 	}
 	cfg, err := repo.NewConfig(time.Now())
@@ -129,6 +127,7 @@ func runREST(restServer, restic string, size int64, work string, seed int64) err
 			if err != nil {
 				return err
 			}
+			r.SetListStore(repo.DirListStore{Dir: filepath.Join(work, "cairn-cache", "lists")})
 			sn, err := engine.Backup(ctx, r, engine.FolderSource{Dir: db}, engine.BackupOptions{})
 			if err == nil {
 				cairnStored[i] = sn.Totals.StoredBytes

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"cairn/transport"
+	"cairn/transport/cache"
 	"cairn/transport/limit"
 	"cairn/transport/local"
 	"cairn/transport/rest"
@@ -50,11 +51,18 @@ func Parse(s string) (Location, error) {
 	return Location{}, fmt.Errorf("repository location: unknown scheme %q (this build knows local: and rest:)", scheme)
 }
 
+// Remote reports whether a location is on another machine (and so worth caching).
+func Remote(s string) bool {
+	loc, err := Parse(s)
+	return err == nil && loc.Scheme != "local"
+}
+
 // Options apply to every location.
 type Options struct {
-	Connections   int   // parallel connections to a server; the transport's default when 0
-	LimitUpload   int64 // bytes per second; none when 0
-	LimitDownload int64 // bytes per second; none when 0
+	Connections   int    // parallel connections to a server; the transport's default when 0
+	LimitUpload   int64  // bytes per second; none when 0
+	LimitDownload int64  // bytes per second; none when 0
+	CacheDir      string // local copies of a remote repository's index files and manifests; none when empty
 }
 
 // Open connects to an existing location.
@@ -74,7 +82,11 @@ func connect(ctx context.Context, s string, create bool, opt Options) (transport
 		return nil, err
 	}
 	if opt.LimitUpload > 0 || opt.LimitDownload > 0 {
-		return limit.New(be, opt.LimitUpload, opt.LimitDownload), nil
+		be = limit.New(be, opt.LimitUpload, opt.LimitDownload)
+	}
+	if opt.CacheDir != "" && Remote(s) {
+		// Outermost: what the cache has costs no bandwidth.
+		return cache.New(be, opt.CacheDir)
 	}
 	return be, nil
 }

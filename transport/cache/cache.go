@@ -1,0 +1,153 @@
+// Package cache keeps a local copy of a repository's index files and snapshot
+// manifests, so that a backup over a thin link does not download them again each run.
+// Both kinds are immutable and named by the SHA-256 of their bytes: a cached copy is
+// checked against its name when read and fetched again if it does not match.
+package cache
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"cairn/transport"
+)
+
+// Backend is the caching wrapper.
+type Backend struct {
+	transport.Backend
+	dir string
+}
+
+var _ transport.Backend = (*Backend)(nil)
+
+// New caches b's index files and manifests under dir/<hash of b's location>.
+func New(b transport.Backend, dir string) (*Backend, error) {
+	sum := sha256.Sum256([]byte(b.Location()))
+	d := filepath.Join(dir, hex.EncodeToString(sum[:8]))
+	for _, k := range []transport.Kind{transport.Index, transport.Snapshots} {
+		if err := os.MkdirAll(filepath.Join(d, string(k)), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	return &Backend{Backend: b, dir: d}, nil
+}
+
+func cached(h transport.Handle) bool {
+	return (h.Kind == transport.Index || h.Kind == transport.Snapshots) && h.Valid() == nil
+}
+
+func (c *Backend) path(h transport.Handle) string {
+	return filepath.Join(c.dir, string(h.Kind), h.Name)
+}
+
+// get returns a cached copy that matches its name.
+func (c *Backend) get(h transport.Handle) ([]byte, bool) {
+	b, err := os.ReadFile(c.path(h))
+	if err != nil {
+		return nil, false
+	}
+	sum := sha256.Sum256(b)
+	if hex.EncodeToString(sum[:]) != h.Name {
+		os.Remove(c.path(h))
+		return nil, false
+	}
+	return b, true
+}
+
+// put stores a copy; a failure only costs a later download.
+func (c *Backend) put(h transport.Handle, data []byte) {
+	tmp, err := os.CreateTemp(filepath.Dir(c.path(h)), ".tmp-*")
+	if err != nil {
+		return
+	}
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), c.path(h))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+}
+
+// Save implements transport.Backend: written through, and kept.
+func (c *Backend) Save(ctx context.Context, h transport.Handle, data []byte) error {
+	if err := c.Backend.Save(ctx, h, data); err != nil {
+		return err
+	}
+	if cached(h) {
+		c.put(h, data)
+	}
+	return nil
+}
+
+// Load implements transport.Backend: whole index files and manifests come from the
+// cache when it has them.
+func (c *Backend) Load(ctx context.Context, h transport.Handle, length int, offset int64, fn func(io.Reader) error) error {
+	if !cached(h) || length != 0 || offset != 0 {
+		return c.Backend.Load(ctx, h, length, offset, fn)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if b, ok := c.get(h); ok {
+		return fn(bytes.NewReader(b))
+	}
+	var data []byte
+	err := c.Backend.Load(ctx, h, 0, 0, func(rd io.Reader) error {
+		var err error
+		data, err = io.ReadAll(rd)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(data)
+	if hex.EncodeToString(sum[:]) == h.Name {
+		c.put(h, data)
+	}
+	return fn(bytes.NewReader(data))
+}
+
+// Remove implements transport.Backend.
+func (c *Backend) Remove(ctx context.Context, h transport.Handle) error {
+	err := c.Backend.Remove(ctx, h)
+	if cached(h) && (err == nil || c.IsNotExist(err)) {
+		os.Remove(c.path(h))
+	}
+	return err
+}
+
+// List implements transport.Backend. A complete listing of a cached kind also drops
+// the copies of objects the repository no longer has (removed by another machine).
+func (c *Backend) List(ctx context.Context, k transport.Kind, fn func(transport.FileInfo) error) error {
+	if k != transport.Index && k != transport.Snapshots {
+		return c.Backend.List(ctx, k, fn)
+	}
+	seen := map[string]bool{}
+	err := c.Backend.List(ctx, k, func(fi transport.FileInfo) error {
+		seen[fi.Name] = true
+		return fn(fi)
+	})
+	if err != nil {
+		return err
+	}
+	entries, rerr := os.ReadDir(filepath.Join(c.dir, string(k)))
+	if rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		return nil
+	}
+	for _, e := range entries {
+		if !seen[e.Name()] {
+			os.Remove(filepath.Join(c.dir, string(k), e.Name()))
+		}
+	}
+	return nil
+}
