@@ -3,10 +3,10 @@ package repo
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
