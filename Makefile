@@ -2,8 +2,10 @@
 GO      ?= go
 BIN     := bin
 SIZE    ?= 512MiB
+RUNS    ?= 5
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test test-short test-sdk sdk-deps vet fuzz bench bench-chunking bench-api bench-rest serve demo clean
+.PHONY: all build test test-short test-sdk sdk-deps vet fuzz bench bench-chunking bench-api bench-rest bench-peers borg-installed serve demo clean
 
 all: build
 
@@ -49,7 +51,16 @@ bench-api: build
 bench-rest: build $(BIN)/rest-server $(BIN)/restic
 	$(GO) run ./cmd/cairnbench -rest -rest-server $(BIN)/rest-server -restic $(BIN)/restic -size $(SIZE)
 
-bench: bench-chunking bench-api bench-rest
+# cairn, restic 0.18.1 and borg on the same database, local and through rest-server,
+# 5 runs each with the order rotated, medians and ratios; then cairn's size series.
+bench-peers: build $(BIN)/rest-server $(BIN)/restic borg-installed
+	$(GO) run ./cmd/cairnbench -peers -cairn $(BIN)/cairn -restic $(BIN)/restic -rest-server $(BIN)/rest-server -size $(SIZE) -runs $(RUNS)
+
+# Debian's borgbackup, installed when missing.
+borg-installed:
+	@command -v borg >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q borgbackup; }
+
+bench: bench-peers
 
 # The main job: the Pieces backup API on http://127.0.0.1:1000 with a local database
 # and a local repository under ~/.local/share/cairn (CAIRN_ADDR, CAIRN_DATA and

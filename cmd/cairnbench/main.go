@@ -33,8 +33,33 @@ func main() {
 	restMode := flag.Bool("rest", false, "back up to rest-server with cairn and restic instead, counting the bytes on the wire")
 	restServer := flag.String("rest-server", "bin/rest-server", "the rest-server binary, with -rest")
 	resticBin := flag.String("restic", "bin/restic", "the restic binary, with -rest")
-	cairn := flag.String("cairn", "bin/cairn", "the cairn binary, with -api")
+	cairn := flag.String("cairn", "bin/cairn", "the cairn binary, with -api and -peers")
+	peersMode := flag.Bool("peers", false, "compare cairn, restic and borg on the same database instead")
+	borgBin := flag.String("borg", "borg", "the borg binary, with -peers")
+	runs := flag.Int("runs", 5, "runs per tool, with -peers")
+	seriesFlag := flag.String("series", "64MiB,256MiB,1GiB,2GiB", "database sizes of cairn's size series, with -peers (empty: none)")
 	flag.Parse()
+	if *peersMode {
+		size, err := parseSize(*size)
+		if err == nil {
+			var series []int64
+			for _, f := range strings.FieldsFunc(*seriesFlag, func(r rune) bool { return r == ',' }) {
+				v, perr := parseSize(f)
+				if perr != nil {
+					err = perr
+				}
+				series = append(series, v)
+			}
+			if err == nil {
+				err = runPeers(*cairn, *resticBin, *borgBin, *restServer, size, *runs, series, *work, *seed)
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cairnbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *restMode {
 		size, err := parseSize(*size)
 		if err == nil {

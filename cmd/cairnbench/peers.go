@@ -1,0 +1,415 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"cairn/engine/gendb"
+)
+
+// A peer is a backup tool driven through its command line.
+type peer struct {
+	name    string
+	env     func(repo, work string) []string
+	init    func(repo string) []string
+	backup  func(repo, src string, n int) []string
+	restore func(repo, target string) []string // run with target as working folder
+	check   func(repo string) []string
+}
+
+func peers(cairn, restic, borg string) []peer {
+	return []peer{
+		{
+			name: "cairn",
+			env: func(repo, work string) []string {
+				return []string{"CAIRN_REPOSITORY=" + repo, "CAIRN_CACHE_DIR=" + filepath.Join(work, "cache")}
+			},
+			init: func(string) []string { return []string{cairn, "init"} },
+			backup: func(_, src string, _ int) []string {
+				return []string{cairn, "--no-progress", "backup", src}
+			},
+			restore: func(_, target string) []string {
+				return []string{cairn, "--no-progress", "restore", "latest", "--target", filepath.Join(target, "out")}
+			},
+			check: func(string) []string { return []string{cairn, "--no-progress", "check", "--read-data"} },
+		},
+		{
+			name: "restic",
+			env: func(repo, work string) []string {
+				return []string{"RESTIC_REPOSITORY=" + repo, "RESTIC_PASSWORD=bench", "RESTIC_CACHE_DIR=" + filepath.Join(work, "cache")}
+			},
+			init:   func(string) []string { return []string{restic, "init", "--quiet"} },
+			backup: func(_, src string, _ int) []string { return []string{restic, "backup", "--quiet", src} },
+			restore: func(_, target string) []string {
+				return []string{restic, "restore", "latest", "--quiet", "--target", target}
+			},
+			check: func(string) []string { return []string{restic, "check", "--read-data", "--quiet"} },
+		},
+		{
+			name: "borg",
+			env: func(repo, work string) []string {
+				return []string{"BORG_PASSPHRASE=bench", "BORG_BASE_DIR=" + filepath.Join(work, "base"), "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes"}
+			},
+			init: func(repo string) []string { return []string{borg, "init", "--encryption=repokey", repo} },
+			backup: func(repo, src string, n int) []string {
+				return []string{borg, "create", fmt.Sprintf("%s::b%d", repo, n), src}
+			},
+			restore: func(repo, _ string) []string { return []string{borg, "extract", repo + "::b2"} },
+			check:   func(repo string) []string { return []string{borg, "check", "--verify-data", repo} },
+		},
+	}
+}
+
+// sample is one measured command.
+type sample struct {
+	wall, cpu      time.Duration
+	rss            int64 // peak resident set, bytes
+	stored         int64 // growth of the repository folder, bytes
+	sent, received int64 // bytes on the wire, for repositories behind rest-server
+}
+
+func runCmd(args []string, env []string, dir string) (sample, error) {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = dir
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	s := sample{wall: time.Since(start)}
+	if err != nil {
+		return s, fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		s.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		s.rss = ru.Maxrss << 10
+	}
+	return s, nil
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// restServer is a rest-server on loopback behind a byte-counting proxy.
+type restServer struct {
+	root, base string
+	meter      *meter
+	stop       func()
+}
+
+func startRESTServer(bin, root string) (*restServer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	srv := exec.Command(bin, "--path", root, "--listen", addr, "--no-auth")
+	if err := srv.Start(); err != nil {
+		return nil, err
+	}
+	up := false
+	for i := 0; i < 250 && !up; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			up = true
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if !up {
+		srv.Process.Kill()
+		srv.Wait()
+		return nil, fmt.Errorf("rest-server did not start on %s", addr)
+	}
+	target, _ := url.Parse("http://" + addr)
+	m := &meter{next: httputil.NewSingleHostReverseProxy(target)}
+	proxy := &http.Server{Handler: m}
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		srv.Process.Kill()
+		srv.Wait()
+		return nil, err
+	}
+	go proxy.Serve(pl) // ends with proxy.Close in stop
+	return &restServer{root: root, base: "http://" + pl.Addr().String(), meter: m, stop: func() {
+		proxy.Close()
+		srv.Process.Kill()
+		srv.Wait()
+	}}, nil
+}
+
+// A setup is one tool on one kind of repository.
+type setup struct {
+	peer
+	rest bool
+}
+
+func (s setup) label() string {
+	if s.rest {
+		return s.name + " → rest-server"
+	}
+	return s.name
+}
+
+var peerOps = []string{"initial backup", "incremental backup", "restore", "check --read-data"}
+
+// runPeers measures initial and incremental backup, restore and check --read-data for
+// cairn, restic and borg on the same bytes (on a local repository, and for cairn and
+// restic through one rest-server), rotating the order of the tools each run, then a size
+// series of cairn alone, and prints medians and ratios.
+func runPeers(cairn, restic, borg, restBin string, size int64, runs int, series []int64, work string, seed int64) error {
+	for _, p := range []*string{&cairn, &restic, &borg, &restBin} {
+		if strings.ContainsRune(*p, os.PathSeparator) {
+			abs, err := filepath.Abs(*p)
+			if err != nil {
+				return err
+			}
+			*p = abs
+		}
+	}
+	if err := os.RemoveAll(work); err != nil {
+		return err
+	}
+	begin := time.Now()
+	db0, db1, src := filepath.Join(work, "db0"), filepath.Join(work, "db1"), filepath.Join(work, "src")
+	gs, ms, err := generatePair(db0, db1, size, seed)
+	if err != nil {
+		return err
+	}
+	rs, err := startRESTServer(restBin, filepath.Join(work, "rest"))
+	if err != nil {
+		return err
+	}
+	defer rs.stop()
+
+	tools := peers(cairn, restic, borg)
+	var setups []setup
+	for _, t := range tools {
+		setups = append(setups, setup{peer: t})
+	}
+	for _, t := range tools[:2] {
+		setups = append(setups, setup{peer: t, rest: true})
+	}
+	results := map[string]map[string][]sample{}
+	for _, st := range setups {
+		results[st.label()] = map[string][]sample{}
+	}
+	for run := 0; run < runs; run++ {
+		for k := range setups {
+			st := setups[(k+run)%len(setups)]
+			twork := filepath.Join(work, fmt.Sprintf("%s-%d", st.name, run))
+			repoDir := filepath.Join(twork, "repo")
+			location := repoDir
+			if st.rest {
+				name := fmt.Sprintf("%s-%d", st.name, run)
+				repoDir = filepath.Join(rs.root, name)
+				location = "rest:" + rs.base + "/" + name
+			}
+			if err := os.MkdirAll(twork, 0o755); err != nil {
+				return err
+			}
+			env := st.env(location, twork)
+			if _, err := runCmd(st.init(location), env, twork); err != nil {
+				return err
+			}
+			measure := func(op string, args []string, dir string) error {
+				before := dirSize(repoDir)
+				s0, r0 := rs.meter.sent.Load(), rs.meter.received.Load()
+				s, err := runCmd(args, env, dir)
+				if err != nil {
+					return err
+				}
+				s.stored = dirSize(repoDir) - before
+				s.sent, s.received = rs.meter.sent.Load()-s0, rs.meter.received.Load()-r0
+				results[st.label()][op] = append(results[st.label()][op], s)
+				fmt.Fprintf(os.Stderr, "run %d %-22s %-20s %s\n", run+1, st.label(), op, s.wall.Round(time.Millisecond))
+				return nil
+			}
+			// The same source path both times: the first state, then the changed one.
+			if err := os.Rename(db0, src); err != nil {
+				return err
+			}
+			err := measure(peerOps[0], st.backup(location, src, 1), twork)
+			if e := os.Rename(src, db0); err == nil {
+				err = e
+			}
+			if err != nil {
+				return err
+			}
+			if err := os.Rename(db1, src); err != nil {
+				return err
+			}
+			err = measure(peerOps[1], st.backup(location, src, 2), twork)
+			if e := os.Rename(src, db1); err == nil {
+				err = e
+			}
+			if err != nil {
+				return err
+			}
+			target := filepath.Join(twork, "restore")
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+			if err := measure(peerOps[2], st.restore(location, target), target); err != nil {
+				return err
+			}
+			if err := measure(peerOps[3], st.check(location), twork); err != nil {
+				return err
+			}
+			os.RemoveAll(twork)
+			os.RemoveAll(repoDir)
+		}
+	}
+	fmt.Printf("Database: %s in %d records (27 collection files); the incremental backup follows a 1%% change (changed records %s). %d runs per tool, order rotated each run; medians. rest-server v0.14.0 on loopback behind a byte-counting proxy.\n\n",
+		human(gs.Bytes), gs.Records, human(ms.ChangedBytes), runs)
+	printPeerTable(setups, results)
+
+	if len(series) > 0 {
+		if err := runSeries(cairn, series, work, seed); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("\nWhole run: %s.\n", time.Since(begin).Round(time.Second))
+	return nil
+}
+
+func generatePair(db0, db1 string, size, seed int64) (gendb.Stats, gendb.MutationStats, error) {
+	gs, err := gendb.Generate(db0, gendb.Options{Size: size, Seed: seed})
+	if err != nil {
+		return gs, gendb.MutationStats{}, err
+	}
+	if _, err := gendb.Generate(db1, gendb.Options{Size: size, Seed: seed}); err != nil {
+		return gs, gendb.MutationStats{}, err
+	}
+	ms, err := gendb.Mutate(db1, gendb.Mutation{Fraction: 0.01, Seed: seed + 1})
+	return gs, ms, err
+}
+
+func printPeerTable(setups []setup, results map[string]map[string][]sample) {
+	fmt.Println("| workload | tool | wall | CPU | peak RSS | new bytes stored | sent / received | cairn / faster peer (wall) |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	for _, op := range peerOps {
+		for _, rest := range []bool{false, true} {
+			best := time.Duration(0)
+			for _, st := range setups {
+				if st.rest != rest || st.name == "cairn" {
+					continue
+				}
+				if w := time.Duration(median(results[st.label()][op], func(s sample) int64 { return int64(s.wall) })); best == 0 || w < best {
+					best = w
+				}
+			}
+			for _, st := range setups {
+				if st.rest != rest {
+					continue
+				}
+				ss := results[st.label()][op]
+				wall := time.Duration(median(ss, func(s sample) int64 { return int64(s.wall) }))
+				cpu := time.Duration(median(ss, func(s sample) int64 { return int64(s.cpu) }))
+				rss := median(ss, func(s sample) int64 { return s.rss })
+				stored, sent := "-", "-"
+				if op == peerOps[0] || op == peerOps[1] {
+					stored = human(median(ss, func(s sample) int64 { return s.stored }))
+				}
+				if rest {
+					sent = human(median(ss, func(s sample) int64 { return s.sent })) + " / " + human(median(ss, func(s sample) int64 { return s.received }))
+				}
+				ratio := ""
+				if st.name == "cairn" && best > 0 {
+					ratio = fmt.Sprintf("**%.2f**", wall.Seconds()/best.Seconds())
+				}
+				fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", op, st.label(), wall.Round(time.Millisecond),
+					cpu.Round(time.Millisecond), human(rss), stored, sent, ratio)
+			}
+		}
+	}
+}
+
+// runSeries backs up databases of growing size with cairn: initial and incremental
+// backup time, peak memory, index size in memory and new bytes.
+func runSeries(cairn string, sizes []int64, work string, seed int64) error {
+	fmt.Println("\nSize series, cairn alone, one run each (local repository):")
+	fmt.Println()
+	fmt.Println("| database | initial backup | peak RSS | stored | chunks | index in memory | incremental (1%) | peak RSS | new bytes stored | changed records |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+	for _, size := range sizes {
+		dir := filepath.Join(work, "series")
+		os.RemoveAll(dir)
+		db0, db1, src := filepath.Join(dir, "db0"), filepath.Join(dir, "db1"), filepath.Join(dir, "src")
+		gs, ms, err := generatePair(db0, db1, size, seed)
+		if err != nil {
+			return err
+		}
+		repoDir := filepath.Join(dir, "repo")
+		env := []string{"CAIRN_REPOSITORY=" + repoDir}
+		if _, err := runCmd([]string{cairn, "init"}, env, dir); err != nil {
+			return err
+		}
+		var s [2]sample
+		for i, db := range []string{db0, db1} {
+			if err := os.Rename(db, src); err != nil {
+				return err
+			}
+			before := dirSize(repoDir)
+			s[i], err = runCmd([]string{cairn, "--no-progress", "backup", src}, env, dir)
+			if err != nil {
+				return err
+			}
+			s[i].stored = dirSize(repoDir) - before
+			if err := os.RemoveAll(src); err != nil {
+				return err
+			}
+		}
+		cmd := exec.Command(cairn, "--json", "stats")
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.Output()
+		if err != nil {
+			return fmt.Errorf("cairn stats: %v", err)
+		}
+		var st struct {
+			Chunks      int64 `json:"chunks"`
+			IndexMemory int64 `json:"index_memory"`
+		}
+		if err := json.Unmarshal(out, &st); err != nil {
+			return fmt.Errorf("cairn stats: %v", err)
+		}
+		fmt.Printf("| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s |\n", human(gs.Bytes),
+			s[0].wall.Round(time.Millisecond), human(s[0].rss), human(s[0].stored), st.Chunks, human(st.IndexMemory),
+			s[1].wall.Round(time.Millisecond), human(s[1].rss), human(s[1].stored), human(ms.ChangedBytes))
+		os.RemoveAll(dir)
+	}
+	return nil
+}
+
+func median(ss []sample, f func(sample) int64) int64 {
+	if len(ss) == 0 {
+		return 0
+	}
+	v := make([]int64, len(ss))
+	for i, s := range ss {
+		v[i] = f(s)
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
+}
