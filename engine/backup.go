@@ -197,7 +197,7 @@ func (b *backup) collection(ctx context.Context, name string, rd io.Reader) erro
 				for _, end := range bt.ends {
 					data := bt.data[start:end]
 					start = end
-					id := chunk.Hash(data)
+					id := b.r.ChunkID(data)
 					res, err := b.r.SaveChunk(gctx, id, data)
 					if err != nil {
 						return err

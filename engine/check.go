@@ -151,7 +151,7 @@ func Check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckRes
 			frames := map[uint32][]byte{}
 			for _, id := range byPack[p] {
 				loc, _ := r.Index().Lookup(id)
-				if err := repo.VerifyChunk(data, id, loc, frames); err != nil {
+				if err := r.VerifyChunk(data, id, loc, frames); err != nil {
 					res.Errors = append(res.Errors, fmt.Sprintf("pack %s: %v", p.Short(), err))
 					bad[id] = true
 				}

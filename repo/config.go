@@ -21,9 +21,15 @@ type Config struct {
 	Created     time.Time    `json:"created"`
 	Chunking    chunk.Params `json:"chunking"`
 	Compression string       `json:"compression"` // "zstd"
-	Encryption  string       `json:"encryption"`  // "none"; reserved for encrypted repositories
+	Encryption  string       `json:"encryption"`  // EncryptionNone or EncryptionXChaCha
 	PackSize    int          `json:"pack_size"`   // target pack size in bytes
 }
+
+// The encryption modes of a repository.
+const (
+	EncryptionNone    = "none"
+	EncryptionXChaCha = "xchacha20-poly1305" // with argon2id key slots and keyed BLAKE3 chunk ids
+)
 
 // DefaultPackSize is small enough that a backup cut off on a thin link loses little.
 const DefaultPackSize = 4 << 20
@@ -44,7 +50,7 @@ func NewConfig(now time.Time) (Config, error) {
 		Created:     now.UTC(),
 		Chunking:    params,
 		Compression: "zstd",
-		Encryption:  "none",
+		Encryption:  EncryptionNone,
 		PackSize:    DefaultPackSize,
 	}, nil
 }
@@ -56,7 +62,7 @@ func (c Config) validate() error {
 	if c.Format < 1 {
 		return fmt.Errorf("repository format %d: %w", c.Format, ErrDamaged)
 	}
-	if c.Encryption != "none" {
+	if c.Encryption != EncryptionNone && c.Encryption != EncryptionXChaCha {
 		return fmt.Errorf("repository encryption %q: %w", c.Encryption, ErrNewerFormat)
 	}
 	if c.Compression != "zstd" {
@@ -71,16 +77,16 @@ func (c Config) validate() error {
 	return nil
 }
 
-func encodeConfig(c Config) ([]byte, error) {
+func encodeConfig(k *box, c Config) ([]byte, error) {
 	js, err := json.Marshal(c)
 	if err != nil {
 		return nil, err
 	}
-	return seal(TypeConfig, codecNone, js), nil
+	return sealObject(k, TypeConfig, codecNone, js), nil
 }
 
-func decodeConfig(data []byte) (Config, error) {
-	payload, err := open(data, TypeConfig)
+func decodeConfig(k *box, data []byte) (Config, error) {
+	payload, err := openObject(k, data, TypeConfig)
 	if err != nil {
 		return Config{}, fmt.Errorf("read config: %w", err)
 	}

@@ -187,7 +187,7 @@ func (x *Index) Each(fn func(id chunk.ID, loc Location)) {
 // inside an envelope of type index with zstd.
 type indexFile map[ObjectID][]BlobRef
 
-func encodeIndex(f indexFile) []byte {
+func encodeIndex(k *box, f indexFile) []byte {
 	var b []byte
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(f)))
 	packs := make([]ObjectID, 0, len(f))
@@ -203,11 +203,11 @@ func encodeIndex(f indexFile) []byte {
 			b = appendRef(b, r)
 		}
 	}
-	return seal(TypeIndex, codecZstd, b)
+	return sealObject(k, TypeIndex, codecZstd, b)
 }
 
-func decodeIndex(data []byte) (indexFile, error) {
-	b, err := open(data, TypeIndex)
+func decodeIndex(k *box, data []byte) (indexFile, error) {
+	b, err := openObject(k, data, TypeIndex)
 	if err != nil {
 		return nil, err
 	}

@@ -105,7 +105,7 @@ func (r *Repository) SaveList(ctx context.Context, ids []chunk.ID, base *List) (
 			data, depth = delta, base.Depth+1
 		}
 	}
-	id := chunk.Hash(data)
+	id := r.ChunkID(data)
 	if _, err := r.SaveChunk(ctx, id, data); err != nil {
 		return List{}, fmt.Errorf("save chunk list: %w", err)
 	}
@@ -175,7 +175,9 @@ func (r *Repository) LoadList(ctx context.Context, id chunk.ID, visit func(chunk
 	}
 	data, ok := r.lists.takeRaw(id)
 	if !ok && r.listStore != nil {
-		data, ok = r.listStore.Get(id)
+		if data, ok = r.listStore.Get(id); ok && r.ChunkID(data) != id {
+			data, ok = nil, false
+		}
 	}
 	if !ok {
 		var err error

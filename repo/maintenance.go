@@ -36,7 +36,7 @@ func (r *Repository) LoadPack(ctx context.Context, name ObjectID) ([]byte, []Blo
 	if objectID(data) != name {
 		return data, nil, fmt.Errorf("pack %s: content does not match its name: %w", name.Short(), ErrDamaged)
 	}
-	refs, err := parsePackEntries(data)
+	refs, err := parsePackEntries(r.box, data)
 	if err != nil {
 		return data, nil, fmt.Errorf("pack %s: %w", name.Short(), err)
 	}
@@ -83,7 +83,7 @@ func (r *Repository) AdoptOrphans(ctx context.Context) (int, error) {
 
 // VerifyChunk decodes a chunk from a loaded pack and checks it against its id. Pass
 // the same frames map for every chunk of one pack: each frame is decompressed once.
-func VerifyChunk(pack []byte, id chunk.ID, loc Location, frames map[uint32][]byte) error {
+func (r *Repository) VerifyChunk(pack []byte, id chunk.ID, loc Location, frames map[uint32][]byte) error {
 	raw, ok := frames[loc.Frame]
 	if !ok {
 		end := int(loc.Frame) + int(loc.FrameLen)
@@ -91,7 +91,7 @@ func VerifyChunk(pack []byte, id chunk.ID, loc Location, frames map[uint32][]byt
 			return fmt.Errorf("chunk %s lies past the end of pack %s: %w", id.Short(), loc.Pack.Short(), ErrDamaged)
 		}
 		var err error
-		raw, err = decodeFrame(pack[loc.Frame:end], nil)
+		raw, err = decodeFrame(r.box, pack[loc.Frame:end], nil)
 		if err != nil {
 			raw = nil // every chunk of a broken frame fails
 		}
@@ -100,7 +100,7 @@ func VerifyChunk(pack []byte, id chunk.ID, loc Location, frames map[uint32][]byt
 	if raw == nil {
 		return fmt.Errorf("chunk %s: frame at %d of pack %s does not decompress: %w", id.Short(), loc.Frame, loc.Pack.Short(), ErrDamaged)
 	}
-	_, err := chunkOf(raw, id, loc.Offset, loc.Raw)
+	_, err := r.chunkOf(raw, id, loc.Offset, loc.Raw)
 	return err
 }
 
@@ -128,7 +128,7 @@ func (r *Repository) Rewrite(ctx context.Context, repack, drop map[ObjectID]bool
 				continue
 			}
 			loc := Location{Pack: p, Frame: e.Frame, FrameLen: e.FrameLen, Offset: e.Offset, Raw: e.Raw}
-			if err := VerifyChunk(data, e.ID, loc, frames); err != nil {
+			if err := r.VerifyChunk(data, e.ID, loc, frames); err != nil {
 				return st, fmt.Errorf("repack: %w", err)
 			}
 			raw := frames[e.Frame]

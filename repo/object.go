@@ -12,13 +12,17 @@ import (
 
 // Every stored object starts with an 8-byte envelope header:
 //
-//	"CAIRN" | envelope version (1) | object type | codec
+//	"CAIRN" | envelope version | object type | codec
 //
-// The version is bumped when the envelope changes (encryption adds a version whose
-// payload is sealed); readers reject versions they do not know instead of misreading them.
+// Version 1 is a plain payload; version 2 is a sealed one (the objects of an encrypted
+// repository). Readers reject versions they do not know instead of misreading them, and
+// an encrypted repository rejects plain objects, so bytes swapped in by the storage
+// owner cannot pass for the owner's data.
 const (
 	magic           = "CAIRN"
-	envelopeVersion = 1
+	envelopePlain   = 1
+	envelopeSealed  = 2
+	envelopeVersion = envelopeSealed // the newest this build reads
 	headerSize      = len(magic) + 3
 )
 
@@ -31,6 +35,7 @@ const (
 	TypePack     ObjectType = 2
 	TypeIndex    ObjectType = 3
 	TypeSnapshot ObjectType = 4
+	TypeKey      ObjectType = 5
 )
 
 func (t ObjectType) String() string {
@@ -43,6 +48,8 @@ func (t ObjectType) String() string {
 		return "index"
 	case TypeSnapshot:
 		return "snapshot"
+	case TypeKey:
+		return "key"
 	}
 	return fmt.Sprintf("type %d", byte(t))
 }
@@ -110,27 +117,51 @@ func codecs() (*zstd.Encoder, *zstd.Decoder) {
 	return zenc, zdec
 }
 
-// seal wraps a payload in the envelope, compressing it when codec says so.
-func seal(t ObjectType, codec byte, payload []byte) []byte {
-	out := make([]byte, 0, headerSize+len(payload)/2+64)
-	out = append(out, magic...)
-	out = append(out, envelopeVersion, byte(t), codec)
-	if codec == codecZstd {
-		enc, _ := codecs()
-		return enc.EncodeAll(payload, out)
+func envelopeOf(k *box) byte {
+	if k == nil {
+		return envelopePlain
 	}
-	return append(out, payload...)
+	return envelopeSealed
 }
 
-// checkHeader validates the envelope header of data against the wanted type.
-func checkHeader(data []byte, want ObjectType) (codec byte, err error) {
+func appendHeader(dst []byte, k *box, t ObjectType, codec byte) []byte {
+	dst = append(dst, magic...)
+	return append(dst, envelopeOf(k), byte(t), codec)
+}
+
+// sealObject wraps a payload in the envelope, compressing it when codec says so and
+// encrypting it (with the header as associated data) when k is not nil.
+func sealObject(k *box, t ObjectType, codec byte, payload []byte) []byte {
+	out := appendHeader(make([]byte, 0, headerSize+len(payload)/2+64), k, t, codec)
+	body := payload
+	if codec == codecZstd {
+		enc, _ := codecs()
+		if k == nil {
+			return enc.EncodeAll(payload, out)
+		}
+		body = enc.EncodeAll(payload, nil)
+	}
+	if k == nil {
+		return append(out, body...)
+	}
+	return k.seal(out, body, out[:headerSize])
+}
+
+// checkHeader validates the envelope header of data against the wanted type and the
+// repository's mode (k is nil in an unencrypted repository).
+func checkHeader(k *box, data []byte, want ObjectType) (codec byte, err error) {
 	if len(data) < headerSize || string(data[:len(magic)]) != magic {
 		return 0, ErrForeign
 	}
-	if v := data[len(magic)]; v > envelopeVersion {
+	switch v := data[len(magic)]; {
+	case v > envelopeVersion:
 		return 0, fmt.Errorf("object envelope version %d: %w", v, ErrNewerFormat)
-	} else if v == 0 {
+	case v == 0:
 		return 0, fmt.Errorf("object envelope version 0: %w", ErrDamaged)
+	case v != envelopeOf(k) && k != nil:
+		return 0, fmt.Errorf("unencrypted object in an encrypted repository: %w", ErrDamaged)
+	case v != envelopeOf(k):
+		return 0, fmt.Errorf("encrypted object in an unencrypted repository: %w", ErrDamaged)
 	}
 	if t := ObjectType(data[len(magic)+1]); t != want {
 		return 0, fmt.Errorf("object is a %s, want a %s: %w", t, want, ErrDamaged)
@@ -142,13 +173,18 @@ func checkHeader(data []byte, want ObjectType) (codec byte, err error) {
 	return codec, nil
 }
 
-// open checks the envelope and returns the payload.
-func open(data []byte, want ObjectType) ([]byte, error) {
-	codec, err := checkHeader(data, want)
+// openObject checks the envelope and returns the payload.
+func openObject(k *box, data []byte, want ObjectType) ([]byte, error) {
+	codec, err := checkHeader(k, data, want)
 	if err != nil {
 		return nil, err
 	}
 	payload := data[headerSize:]
+	if k != nil {
+		if payload, err = k.open(nil, payload, data[:headerSize]); err != nil {
+			return nil, fmt.Errorf("%s: %w", want, err)
+		}
+	}
 	if codec == codecZstd {
 		_, dec := codecs()
 		out, err := dec.DecodeAll(payload, nil)

@@ -3,6 +3,7 @@ package repo
 import (
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"cairn/chunk"
 )
@@ -14,6 +15,11 @@ import (
 //	entry 1 | entry 2 | ...    each: id (32) | frame offset u32 | frame length u32 |
 //	                           offset in frame u32 | length u32
 //	entry count u32
+//
+// In an encrypted repository (envelope version 2) every frame is sealed on its own
+// (nonce | ciphertext | tag of the codec byte and the frame's bytes), and the entry
+// table with its count is sealed as one blob followed by the blob's length (u32), so
+// the storage owner learns neither chunk ids nor where chunks start.
 //
 // A frame is the unit of compression: the raw bytes of consecutive new chunks, up to
 // frameTarget, compressed together, so that small chunks (which deduplicate well)
@@ -64,11 +70,8 @@ type packWriter struct {
 	entries []BlobRef
 }
 
-func newPackWriter(size int) *packWriter {
-	buf := make([]byte, 0, size+size/8)
-	buf = append(buf, magic...)
-	buf = append(buf, envelopeVersion, byte(TypePack), codecNone)
-	return &packWriter{buf: buf}
+func newPackWriter(size int, k *box) *packWriter {
+	return &packWriter{buf: appendHeader(make([]byte, 0, size+size/8), k, TypePack, codecNone)}
 }
 
 // addFrame appends a sealed frame and its chunks.
@@ -83,16 +86,24 @@ func (p *packWriter) addFrame(stored []byte, refs []BlobRef) {
 
 func (p *packWriter) size() int { return len(p.buf) }
 
-// finish appends the entries and returns the pack bytes and its name.
-func (p *packWriter) finish() ([]byte, ObjectID) {
-	for _, e := range p.entries {
-		p.buf = append(p.buf, e.ID[:]...)
-		p.buf = binary.LittleEndian.AppendUint32(p.buf, e.Frame)
-		p.buf = binary.LittleEndian.AppendUint32(p.buf, e.FrameLen)
-		p.buf = binary.LittleEndian.AppendUint32(p.buf, e.Offset)
-		p.buf = binary.LittleEndian.AppendUint32(p.buf, e.Raw)
+// finish appends the entries (sealed when k is not nil) and returns the pack bytes
+// and its name.
+func (p *packWriter) finish(k *box) ([]byte, ObjectID) {
+	table := p.buf
+	if k != nil {
+		table = make([]byte, 0, len(p.entries)*packEntrySize+4)
 	}
-	p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(len(p.entries)))
+	for _, e := range p.entries {
+		table = appendRef(table, e)
+	}
+	table = binary.LittleEndian.AppendUint32(table, uint32(len(p.entries)))
+	if k == nil {
+		p.buf = table
+	} else {
+		n := len(p.buf)
+		p.buf = k.seal(p.buf, table, nil)
+		p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(len(p.buf)-n))
+	}
 	return p.buf, objectID(p.buf)
 }
 
@@ -115,24 +126,42 @@ func readRef(b []byte) BlobRef {
 }
 
 // parsePackEntries reads the entry table at the end of a whole pack.
-func parsePackEntries(pack []byte) ([]BlobRef, error) {
-	if _, err := checkHeader(pack, TypePack); err != nil {
+func parsePackEntries(k *box, pack []byte) ([]BlobRef, error) {
+	if _, err := checkHeader(k, pack, TypePack); err != nil {
 		return nil, err
 	}
 	if len(pack) < headerSize+4 {
 		return nil, fmt.Errorf("pack of %d bytes is too short: %w", len(pack), ErrDamaged)
 	}
-	n := int(binary.LittleEndian.Uint32(pack[len(pack)-4:]))
-	tableStart := len(pack) - 4 - n*packEntrySize
-	if n < 0 || n > len(pack)/packEntrySize || tableStart < headerSize {
+	table, framesEnd := pack, 0 // framesEnd: where the frames stop
+	if k != nil {
+		sealed := int(binary.LittleEndian.Uint32(pack[len(pack)-4:]))
+		framesEnd = len(pack) - 4 - sealed
+		if sealed < sealOverhead || framesEnd < headerSize {
+			return nil, fmt.Errorf("pack table of %d bytes does not fit its %d bytes: %w", sealed, len(pack), ErrDamaged)
+		}
+		var err error
+		if table, err = k.open(nil, pack[framesEnd:len(pack)-4], nil); err != nil {
+			return nil, fmt.Errorf("pack table: %w", err)
+		}
+		if len(table) < 4 {
+			return nil, fmt.Errorf("pack table too short: %w", ErrDamaged)
+		}
+	}
+	n := int(binary.LittleEndian.Uint32(table[len(table)-4:]))
+	tableStart := len(table) - 4 - n*packEntrySize
+	if k == nil {
+		framesEnd = tableStart
+	}
+	if n < 0 || n > len(table)/packEntrySize || tableStart < 0 || k == nil && tableStart < headerSize || k != nil && tableStart != 0 {
 		return nil, fmt.Errorf("pack entry count %d does not fit its %d bytes: %w", n, len(pack), ErrDamaged)
 	}
 	entries := make([]BlobRef, n)
-	b := pack[tableStart:]
+	b := table[tableStart:]
 	for i := range entries {
 		e := readRef(b)
 		b = b[packEntrySize:]
-		if int(e.Frame) < headerSize || e.FrameLen < 1 || int(e.Frame)+int(e.FrameLen) > tableStart {
+		if int(e.Frame) < headerSize || e.FrameLen < 1 || int(e.Frame)+int(e.FrameLen) > framesEnd {
 			return nil, fmt.Errorf("pack entry %d points outside the pack: %w", i, ErrDamaged)
 		}
 		entries[i] = e
@@ -140,8 +169,21 @@ func parsePackEntries(pack []byte) ([]BlobRef, error) {
 	return entries, nil
 }
 
-// decodeFrame turns a stored frame back into raw bytes.
-func decodeFrame(stored, dst []byte) ([]byte, error) {
+// framePlain holds decrypted frames on their way to being decompressed.
+var framePlain = sync.Pool{New: func() any { return new([]byte) }}
+
+// decodeFrame turns a stored frame back into raw bytes, appended to dst[:0].
+func decodeFrame(k *box, stored, dst []byte) ([]byte, error) {
+	if k != nil {
+		buf := framePlain.Get().(*[]byte)
+		defer framePlain.Put(buf)
+		plain, err := k.open((*buf)[:0], stored, nil)
+		if err != nil {
+			return nil, fmt.Errorf("frame: %w", err)
+		}
+		*buf = plain
+		stored = plain
+	}
 	if len(stored) < 1 {
 		return nil, fmt.Errorf("empty frame: %w", ErrDamaged)
 	}
@@ -160,13 +202,13 @@ func decodeFrame(stored, dst []byte) ([]byte, error) {
 }
 
 // chunkOf cuts a chunk out of a decoded frame and checks it against its id.
-func chunkOf(raw []byte, id chunk.ID, offset, length uint32) ([]byte, error) {
+func (r *Repository) chunkOf(raw []byte, id chunk.ID, offset, length uint32) ([]byte, error) {
 	end := int(offset) + int(length)
 	if end > len(raw) {
 		return nil, fmt.Errorf("chunk %s lies past the end of its frame: %w", id.Short(), ErrDamaged)
 	}
 	data := raw[offset:end]
-	if chunk.Hash(data) != id {
+	if r.ChunkID(data) != id {
 		return nil, fmt.Errorf("chunk %s: content does not match its id: %w", id.Short(), ErrDamaged)
 	}
 	return data, nil

@@ -34,27 +34,27 @@ func testRepo(tb testing.TB) (*Repository, *mem.Backend) {
 func TestEnvelope(t *testing.T) {
 	payload := []byte(`{"hello":"world"}`)
 	for _, codec := range []byte{codecNone, codecZstd} {
-		obj := seal(TypeSnapshot, codec, payload)
-		got, err := open(obj, TypeSnapshot)
+		obj := sealObject(nil, TypeSnapshot, codec, payload)
+		got, err := openObject(nil, obj, TypeSnapshot)
 		if err != nil || !bytes.Equal(got, payload) {
 			t.Fatalf("codec %d: %q %v", codec, got, err)
 		}
-		if _, err := open(obj, TypeIndex); !errors.Is(err, ErrDamaged) {
+		if _, err := openObject(nil, obj, TypeIndex); !errors.Is(err, ErrDamaged) {
 			t.Fatalf("wrong type accepted: %v", err)
 		}
 	}
-	newer := seal(TypeConfig, codecNone, payload)
+	newer := sealObject(nil, TypeConfig, codecNone, payload)
 	newer[len(magic)] = envelopeVersion + 1
-	if _, err := open(newer, TypeConfig); !errors.Is(err, ErrNewerFormat) {
+	if _, err := openObject(nil, newer, TypeConfig); !errors.Is(err, ErrNewerFormat) {
 		t.Fatalf("newer envelope: %v", err)
 	}
-	unknownCodec := seal(TypeConfig, codecNone, payload)
+	unknownCodec := sealObject(nil, TypeConfig, codecNone, payload)
 	unknownCodec[len(magic)+2] = 7
-	if _, err := open(unknownCodec, TypeConfig); !errors.Is(err, ErrNewerFormat) {
+	if _, err := openObject(nil, unknownCodec, TypeConfig); !errors.Is(err, ErrNewerFormat) {
 		t.Fatalf("unknown codec: %v", err)
 	}
 	for _, foreign := range [][]byte{nil, []byte("CAIR"), []byte("PK\x03\x04 not ours at all")} {
-		if _, err := open(foreign, TypeConfig); !errors.Is(err, ErrForeign) {
+		if _, err := openObject(nil, foreign, TypeConfig); !errors.Is(err, ErrForeign) {
 			t.Fatalf("foreign %q: %v", foreign, err)
 		}
 	}
@@ -124,16 +124,16 @@ func TestIndexFileRoundTrip(t *testing.T) {
 		}
 		f[objectID([]byte{byte(p)})] = refs
 	}
-	got, err := decodeIndex(encodeIndex(f))
+	got, err := decodeIndex(nil, encodeIndex(nil, f))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(got) != fmt.Sprint(f) {
 		t.Fatal("index file does not round-trip")
 	}
-	enc := encodeIndex(f)
-	payload, _ := open(enc, TypeIndex)
-	if _, err := decodeIndex(seal(TypeIndex, codecZstd, payload[:len(payload)-3])); !errors.Is(err, ErrDamaged) {
+	enc := encodeIndex(nil, f)
+	payload, _ := openObject(nil, enc, TypeIndex)
+	if _, err := decodeIndex(nil, sealObject(nil, TypeIndex, codecZstd, payload[:len(payload)-3])); !errors.Is(err, ErrDamaged) {
 		t.Fatalf("truncated index: %v", err)
 	}
 }
@@ -177,7 +177,7 @@ func TestNewerSnapshotFormatRejected(t *testing.T) {
 	ctx := context.Background()
 	r, be := testRepo(t)
 	js := []byte(`{"format":2,"id":"1.0_1"}`)
-	data := seal(TypeSnapshot, codecZstd, js)
+	data := sealObject(nil, TypeSnapshot, codecZstd, js)
 	be.Save(ctx, transport.Handle{Kind: transport.Snapshots, Name: objectID(data).String()}, data)
 	if _, err := r.Snapshots(ctx); !errors.Is(err, ErrNewerFormat) {
 		t.Fatalf("newer manifest: %v", err)

@@ -22,9 +22,12 @@ import (
 // Repository is an open repository. Saving chunks is safe for concurrent use; Flush
 // makes everything saved so far durable (packs, then the index that names them).
 type Repository struct {
-	be  transport.Backend
-	cfg Config
-	idx *Index
+	be      transport.Backend
+	cfg     Config
+	idx     *Index
+	box     *box       // nil in an unencrypted repository
+	master  *masterKey // nil in an unencrypted repository
+	keyName string     // the key slot the repository was opened with
 
 	mu       sync.Mutex
 	frame    *frameWriter          // the open frame
@@ -42,8 +45,43 @@ type Repository struct {
 	framePool sync.Pool
 }
 
-// Init creates a repository in an empty location.
-func Init(ctx context.Context, be transport.Backend, cfg Config) (*Repository, error) {
+// An Option changes how Init creates or Open opens a repository.
+type Option func(*options)
+
+type options struct {
+	password string
+	kdf      KDFParams
+	keys     *KeyCache
+}
+
+// WithKeyCache lets Open reuse master keys unlocked before in this process.
+func WithKeyCache(c *KeyCache) Option { return func(o *options) { o.keys = c } }
+
+// WithPassword gives the password of an encrypted repository: Init stores its first
+// key slot with it (argon2id with kdf, DefaultKDF when kdf is zero); Open tries it
+// against every key slot.
+func WithPassword(password string, kdf KDFParams) Option {
+	return func(o *options) {
+		o.password = password
+		if kdf != (KDFParams{}) {
+			o.kdf = kdf
+		}
+	}
+}
+
+func collect(opts []Option) options {
+	o := options{kdf: DefaultKDF}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// Init creates a repository in an empty location. A config with EncryptionXChaCha
+// needs WithPassword: a random master key is made and its first key slot stored
+// before the config, which is sealed with it.
+func Init(ctx context.Context, be transport.Backend, cfg Config, opts ...Option) (*Repository, error) {
+	o := collect(opts)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -52,18 +90,42 @@ func Init(ctx context.Context, be transport.Backend, cfg Config) (*Repository, e
 	} else if !be.IsNotExist(err) {
 		return nil, fmt.Errorf("init %s: %w", be.Location(), err)
 	}
-	data, err := encodeConfig(cfg)
+	var (
+		mk      *masterKey
+		k       *box
+		keyName string
+		err     error
+	)
+	if cfg.Encryption == EncryptionXChaCha {
+		if o.password == "" {
+			return nil, fmt.Errorf("init %s: %w", be.Location(), ErrPasswordNeeded)
+		}
+		if mk, err = newMasterKey(); err != nil {
+			return nil, err
+		}
+		if k, err = newBox(mk); err != nil {
+			return nil, err
+		}
+		if keyName, err = saveKeySlot(ctx, be, mk, o.password, o.kdf); err != nil {
+			return nil, fmt.Errorf("init %s: %w", be.Location(), err)
+		}
+	}
+	data, err := encodeConfig(k, cfg)
 	if err != nil {
 		return nil, err
 	}
 	if err := be.Save(ctx, transport.Handle{Kind: transport.Config}, data); err != nil {
 		return nil, fmt.Errorf("init %s: save config: %w", be.Location(), err)
 	}
-	return newRepository(be, cfg), nil
+	r := newRepository(be, cfg)
+	r.box, r.master, r.keyName = k, mk, keyName
+	return r, nil
 }
 
-// Open reads the config of an existing repository and loads its index.
-func Open(ctx context.Context, be transport.Backend) (*Repository, error) {
+// Open reads the config of an existing repository and loads its index. An encrypted
+// repository needs WithPassword.
+func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repository, error) {
+	o := collect(opts)
 	data, err := transport.LoadAll(ctx, be, transport.Handle{Kind: transport.Config})
 	if err != nil {
 		if be.IsNotExist(err) {
@@ -71,11 +133,28 @@ func Open(ctx context.Context, be transport.Backend) (*Repository, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", be.Location(), err)
 	}
-	cfg, err := decodeConfig(data)
+	var (
+		mk      *masterKey
+		k       *box
+		keyName string
+	)
+	if len(data) > len(magic) && string(data[:len(magic)]) == magic && data[len(magic)] == envelopeSealed {
+		if mk, keyName, err = unlockRepository(ctx, be, o.password, o.keys); err != nil {
+			return nil, fmt.Errorf("open %s: %w", be.Location(), err)
+		}
+		if k, err = newBox(mk); err != nil {
+			return nil, err
+		}
+	}
+	cfg, err := decodeConfig(k, data)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", be.Location(), err)
 	}
+	if (k != nil) != (cfg.Encryption == EncryptionXChaCha) {
+		return nil, fmt.Errorf("open %s: config says encryption %q but is stored otherwise: %w", be.Location(), cfg.Encryption, ErrDamaged)
+	}
 	r := newRepository(be, cfg)
+	r.box, r.master, r.keyName = k, mk, keyName
 	if err := r.LoadIndex(ctx); err != nil {
 		return nil, err
 	}
@@ -151,7 +230,7 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			f, err := decodeIndex(data)
+			f, err := decodeIndex(r.box, data)
 			if err != nil {
 				return fmt.Errorf("index %s: %w", name[:8], err)
 			}
@@ -233,17 +312,30 @@ func (r *Repository) sealFrame(ctx context.Context, f *frameWriter) error {
 		buf = new([]byte)
 	}
 	*buf = f.seal(*buf)
+	stored := *buf
+	var sealed *[]byte
+	if r.box != nil {
+		sealed, _ = r.bufs.Get().(*[]byte)
+		if sealed == nil {
+			sealed = new([]byte)
+		}
+		*sealed = r.box.seal((*sealed)[:0], stored, nil)
+		stored = *sealed
+	}
 	r.mu.Lock()
 	if r.pack == nil {
 		r.pack = r.newPack()
 	}
-	r.pack.addFrame(*buf, f.entries)
+	r.pack.addFrame(stored, f.entries)
 	var full *packWriter
 	if r.pack.size() >= r.cfg.PackSize {
 		full, r.pack = r.pack, nil
 	}
 	r.mu.Unlock()
 	r.bufs.Put(buf)
+	if sealed != nil {
+		r.bufs.Put(sealed)
+	}
 	if cap(f.raw) <= 4*frameTarget {
 		r.framePool.Put(f)
 	}
@@ -270,12 +362,12 @@ func (r *Repository) newPack() *packWriter {
 		p.entries = p.entries[:0]
 		return p
 	}
-	return newPackWriter(r.cfg.PackSize)
+	return newPackWriter(r.cfg.PackSize, r.box)
 }
 
 // uploadPack saves a finished pack and indexes its chunks in memory.
 func (r *Repository) uploadPack(ctx context.Context, p *packWriter) error {
-	data, name := p.finish()
+	data, name := p.finish(r.box)
 	if err := r.save(ctx, transport.Handle{Kind: transport.Data, Name: name.String()}, data); err != nil {
 		return r.fail(err)
 	}
@@ -338,7 +430,7 @@ func (r *Repository) Flush(ctx context.Context) error {
 
 // SaveIndex writes one index file and returns its name.
 func (r *Repository) SaveIndex(ctx context.Context, f indexFile) (ObjectID, error) {
-	data := encodeIndex(f)
+	data := encodeIndex(r.box, f)
 	name := objectID(data)
 	return name, r.save(ctx, transport.Handle{Kind: transport.Index, Name: name.String()}, data)
 }
@@ -353,9 +445,9 @@ func (r *Repository) LoadChunk(ctx context.Context, id chunk.ID, dst []byte) ([]
 	if err != nil {
 		return nil, err
 	}
-	raw, err := decodeFrame(stored, dst)
+	raw, err := decodeFrame(r.box, stored, dst)
 	if err == nil {
-		raw, err = chunkOf(raw, id, loc.Offset, loc.Raw)
+		raw, err = r.chunkOf(raw, id, loc.Offset, loc.Raw)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pack %s: %w", loc.Pack.Short(), err)
@@ -419,13 +511,13 @@ func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i i
 		for k, l := range locs {
 			if l.Pack != rawPack || int64(l.Frame) != rawFrame {
 				var err error
-				raw, err = decodeFrame(run[l.Frame-start:l.Frame-start+l.FrameLen], raw)
+				raw, err = decodeFrame(r.box, run[l.Frame-start:l.Frame-start+l.FrameLen], raw)
 				if err != nil {
 					return fmt.Errorf("pack %s: %w", l.Pack.Short(), err)
 				}
 				rawPack, rawFrame = l.Pack, int64(l.Frame)
 			}
-			data, err := chunkOf(raw, ids[i+k], l.Offset, l.Raw)
+			data, err := r.chunkOf(raw, ids[i+k], l.Offset, l.Raw)
 			if err != nil {
 				return fmt.Errorf("pack %s: %w", l.Pack.Short(), err)
 			}
@@ -442,7 +534,7 @@ func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i i
 // chunks that are not durable.
 func (r *Repository) SaveSnapshot(ctx context.Context, sn *Snapshot) error {
 	sn.Format = SnapshotFormat
-	data, err := encodeSnapshot(sn)
+	data, err := encodeSnapshot(r.box, sn)
 	if err != nil {
 		return err
 	}
@@ -494,7 +586,7 @@ func (r *Repository) loadSnapshot(ctx context.Context, name string) (*Snapshot, 
 	if objectID(data).String() != name {
 		return nil, fmt.Errorf("snapshot %s: content does not match its name: %w", name[:8], ErrDamaged)
 	}
-	sn, err := decodeSnapshot(data)
+	sn, err := decodeSnapshot(r.box, data)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", name[:8], err)
 	}

@@ -96,16 +96,16 @@ func ValidSnapshotID(s string) error {
 	return nil
 }
 
-func encodeSnapshot(sn *Snapshot) ([]byte, error) {
+func encodeSnapshot(k *box, sn *Snapshot) ([]byte, error) {
 	js, err := json.Marshal(sn)
 	if err != nil {
 		return nil, fmt.Errorf("encode snapshot %s: %w", sn.ID, err)
 	}
-	return seal(TypeSnapshot, codecZstd, js), nil
+	return sealObject(k, TypeSnapshot, codecZstd, js), nil
 }
 
-func decodeSnapshot(data []byte) (*Snapshot, error) {
-	payload, err := open(data, TypeSnapshot)
+func decodeSnapshot(k *box, data []byte) (*Snapshot, error) {
+	payload, err := openObject(k, data, TypeSnapshot)
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ const (
 	exitUsage     = 2 // wrong flags or arguments
 	exitDamaged   = 3 // check found damage, or data read back did not verify
 	exitNoRepo    = 4 // no repository, not a cairn repository, or a newer format
+	exitPassword  = 5 // the repository is encrypted and no password, or a wrong one, was given
 	exitInterrupt = 130
 )
 
@@ -66,6 +67,8 @@ func exitCode(ctx context.Context, err error) int {
 		return exitUsage
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return exitInterrupt
+	case errors.Is(err, repo.ErrPasswordNeeded), errors.Is(err, repo.ErrWrongPassword):
+		return exitPassword
 	case errors.Is(err, repo.ErrNoRepository), errors.Is(err, repo.ErrForeign), errors.Is(err, repo.ErrNewerFormat):
 		return exitNoRepo
 	case errors.Is(err, errDamaged), errors.Is(err, repo.ErrDamaged):
@@ -92,7 +95,7 @@ var (
 	}
 	jsonFlag    = &cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON"}
 	noProgFlag  = &cli.BoolFlag{Name: "no-progress", Usage: "never draw a progress bar"}
-	globalFlags = []cli.Flag{repoFlag, jsonFlag, noProgFlag,
+	globalFlags = []cli.Flag{repoFlag, jsonFlag, noProgFlag, passwordFileFlag,
 		&cli.IntFlag{Name: "limit-upload", Usage: "upload at most this many KiB/s (0: no limit)", EnvVars: []string{"CAIRN_LIMIT_UPLOAD"}},
 		&cli.IntFlag{Name: "limit-download", Usage: "download at most this many KiB/s (0: no limit)", EnvVars: []string{"CAIRN_LIMIT_DOWNLOAD"}},
 		&cli.IntFlag{Name: "connections", Usage: "parallel connections to a repository server", Value: 5},
@@ -102,7 +105,7 @@ var (
 	commandFuncs = []func(*env) *cli.Command{
 		initCommand, backupCommand, snapshotsCommand, showCommand, lsCommand, catCommand,
 		diffCommand, statsCommand, restoreCommand, forgetCommand, pruneCommand, checkCommand,
-		generateCommand, serveCommand,
+		generateCommand, serveCommand, keyCommand,
 	}
 )
 
@@ -141,7 +144,19 @@ func openRepo(c *cli.Context) (*repo.Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := repo.Open(c.Context, be)
+	pw, err := givenPassword(c)
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	r, err := repo.Open(c.Context, be, repo.WithPassword(pw, repo.KDFParams{}))
+	if errors.Is(err, repo.ErrPasswordNeeded) && pw == "" {
+		if pw, err = promptPassword("repository password", false); err == nil {
+			r, err = repo.Open(c.Context, be, repo.WithPassword(pw, repo.KDFParams{}))
+		} else if errors.Is(err, repo.ErrPasswordNeeded) {
+			err = fmt.Errorf("%w: pass --password-file, set CAIRN_PASSWORD, or run on a terminal", err)
+		}
+	}
 	if err != nil {
 		be.Close()
 		return nil, err

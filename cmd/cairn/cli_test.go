@@ -75,7 +75,7 @@ func TestTour(t *testing.T) {
 	db := filepath.Join(dir, "db")
 	c := runner{tb: t, repo: filepath.Join(dir, "repo")}
 	c.ok("generate", "--size", "2MiB", "--seed", "3", db)
-	if out := c.ok("init"); !strings.Contains(out, "created repository") {
+	if out := c.ok("init"); !strings.Contains(out, "created encrypted repository") {
 		t.Fatalf("init said %q", out)
 	}
 	c.fails(exitFailure, "already exists", "init")
@@ -213,10 +213,20 @@ func TestBadRepositories(t *testing.T) {
 	// A repository from a newer cairn.
 	newer := filepath.Join(dir, "newer")
 	c = runner{tb: t, repo: newer}
-	c.ok("init")
+	c.ok("init", "--no-encryption")
 	cfgPath := filepath.Join(newer, "config")
 	b, _ := os.ReadFile(cfgPath)
 	b = bytes.Replace(b, []byte(`"format":1`), []byte(`"format":9`), 1)
+	os.Chmod(cfgPath, 0o644)
+	os.WriteFile(cfgPath, b, 0o644)
+	c.fails(exitNoRepo, "newer format", "snapshots")
+	// An encrypted one whose envelope is newer than this build knows.
+	newer = filepath.Join(dir, "newer-sealed")
+	c = runner{tb: t, repo: newer}
+	c.ok("init")
+	cfgPath = filepath.Join(newer, "config")
+	b, _ = os.ReadFile(cfgPath)
+	b[5] = 9
 	os.Chmod(cfgPath, 0o644)
 	os.WriteFile(cfgPath, b, 0o644)
 	c.fails(exitNoRepo, "newer format", "snapshots")

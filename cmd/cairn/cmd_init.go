@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,10 +16,11 @@ func initCommand(e *env) *cli.Command {
 		Name:      "init",
 		Usage:     "create a new repository",
 		ArgsUsage: " ",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "chunk-average", Usage: "target average chunk size", Value: "1KiB"},
 			&cli.StringFlag{Name: "pack-size", Usage: "target pack file size", Value: "4MiB"},
-		},
+			&cli.BoolFlag{Name: "no-encryption", Usage: "store everything unencrypted (anyone who can read the repository can read the snippets)"},
+		}, kdfFlags...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 0, 0, ""); err != nil {
 				return err
@@ -43,19 +45,46 @@ func initCommand(e *env) *cli.Command {
 			if cfg.Chunking.Max < 16*cfg.Chunking.Average {
 				cfg.Chunking.Max = max(cfg.Chunking.Max, 16*cfg.Chunking.Average)
 			}
+			var opts []repo.Option
+			if !c.Bool("no-encryption") {
+				kdf, err := kdfParams(c)
+				if err != nil {
+					return err
+				}
+				pw, err := givenPassword(c)
+				if err != nil {
+					return err
+				}
+				if pw == "" {
+					if pw, err = promptPassword("password for the new repository", true); errors.Is(err, repo.ErrPasswordNeeded) {
+						return usagef("no password for the new repository: pass --password-file, set CAIRN_PASSWORD, or run on a terminal (--no-encryption stores it unencrypted)")
+					} else if err != nil {
+						return err
+					}
+				}
+				cfg.Encryption = repo.EncryptionXChaCha
+				opts = append(opts, repo.WithPassword(pw, kdf))
+			}
 			be, err := location.Create(c.Context, loc, locationOptions(c))
 			if err != nil {
 				return err
 			}
 			defer be.Close()
-			r, err := repo.Init(c.Context, be, cfg)
+			r, err := repo.Init(c.Context, be, cfg, opts...)
 			if err != nil {
 				return err
 			}
 			if c.Bool("json") {
 				return printJSON(e.stdout, map[string]any{"id": cfg.ID, "location": r.Location(), "config": cfg})
 			}
-			fmt.Fprintf(e.stdout, "created repository %s at %s\n", cfg.ID[:8], r.Location())
+			mode := "encrypted"
+			if !r.Encrypted() {
+				mode = "UNENCRYPTED"
+			}
+			fmt.Fprintf(e.stdout, "created %s repository %s at %s\n", mode, cfg.ID[:8], r.Location())
+			if r.Encrypted() {
+				fmt.Fprintln(e.stdout, "keep the password safe: without it the backups cannot be read")
+			}
 			return nil
 		},
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -39,13 +41,13 @@ func serveCommand(e *env) *cli.Command {
 		Name:      "serve",
 		Usage:     "serve the Pieces Database, Backup and Backups API on localhost",
 		ArgsUsage: " ",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "addr", Usage: "loopback address to listen on", Value: "127.0.0.1:1000", EnvVars: []string{"CAIRN_ADDR"}},
 			&cli.StringFlag{Name: "data", Usage: "folder of the local database (and of the default repository)", Value: defaultDataDir(), EnvVars: []string{"CAIRN_DATA"}},
 			&cli.StringFlag{Name: "device", Usage: "device name recorded in backups", Value: host},
 			&cli.StringFlag{Name: "platform", Usage: "platform recorded in backups", Value: platformName()},
 			&cli.BoolFlag{Name: "verbose", Usage: "log every request"},
-		},
+		}, kdfFlags...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 0, 0, ""); err != nil {
 				return err
@@ -76,10 +78,26 @@ func serveCommand(e *env) *cli.Command {
 				level = slog.LevelDebug
 			}
 			logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+			pw, err := givenPassword(c)
+			if err != nil {
+				return err
+			}
+			if pw == "" && !explicit {
+				// The default repository gets a random password kept beside the database.
+				if pw, err = daemonPassword(filepath.Join(data, "repository.password")); err != nil {
+					return err
+				}
+			}
+			kdf, err := kdfParams(c)
+			if err != nil {
+				return err
+			}
+			keys := &repo.KeyCache{}
+			opts := []repo.Option{repo.WithPassword(pw, kdf), repo.WithKeyCache(keys)}
 			api := httpapi.New(httpapi.Config{
 				DB: db,
 				OpenRepo: func(ctx context.Context) (*repo.Repository, error) {
-					return daemonRepo(ctx, loc, explicit, locationOptions(c))
+					return daemonRepo(ctx, loc, explicit, locationOptions(c), opts...)
 				},
 				DeviceName: c.String("device"),
 				Platform:   c.String("platform"),
@@ -118,7 +136,7 @@ func serveCommand(e *env) *cli.Command {
 
 // daemonRepo opens the daemon's repository; the default one is created on first use so
 // that a fresh machine needs no setup.
-func daemonRepo(ctx context.Context, loc string, explicit bool, opt location.Options) (*repo.Repository, error) {
+func daemonRepo(ctx context.Context, loc string, explicit bool, opt location.Options, opts ...repo.Option) (*repo.Repository, error) {
 	be, err := location.Open(ctx, loc, opt)
 	if errors.Is(err, fs.ErrNotExist) && !explicit {
 		if be, err = location.Create(ctx, loc, opt); err != nil {
@@ -128,7 +146,8 @@ func daemonRepo(ctx context.Context, loc string, explicit bool, opt location.Opt
 		if err != nil {
 			return nil, err
 		}
-		return repo.Init(ctx, be, cfg)
+		cfg.Encryption = repo.EncryptionXChaCha
+		return repo.Init(ctx, be, cfg, opts...)
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -136,10 +155,44 @@ func daemonRepo(ctx context.Context, loc string, explicit bool, opt location.Opt
 		}
 		return nil, err
 	}
-	r, err := repo.Open(ctx, be)
+	r, err := repo.Open(ctx, be, opts...)
 	if err != nil {
 		return nil, err
 	}
 	keepLists(r, loc, opt)
 	return r, nil
+}
+
+// daemonPassword reads the default repository's password file, making one with 32
+// random bytes (readable by the user alone) when there is none.
+func daemonPassword(name string) (string, error) {
+	if b, err := os.ReadFile(name); err == nil {
+		if pw := strings.TrimSpace(string(b)); pw != "" {
+			return pw, nil
+		}
+		return "", fmt.Errorf("password file %s is empty", name)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("password file: %w", err)
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	pw := base64.RawURLEncoding.EncodeToString(b[:])
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("password file: %w", err)
+	}
+	_, err = f.WriteString(pw + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", fmt.Errorf("password file: %w", err)
+	}
+	return pw, nil
 }

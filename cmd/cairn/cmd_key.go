@@ -1,0 +1,153 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+)
+
+func keyCommand(e *env) *cli.Command {
+	newPW := &cli.StringFlag{Name: "new-password-file", Usage: "read the new password from this file (else CAIRN_NEW_PASSWORD, else a prompt)"}
+	return &cli.Command{
+		Name:  "key",
+		Usage: "manage the passwords (key slots) of an encrypted repository",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "list",
+				Usage:     "list the key slots",
+				ArgsUsage: " ",
+				Action: func(c *cli.Context) error {
+					if err := needArgs(c, 0, 0, ""); err != nil {
+						return err
+					}
+					r, err := openRepo(c)
+					if err != nil {
+						return err
+					}
+					keys, err := r.Keys(c.Context)
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return printJSON(e.stdout, keys)
+					}
+					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, " \tslot\tcreated\tuser\thost\targon2id")
+					for _, k := range keys {
+						cur := " "
+						if k.Current {
+							cur = "*"
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\tt=%d m=%s p=%d\n", cur, k.Name[:12], k.Created.Local().Format("2006-01-02 15:04:05"),
+							k.Username, k.Hostname, k.Time, humanBytes(int64(k.MemoryKiB)<<10), k.Threads)
+					}
+					return tw.Flush()
+				},
+			},
+			{
+				Name:      "add",
+				Usage:     "add a key slot for another password",
+				ArgsUsage: " ",
+				Flags:     append([]cli.Flag{newPW}, kdfFlags...),
+				Action: func(c *cli.Context) error {
+					if err := needArgs(c, 0, 0, ""); err != nil {
+						return err
+					}
+					kdf, err := kdfParams(c)
+					if err != nil {
+						return err
+					}
+					r, err := openRepo(c)
+					if err != nil {
+						return err
+					}
+					pw, err := newPassword(c)
+					if err != nil {
+						return err
+					}
+					name, err := r.AddKey(c.Context, pw, kdf)
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return printJSON(e.stdout, map[string]string{"added": name})
+					}
+					fmt.Fprintf(e.stdout, "added key slot %s\n", name[:12])
+					return nil
+				},
+			},
+			{
+				Name:      "remove",
+				Usage:     "remove a key slot (not the one in use)",
+				ArgsUsage: "SLOT",
+				Action: func(c *cli.Context) error {
+					if err := needArgs(c, 1, 1, "SLOT"); err != nil {
+						return err
+					}
+					r, err := openRepo(c)
+					if err != nil {
+						return err
+					}
+					keys, err := r.Keys(c.Context)
+					if err != nil {
+						return err
+					}
+					var match []string
+					for _, k := range keys {
+						if len(c.Args().First()) >= 4 && len(k.Name) >= len(c.Args().First()) && k.Name[:len(c.Args().First())] == c.Args().First() {
+							match = append(match, k.Name)
+						}
+					}
+					switch len(match) {
+					case 0:
+						return usagef("no key slot %q (cairn key list shows them)", c.Args().First())
+					case 1:
+					default:
+						return usagef("%q names %d key slots; give more of the name", c.Args().First(), len(match))
+					}
+					if err := r.RemoveKey(c.Context, match[0]); err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return printJSON(e.stdout, map[string]string{"removed": match[0]})
+					}
+					fmt.Fprintf(e.stdout, "removed key slot %s\n", match[0][:12])
+					return nil
+				},
+			},
+			{
+				Name:      "passwd",
+				Usage:     "change the password of the key slot in use",
+				ArgsUsage: " ",
+				Flags:     append([]cli.Flag{newPW}, kdfFlags...),
+				Action: func(c *cli.Context) error {
+					if err := needArgs(c, 0, 0, ""); err != nil {
+						return err
+					}
+					kdf, err := kdfParams(c)
+					if err != nil {
+						return err
+					}
+					r, err := openRepo(c)
+					if err != nil {
+						return err
+					}
+					pw, err := newPassword(c)
+					if err != nil {
+						return err
+					}
+					name, err := r.ChangePassword(c.Context, pw, kdf)
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return printJSON(e.stdout, map[string]string{"slot": name})
+					}
+					fmt.Fprintf(e.stdout, "password changed (key slot %s)\n", name[:12])
+					return nil
+				},
+			},
+		},
+	}
+}

@@ -1,0 +1,113 @@
+package repo
+
+import (
+	"crypto/cipher"
+	"crypto/rand"
+	"fmt"
+	"sync"
+
+	"github.com/zeebo/blake3"
+	"golang.org/x/crypto/chacha20poly1305"
+
+	"cairn/chunk"
+)
+
+// masterKey is the secret of an encrypted repository. It is made once, at init, from
+// the system's random source; key slots store it wrapped by keys derived from
+// passwords, so changing a password never re-encrypts data.
+type masterKey struct {
+	Encrypt []byte `json:"encrypt"`  // 32 bytes: XChaCha20-Poly1305 key of every object
+	ChunkID []byte `json:"chunk_id"` // 32 bytes: BLAKE3 key that names chunks
+}
+
+func newMasterKey() (*masterKey, error) {
+	k := &masterKey{Encrypt: make([]byte, chacha20poly1305.KeySize), ChunkID: make([]byte, 32)}
+	if _, err := rand.Read(k.Encrypt); err != nil {
+		return nil, fmt.Errorf("random master key: %w", err)
+	}
+	if _, err := rand.Read(k.ChunkID); err != nil {
+		return nil, fmt.Errorf("random master key: %w", err)
+	}
+	return k, nil
+}
+
+func (k *masterKey) valid() bool {
+	return k != nil && len(k.Encrypt) == chacha20poly1305.KeySize && len(k.ChunkID) == 32
+}
+
+// box seals and opens the objects of an encrypted repository and names its chunks by
+// a keyed hash, so that whoever holds the stored bytes can neither read them nor test
+// whether a known snippet is among them.
+type box struct {
+	aead    cipher.AEAD
+	hashers sync.Pool // keyed *blake3.Hasher
+}
+
+const sealOverhead = chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
+
+func newBox(k *masterKey) (*box, error) {
+	if !k.valid() {
+		return nil, fmt.Errorf("master key has the wrong size: %w", ErrDamaged)
+	}
+	aead, err := chacha20poly1305.NewX(k.Encrypt)
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := blake3.NewKeyed(k.ChunkID)
+	if err != nil {
+		return nil, err
+	}
+	b := &box{aead: aead}
+	b.hashers.New = func() any { return tmpl.Clone() }
+	return b, nil
+}
+
+// seal appends nonce | ciphertext | tag of plaintext to dst. ad is authenticated, not
+// stored.
+func (b *box) seal(dst, plaintext, ad []byte) []byte {
+	n := len(dst)
+	dst = append(dst, make([]byte, chacha20poly1305.NonceSizeX)...)
+	nonce := dst[n:]
+	if _, err := rand.Read(nonce); err != nil {
+		// The system's random source does not fail on supported platforms; a repeated
+		// nonce would be worse than stopping.
+		panic(fmt.Sprintf("cairn: random nonce: %v", err))
+	}
+	return b.aead.Seal(dst, nonce, plaintext, ad)
+}
+
+// open appends the plaintext of a sealed blob to dst.
+func (b *box) open(dst, sealed, ad []byte) ([]byte, error) {
+	if len(sealed) < sealOverhead {
+		return nil, fmt.Errorf("sealed data of %d bytes is too short: %w", len(sealed), ErrDamaged)
+	}
+	ns := chacha20poly1305.NonceSizeX
+	out, err := b.aead.Open(dst, sealed[:ns], sealed[ns:], ad)
+	if err != nil {
+		return nil, fmt.Errorf("authentication failed (wrong key or altered bytes): %w", ErrDamaged)
+	}
+	return out, nil
+}
+
+// chunkID is the keyed BLAKE3 hash of data.
+func (b *box) chunkID(data []byte) chunk.ID {
+	h := b.hashers.Get().(*blake3.Hasher)
+	h.Reset()
+	h.Write(data)
+	var id chunk.ID
+	h.Sum(id[:0])
+	b.hashers.Put(h)
+	return id
+}
+
+// ChunkID names data as this repository does: the plain BLAKE3-256 hash in an
+// unencrypted repository, a BLAKE3 hash keyed by the master key in an encrypted one.
+func (r *Repository) ChunkID(data []byte) chunk.ID {
+	if r.box == nil {
+		return chunk.Hash(data)
+	}
+	return r.box.chunkID(data)
+}
+
+// Encrypted reports whether the repository encrypts its objects.
+func (r *Repository) Encrypted() bool { return r.box != nil }
