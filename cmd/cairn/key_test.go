@@ -138,7 +138,6 @@ func TestEncryptedRepositoryCLI(t *testing.T) {
 	p.fails(exitFailure, "not encrypted", "key", "list")
 }
 
-
 // unzstdAll decompresses whatever zstd frames start anywhere in b.
 func unzstdAll(b []byte) []byte {
 	magic := []byte{0x28, 0xb5, 0x2f, 0xfd}
