@@ -35,8 +35,9 @@ type KDFParams struct {
 	Threads   uint8  `json:"threads"`
 }
 
-// DefaultKDF costs about a quarter of a second and 64 MiB on a 2-core machine.
-var DefaultKDF = KDFParams{Time: 3, MemoryKiB: 64 << 10, Threads: 2}
+// DefaultKDF costs about a tenth of a second and 32 MiB on a 2-core machine: each
+// password guess costs an attacker the same.
+var DefaultKDF = KDFParams{Time: 3, MemoryKiB: 32 << 10, Threads: 2}
 
 // Bounds on slot parameters: a slot asking for more is refused rather than obeyed, so a
 // planted key file cannot make opening the repository exhaust memory.

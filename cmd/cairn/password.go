@@ -17,7 +17,7 @@ import (
 var (
 	passwordFileFlag = &cli.StringFlag{Name: "password-file", Usage: "read the repository password from this file (first line)", EnvVars: []string{"CAIRN_PASSWORD_FILE"}}
 	kdfFlags         = []cli.Flag{
-		&cli.StringFlag{Name: "kdf-memory", Usage: "argon2id memory for a new key slot", Value: "64MiB", EnvVars: []string{"CAIRN_KDF_MEMORY"}},
+		&cli.StringFlag{Name: "kdf-memory", Usage: "argon2id memory for a new key slot", Value: "32MiB", EnvVars: []string{"CAIRN_KDF_MEMORY"}},
 		&cli.IntFlag{Name: "kdf-time", Usage: "argon2id passes for a new key slot", Value: int(repo.DefaultKDF.Time), EnvVars: []string{"CAIRN_KDF_TIME"}},
 	}
 )

@@ -34,7 +34,7 @@ func peers(cairn, restic, borg string) []peer {
 		{
 			name: "cairn",
 			env: func(repo, work string) []string {
-				return []string{"CAIRN_REPOSITORY=" + repo, "CAIRN_CACHE_DIR=" + filepath.Join(work, "cache")}
+				return []string{"CAIRN_REPOSITORY=" + repo, "CAIRN_PASSWORD=bench", "CAIRN_CACHE_DIR=" + filepath.Join(work, "cache")}
 			},
 			init: func(string) []string { return []string{cairn, "init"} },
 			backup: func(_, src string, _ int) []string {
@@ -362,7 +362,7 @@ func runSeries(cairn string, sizes []int64, work string, seed int64) error {
 			return err
 		}
 		repoDir := filepath.Join(dir, "repo")
-		env := []string{"CAIRN_REPOSITORY=" + repoDir}
+		env := []string{"CAIRN_REPOSITORY=" + repoDir, "CAIRN_PASSWORD=bench"}
 		if _, err := runCmd([]string{cairn, "init"}, env, dir); err != nil {
 			return err
 		}
