@@ -36,6 +36,8 @@ type CheckResult struct {
 	Warnings    []string `json:"warnings"`
 	Damaged     []Damage `json:"damaged"`
 	UnusedPacks int      `json:"unused_packs"` // packs no index names (left by an interrupted backup)
+	// PendingPacks are packs a prune took off the index; a later prune deletes them.
+	PendingPacks int `json:"pending_packs"`
 }
 
 // OK reports whether nothing is wrong.
@@ -57,6 +59,19 @@ func Check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckRes
 		return nil, err
 	}
 	res.Snapshots = len(snaps)
+	// The index as it is now, so that it covers every snapshot just read, even one a
+	// backup finished meanwhile.
+	if err := r.LoadIndex(ctx); err != nil {
+		if repo.IsDamage(err) {
+			res.Errors = append(res.Errors, err.Error())
+			return res, nil
+		}
+		return nil, err
+	}
+	pending, err := r.PendingPacks(ctx)
+	if err != nil {
+		return nil, err
+	}
 	stored, err := r.Packs(ctx)
 	if err != nil {
 		return nil, err
@@ -88,11 +103,15 @@ func Check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckRes
 	}
 	for p := range stored {
 		if _, ok := byPack[p]; !ok {
-			res.UnusedPacks++
+			if pending[p] {
+				res.PendingPacks++
+			} else {
+				res.UnusedPacks++
+			}
 		}
 	}
 	if res.UnusedPacks > 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("%d packs are not in the index (left by an interrupted backup; prune removes them)", res.UnusedPacks))
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%d packs are not in the index (left by an interrupted backup; the next backup adopts what they hold)", res.UnusedPacks))
 	}
 	// Resolve every snapshot's lists; a list that cannot be read damages its collection.
 	var broken []Damage

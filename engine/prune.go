@@ -19,6 +19,7 @@ type PruneOptions struct {
 
 // PruneStats says what prune found and did.
 type PruneStats struct {
+	Pending                            repo.PendingStats // the second phase, for earlier prunes' packs
 	Packs, PacksRemoved, PacksRepacked int
 	ChunksLive, ChunksUnused           int
 	BytesUnused, BytesFreed            int64 // raw bytes of the chunks
@@ -26,29 +27,36 @@ type PruneStats struct {
 	repo.RewriteStats
 }
 
-// Prune drops chunks that no snapshot needs: packs with nothing live are deleted, packs
-// that are mostly garbage are rewritten with their live chunks only.
+// Prune drops chunks that no snapshot needs, in two phases so that it never blocks a
+// backup and never deletes what a running one uses. First it finishes what earlier
+// prunes left pending: their packs are deleted once every backup, restore and check
+// that was running then has ended (packs a snapshot written meanwhile needs are
+// indexed again instead). Then it takes packs with nothing live, and packs that are
+// mostly garbage after copying their live chunks out, off the index and leaves them
+// pending for the next prune. Only one prune runs at a time.
 func Prune(ctx context.Context, r *repo.Repository, opt PruneOptions) (PruneStats, error) {
 	var st PruneStats
 	if opt.MaxUnused <= 0 {
 		opt.MaxUnused = 0.5
 	}
-	snaps, err := r.Snapshots(ctx)
+	if !opt.DryRun {
+		if err := r.ClaimPrune(ctx); err != nil {
+			return st, fmt.Errorf("prune: %w", err)
+		}
+		defer r.Release(context.WithoutCancel(ctx))
+		ps, err := r.FinishPending(ctx, func(ctx context.Context) (map[chunk.ID]bool, error) { return liveChunks(ctx, r) })
+		st.Pending = ps
+		if err != nil {
+			return st, fmt.Errorf("prune: %w", err)
+		}
+	}
+	live, err := liveChunks(ctx, r)
 	if err != nil {
 		return st, err
 	}
-	live := map[chunk.ID]bool{}
-	mark := func(id chunk.ID) { live[id] = true }
-	for _, sn := range snaps {
-		for _, c := range sn.Collections {
-			l, err := r.LoadList(ctx, c.List, mark)
-			if err != nil {
-				return st, fmt.Errorf("prune: snapshot %s collection %s: %w", sn.ID, c.Name, err)
-			}
-			for _, id := range l.Chunks {
-				live[id] = true
-			}
-		}
+	// The index as it is now, so that it covers every pack the snapshots just read name.
+	if err := r.LoadIndex(ctx); err != nil {
+		return st, err
 	}
 	type usage struct{ live, dead int64 }
 	packs := map[repo.ObjectID]*usage{}
@@ -103,6 +111,28 @@ func Prune(ctx context.Context, r *repo.Repository, opt PruneOptions) (PruneStat
 		return st, err
 	}
 	return st, nil
+}
+
+// liveChunks is every chunk, list chunks included, that a snapshot uses.
+func liveChunks(ctx context.Context, r *repo.Repository) (map[chunk.ID]bool, error) {
+	snaps, err := r.Snapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	live := map[chunk.ID]bool{}
+	mark := func(id chunk.ID) { live[id] = true }
+	for _, sn := range snaps {
+		for _, c := range sn.Collections {
+			l, err := r.LoadList(ctx, c.List, mark)
+			if err != nil {
+				return nil, fmt.Errorf("prune: snapshot %s collection %s: %w", sn.ID, c.Name, err)
+			}
+			for _, id := range l.Chunks {
+				live[id] = true
+			}
+		}
+	}
+	return live, nil
 }
 
 func packBytes(ctx context.Context, r *repo.Repository) (int64, error) {

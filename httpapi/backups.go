@@ -65,6 +65,13 @@ func (s *Server) startCreation(ctx context.Context, src engine.Source, kind stri
 		Created:    GroupedTimestamp{Value: now.UTC().Format("2006-01-02T15:04:05.000Z"), Readable: readable(now.UTC())},
 		DeviceName: s.cfg.DeviceName, Platform: s.cfg.Platform}
 	return s.jobs.start(creation, id, initial, func(ctx context.Context, progress func(float64)) (Backup, error) {
+		// A marker for the job, and the index as it is after it: a prune running
+		// meanwhile then deletes nothing this backup uses.
+		if err := r.Begin(ctx, "backup"); err != nil {
+			s.forgetRepository()
+			return Backup{}, err
+		}
+		defer r.Release(context.WithoutCancel(ctx))
 		sn, err := engine.Backup(ctx, r, src, engine.BackupOptions{
 			ID: id, Kind: kind, DeviceName: s.cfg.DeviceName, Platform: s.cfg.Platform, Now: s.cfg.Now,
 			Progress: engine.ProgressFunc(func(e engine.Event) {
@@ -289,6 +296,11 @@ func (s *Server) startRestoration(r *http.Request) (*job, error) {
 	b := backupOf(sn)
 	total := sn.Totals.RawBytes
 	return s.jobs.start(restoration, sn.ID, b, func(ctx context.Context, progress func(float64)) (Backup, error) {
+		if err := rp.Begin(ctx, "restore"); err != nil {
+			s.forgetRepository()
+			return b, err
+		}
+		defer rp.Release(context.WithoutCancel(ctx))
 		sink := engine.NewDatabaseSink(s.cfg.DB, sn.Kind == repo.KindAssets)
 		err := engine.Restore(ctx, rp, sn, sink, engine.RestoreOptions{Progress: engine.ProgressFunc(func(e engine.Event) {
 			if total > 0 {

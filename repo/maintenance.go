@@ -1,9 +1,11 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"cairn/chunk"
 	"cairn/transport"
@@ -54,9 +56,13 @@ func (r *Repository) AdoptOrphans(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	pending, err := r.PendingPacks(ctx)
+	if err != nil {
+		return 0, err
+	}
 	n := 0
 	for p := range packs {
-		if r.idx.HasPack(p) {
+		if r.idx.HasPack(p) || pending[p] {
 			continue
 		}
 		r.mu.Lock()
@@ -104,17 +110,16 @@ func (r *Repository) VerifyChunk(pack []byte, id chunk.ID, loc Location, frames 
 	return err
 }
 
-// Rewrite is prune's one write step. It copies the chunks that keep accepts out of the
-// packs in repack into new packs, writes one index for everything that stays, then
-// removes the old index files and the packs in repack and drop. The order means a
-// crash at any point leaves every snapshot readable: new data is durable before the
-// old index goes, and the old index goes before the packs it named.
+// Rewrite is prune's first phase. It copies the chunks that keep accepts out of the
+// packs in repack into new packs, writes one index for everything that stays, removes
+// the index files this handle loaded (never one written since by a backup), and then
+// records the packs in repack and drop as pending deletion: FinishPending, in a later
+// prune, deletes them once every operation that was running has ended. The order means
+// a crash at any point leaves every snapshot readable: new data is durable before the
+// old index goes, and no pack is deleted while anything may still use it.
 func (r *Repository) Rewrite(ctx context.Context, repack, drop map[ObjectID]bool, keep func(chunk.ID) bool) (RewriteStats, error) {
 	var st RewriteStats
-	oldIndex, err := r.IndexFiles(ctx)
-	if err != nil {
-		return st, err
-	}
+	oldIndex := slices.Clone(r.loadedIndex)
 	written := r.BytesWritten()
 	copied := map[chunk.ID]bool{}
 	for p := range repack {
@@ -162,15 +167,17 @@ func (r *Repository) Rewrite(ctx context.Context, repack, drop map[ObjectID]bool
 			return st, fmt.Errorf("remove index %s: %w", name[:8], err)
 		}
 	}
+	var retired []ObjectID
 	for _, set := range []map[ObjectID]bool{repack, drop} {
 		for p := range set {
-			err := r.be.Remove(ctx, transport.Handle{Kind: transport.Data, Name: p.String()})
-			if err != nil && !r.be.IsNotExist(err) {
-				return st, fmt.Errorf("remove pack %s: %w", p.Short(), err)
-			}
-			st.PacksRemoved++
+			retired = append(retired, p)
 		}
 	}
+	slices.SortFunc(retired, func(a, b ObjectID) int { return bytes.Compare(a[:], b[:]) })
+	if err := r.retire(ctx, retired); err != nil {
+		return st, fmt.Errorf("record packs pending deletion: %w", err)
+	}
+	st.PacksRetired = len(retired)
 	if err := r.LoadIndex(ctx); err != nil {
 		return st, err
 	}
@@ -179,7 +186,7 @@ func (r *Repository) Rewrite(ctx context.Context, repack, drop map[ObjectID]bool
 
 // RewriteStats counts what Rewrite did.
 type RewriteStats struct {
-	PacksRemoved, ChunksCopied int
+	PacksRetired, ChunksCopied int // packs now pending deletion
 	BytesWritten               int64
 }
 

@@ -36,6 +36,7 @@ const (
 	TypeIndex    ObjectType = 3
 	TypeSnapshot ObjectType = 4
 	TypeKey      ObjectType = 5
+	TypeLock     ObjectType = 6
 )
 
 func (t ObjectType) String() string {
@@ -50,6 +51,8 @@ func (t ObjectType) String() string {
 		return "snapshot"
 	case TypeKey:
 		return "key"
+	case TypeLock:
+		return "lock"
 	}
 	return fmt.Sprintf("type %d", byte(t))
 }

@@ -28,6 +28,9 @@ type Repository struct {
 	box     *box       // nil in an unencrypted repository
 	master  *masterKey // nil in an unencrypted repository
 	keyName string     // the key slot the repository was opened with
+	marker  string     // this handle's marker in locks/, if any
+
+	loadedIndex []string // the index files the in-memory index was loaded from
 
 	mu       sync.Mutex
 	frame    *frameWriter          // the open frame
@@ -52,6 +55,7 @@ type options struct {
 	password string
 	kdf      KDFParams
 	keys     *KeyCache
+	marker   string
 }
 
 // WithKeyCache lets Open reuse master keys unlocked before in this process.
@@ -155,7 +159,13 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 	}
 	r := newRepository(be, cfg)
 	r.box, r.master, r.keyName = k, mk, keyName
+	if o.marker != "" {
+		if err := r.writeMarker(ctx, o.marker); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.LoadIndex(ctx); err != nil {
+		r.Release(ctx)
 		return nil, err
 	}
 	return r, nil
@@ -214,8 +224,17 @@ func (r *Repository) IndexFiles(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// LoadIndex reads every index file into memory.
+// LoadIndex reads every index file into memory. A file that vanishes meanwhile (a
+// prune replaced it) makes it start over, once.
 func (r *Repository) LoadIndex(ctx context.Context) error {
+	err := r.loadIndex(ctx)
+	if errors.Is(err, ErrNotFound) {
+		err = r.loadIndex(ctx)
+	}
+	return err
+}
+
+func (r *Repository) loadIndex(ctx context.Context) error {
 	names, err := r.IndexFiles(ctx)
 	if err != nil {
 		return err
@@ -247,6 +266,7 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 	}
 	idx.merge()
 	r.idx = idx
+	r.loadedIndex = names
 	return nil
 }
 
@@ -533,6 +553,9 @@ func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i i
 // SaveSnapshot writes a manifest. Call it after Flush, so that it never names
 // chunks that are not durable.
 func (r *Repository) SaveSnapshot(ctx context.Context, sn *Snapshot) error {
+	if err := r.beforeCommit(ctx, sn); err != nil {
+		return err
+	}
 	sn.Format = SnapshotFormat
 	data, err := encodeSnapshot(r.box, sn)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -50,6 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	e := &env{stdout: stdout, stderr: stderr, isTerminal: isTerminal(stderr)}
 	app := newApp(e)
 	err := app.RunContext(ctx, flagsFirst(app, args))
+	releaseAll()
 	if err == nil {
 		return exitOK
 	}
@@ -131,8 +134,9 @@ func newApp(e *env) *cli.App {
 	return app
 }
 
-// openRepo opens the repository named by --repo.
-func openRepo(c *cli.Context) (*repo.Repository, error) {
+// openRepo opens the repository named by --repo. Options such as repo.WithMarker
+// apply to the open; markers are removed when the command ends (see run).
+func openRepo(c *cli.Context, extra ...repo.Option) (*repo.Repository, error) {
 	loc := c.String("repo")
 	if loc == "" {
 		return nil, usagef("no repository: pass --repo or set CAIRN_REPOSITORY")
@@ -149,10 +153,12 @@ func openRepo(c *cli.Context) (*repo.Repository, error) {
 		be.Close()
 		return nil, err
 	}
-	r, err := repo.Open(c.Context, be, repo.WithPassword(pw, repo.KDFParams{}))
+	opts := append([]repo.Option{repo.WithPassword(pw, repo.KDFParams{})}, extra...)
+	r, err := repo.Open(c.Context, be, opts...)
 	if errors.Is(err, repo.ErrPasswordNeeded) && pw == "" {
 		if pw, err = promptPassword("repository password", false); err == nil {
-			r, err = repo.Open(c.Context, be, repo.WithPassword(pw, repo.KDFParams{}))
+			opts[0] = repo.WithPassword(pw, repo.KDFParams{})
+			r, err = repo.Open(c.Context, be, opts...)
 		} else if errors.Is(err, repo.ErrPasswordNeeded) {
 			err = fmt.Errorf("%w: pass --password-file, set CAIRN_PASSWORD, or run on a terminal", err)
 		}
@@ -162,7 +168,27 @@ func openRepo(c *cli.Context) (*repo.Repository, error) {
 		return nil, err
 	}
 	keepLists(r, loc, locationOptions(c))
+	opened.Lock()
+	opened.repos = append(opened.repos, r)
+	opened.Unlock()
 	return r, nil
+}
+
+// opened are the repositories this run opened; run releases their markers at the end.
+var opened struct {
+	sync.Mutex
+	repos []*repo.Repository
+}
+
+func releaseAll() {
+	opened.Lock()
+	defer opened.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, r := range opened.repos {
+		r.Release(ctx)
+	}
+	opened.repos = nil
 }
 
 // keepLists gives a remote repository a local store of its chunk lists, beside the

@@ -30,7 +30,7 @@ func backupCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			r, err := openRepo(c)
+			r, err := openRepo(c, repo.WithMarker("backup"))
 			if err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"cairn/engine"
+	"cairn/repo"
 )
 
 func checkCommand(e *env) *cli.Command {
@@ -18,7 +19,7 @@ func checkCommand(e *env) *cli.Command {
 			if err := needArgs(c, 0, 0, ""); err != nil {
 				return err
 			}
-			r, err := openRepo(c)
+			r, err := openRepo(c, repo.WithMarker("check"))
 			if err != nil {
 				return err
 			}

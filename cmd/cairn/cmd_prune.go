@@ -46,7 +46,14 @@ func printPrune(e *env, st engine.PruneStats, dry bool) {
 	if dry {
 		verb = "would free"
 	}
-	fmt.Fprintf(e.stdout, "%d packs: %d removed, %d repacked (%d chunks copied); %d live chunks, %d unused\n",
+	if p := st.Pending; p.Records > 0 {
+		fmt.Fprintf(e.stdout, "earlier prunes: %d packs deleted, %d kept for snapshots written since; %d of %d batches still wait for running backups\n",
+			p.PacksDeleted, p.Revived, p.Waiting, p.Records)
+	}
+	if st.Pending.StaleMarkers > 0 {
+		fmt.Fprintf(e.stdout, "removed %d markers left by crashed operations\n", st.Pending.StaleMarkers)
+	}
+	fmt.Fprintf(e.stdout, "%d packs: %d unused, %d repacked (%d chunks copied), all taken off the index and deleted by the next prune; %d live chunks, %d unused\n",
 		st.Packs, st.PacksRemoved, st.PacksRepacked, st.ChunksCopied, st.ChunksLive, st.ChunksUnused)
 	fmt.Fprintf(e.stdout, "%s %s of %s unused (raw); packs %s -> %s\n", verb, humanBytes(st.BytesFreed), humanBytes(st.BytesUnused), humanBytes(st.StoredBefore), humanBytes(st.StoredAfter))
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"cairn/engine"
+	"cairn/repo"
 )
 
 func restoreCommand(e *env) *cli.Command {
@@ -26,7 +27,7 @@ func restoreCommand(e *env) *cli.Command {
 			if (target == "") == (file == "") {
 				return usagef("restore: give exactly one of --target DIR or --exported FILE")
 			}
-			r, err := openRepo(c)
+			r, err := openRepo(c, repo.WithMarker("restore"))
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,357 @@
+package repo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"syscall"
+	"time"
+
+	"cairn/chunk"
+	"cairn/transport"
+)
+
+// Prune never deletes a pack in the run that finds it unused. It takes the pack out of
+// the index and writes a pending-delete record naming the pack and the operations
+// (backups, restores, checks) that were running at that moment; each of those wrote a
+// marker before it loaded the index. A later prune deletes the pack only when every
+// one of those markers is gone, and even then keeps any pack that a snapshot written
+// meanwhile needs. FORMAT.md gives the argument in full.
+
+// StaleAfter is the age after which a marker whose process cannot be checked (it runs
+// on another host) counts as left behind by a crash.
+var StaleAfter = 24 * time.Hour
+
+// ErrMarkerLost means a prune took this operation for crashed and removed its marker:
+// what it deduplicated against may be gone, so it must not commit.
+var ErrMarkerLost = errors.New("this operation's marker was removed by a prune that took it for crashed; run it again")
+
+// ErrPruneRunning means another prune holds the repository.
+var ErrPruneRunning = errors.New("another prune is running on this repository")
+
+const opPending = "pending-delete"
+
+// lockRecord is an object of kind locks: a marker of a running operation, or a
+// pending-delete record.
+type lockRecord struct {
+	Op       string     `json:"op"` // backup, restore, check, prune, or pending-delete
+	Host     string     `json:"host"`
+	PID      int        `json:"pid"`
+	Created  time.Time  `json:"created"`
+	Packs    []ObjectID `json:"packs,omitempty"`    // pending-delete: the packs to delete
+	WaitFor  []string   `json:"wait_for,omitempty"` // pending-delete: markers to outlive
+	name     string
+}
+
+func (r *Repository) saveLock(ctx context.Context, rec lockRecord) (string, error) {
+	js, err := json.Marshal(rec)
+	if err != nil {
+		return "", err
+	}
+	data := sealObject(r.box, TypeLock, codecNone, js)
+	name := objectID(data).String()
+	return name, r.save(ctx, transport.Handle{Kind: transport.Locks, Name: name}, data)
+}
+
+// locks loads every marker and pending-delete record. Records that vanish while being
+// listed are skipped; damaged ones are an error.
+func (r *Repository) locks(ctx context.Context) ([]lockRecord, error) {
+	var names []string
+	if err := r.be.List(ctx, transport.Locks, func(fi transport.FileInfo) error {
+		names = append(names, fi.Name)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list locks: %w", err)
+	}
+	var out []lockRecord
+	for _, name := range names {
+		data, err := transport.LoadAll(ctx, r.be, transport.Handle{Kind: transport.Locks, Name: name})
+		if r.be.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load lock %s: %w", name[:8], err)
+		}
+		payload, err := openObject(r.box, data, TypeLock)
+		if err != nil {
+			return nil, fmt.Errorf("lock %s: %w", name[:8], err)
+		}
+		var rec lockRecord
+		if err := json.Unmarshal(payload, &rec); err != nil {
+			return nil, fmt.Errorf("lock %s: %v: %w", name[:8], err, ErrDamaged)
+		}
+		rec.name = name
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// stale reports whether a marker was left by a process that is gone: one on this host
+// whose process no longer runs, or any older than StaleAfter.
+func (m lockRecord) stale(now time.Time) bool {
+	if host, _ := os.Hostname(); host == m.Host && m.PID > 0 {
+		if m.PID == os.Getpid() {
+			return false
+		}
+		if err := syscall.Kill(m.PID, 0); errors.Is(err, syscall.ESRCH) {
+			return true
+		}
+	}
+	return now.Sub(m.Created) > StaleAfter
+}
+
+// writeMarker records that an operation of kind op runs, before it reads the index.
+func (r *Repository) writeMarker(ctx context.Context, op string) error {
+	host, _ := os.Hostname()
+	name, err := r.saveLock(ctx, lockRecord{Op: op, Host: host, PID: os.Getpid(), Created: time.Now().UTC()})
+	if err != nil {
+		return fmt.Errorf("write %s marker: %w", op, err)
+	}
+	r.marker = name
+	return nil
+}
+
+// WithMarker makes Open write a marker for an operation of kind op (backup, restore,
+// check) before it loads the index, so that no prune deletes a pack the operation may
+// use while it runs. Release removes it.
+func WithMarker(op string) Option { return func(o *options) { o.marker = op } }
+
+// Begin writes a marker for an operation on an already open handle and reloads the
+// index after it (a long-lived handle, as the daemon keeps, calls it per job).
+func (r *Repository) Begin(ctx context.Context, op string) error {
+	if err := r.Release(ctx); err != nil {
+		return err
+	}
+	if err := r.writeMarker(ctx, op); err != nil {
+		return err
+	}
+	return r.LoadIndex(ctx)
+}
+
+// Release removes the handle's marker, if it has one.
+func (r *Repository) Release(ctx context.Context) error {
+	if r.marker == "" {
+		return nil
+	}
+	err := r.be.Remove(ctx, transport.Handle{Kind: transport.Locks, Name: r.marker})
+	if err != nil && !r.be.IsNotExist(err) {
+		return fmt.Errorf("remove marker: %w", err)
+	}
+	r.marker = ""
+	return nil
+}
+
+// PendingPacks returns the packs that pending-delete records name.
+func (r *Repository) PendingPacks(ctx context.Context) (map[ObjectID]bool, error) {
+	recs, err := r.locks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[ObjectID]bool{}
+	for _, rec := range recs {
+		if rec.Op == opPending {
+			for _, p := range rec.Packs {
+				out[p] = true
+			}
+		}
+	}
+	return out, nil
+}
+
+// beforeCommit runs before a snapshot is written by a handle with a marker: the
+// marker must still be there, and chunks the snapshot uses from packs that a prune
+// has meanwhile taken out of the index (this operation was running, so the prune
+// waits for it) are indexed again, so the snapshot never names a pack that the prune
+// deletes later.
+func (r *Repository) beforeCommit(ctx context.Context, sn *Snapshot) error {
+	if r.marker == "" {
+		return nil
+	}
+	if _, err := r.be.Stat(ctx, transport.Handle{Kind: transport.Locks, Name: r.marker}); err != nil {
+		if r.be.IsNotExist(err) {
+			return ErrMarkerLost
+		}
+		return fmt.Errorf("check marker: %w", err)
+	}
+	recs, err := r.locks(ctx)
+	if err != nil {
+		return err
+	}
+	fossil := map[ObjectID]bool{}
+	for _, rec := range recs {
+		if rec.Op == opPending && slices.Contains(rec.WaitFor, r.marker) {
+			for _, p := range rec.Packs {
+				fossil[p] = true
+			}
+		}
+	}
+	if len(fossil) == 0 {
+		return nil
+	}
+	revive := indexFile{}
+	seen := map[chunk.ID]bool{}
+	use := func(id chunk.ID) {
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		if loc, ok := r.idx.Lookup(id); ok && fossil[loc.Pack] {
+			revive[loc.Pack] = append(revive[loc.Pack], loc.Ref(id))
+		}
+	}
+	for _, c := range sn.Collections {
+		if _, err := r.LoadList(ctx, c.List, use); err != nil {
+			return err
+		}
+		for _, id := range c.Chunks {
+			use(id)
+		}
+	}
+	if len(revive) == 0 {
+		return nil
+	}
+	_, err = r.SaveIndex(ctx, revive)
+	return err
+}
+
+// PendingStats says what FinishPending did.
+type PendingStats struct {
+	Records, Waiting      int // pending-delete records, and those still waiting
+	PacksDeleted, Revived int
+	StaleMarkers          int // markers of crashed operations removed
+}
+
+// FinishPending is the second phase of prune: for every pending-delete record whose
+// operations have all ended, it deletes the record's packs, except those holding a
+// chunk that a snapshot now needs and the index lacks (they are indexed again).
+// liveChunks is called after the markers were checked, so it sees every snapshot
+// those operations wrote. Markers of crashed operations are removed on the way.
+func (r *Repository) FinishPending(ctx context.Context, liveChunks func(context.Context) (map[chunk.ID]bool, error)) (PendingStats, error) {
+	var st PendingStats
+	recs, err := r.locks(ctx)
+	if err != nil {
+		return st, err
+	}
+	now := time.Now()
+	alive := map[string]bool{}
+	for _, rec := range recs {
+		if rec.Op == opPending || rec.name == r.marker {
+			continue
+		}
+		if rec.stale(now) {
+			if err := r.be.Remove(ctx, transport.Handle{Kind: transport.Locks, Name: rec.name}); err != nil && !r.be.IsNotExist(err) {
+				return st, err
+			}
+			st.StaleMarkers++
+			continue
+		}
+		alive[rec.name] = true
+	}
+	var ready []lockRecord
+	for _, rec := range recs {
+		if rec.Op != opPending {
+			continue
+		}
+		st.Records++
+		if slices.ContainsFunc(rec.WaitFor, func(m string) bool { return alive[m] }) {
+			st.Waiting++
+			continue
+		}
+		ready = append(ready, rec)
+	}
+	if len(ready) == 0 {
+		return st, nil
+	}
+	// Snapshots and index as they are now that the waited-for operations have ended.
+	if err := r.LoadIndex(ctx); err != nil {
+		return st, err
+	}
+	live, err := liveChunks(ctx)
+	if err != nil {
+		return st, err
+	}
+	for _, rec := range ready {
+		for _, p := range rec.Packs {
+			if r.idx.HasPack(p) {
+				continue // indexed again by an operation that used it
+			}
+			_, refs, err := r.LoadPack(ctx, p)
+			if err != nil {
+				if errors.Is(err, ErrNotFound) {
+					continue // deleted by an earlier, interrupted run
+				}
+				return st, err
+			}
+			var need []BlobRef
+			for _, e := range refs {
+				if live[e.ID] && !r.idx.Has(e.ID) {
+					need = append(need, e)
+				}
+			}
+			if len(need) > 0 {
+				if _, err := r.SaveIndex(ctx, indexFile{p: need}); err != nil {
+					return st, err
+				}
+				r.idx.add(p, need)
+				r.idx.merge()
+				st.Revived++
+				continue
+			}
+			if err := r.be.Remove(ctx, transport.Handle{Kind: transport.Data, Name: p.String()}); err != nil && !r.be.IsNotExist(err) {
+				return st, fmt.Errorf("remove pack %s: %w", p.Short(), err)
+			}
+			st.PacksDeleted++
+		}
+		if err := r.be.Remove(ctx, transport.Handle{Kind: transport.Locks, Name: rec.name}); err != nil && !r.be.IsNotExist(err) {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// claimPrune writes the prune marker and fails if another prune holds one.
+func (r *Repository) claimPrune(ctx context.Context) error {
+	if err := r.writeMarker(ctx, "prune"); err != nil {
+		return err
+	}
+	recs, err := r.locks(ctx)
+	if err != nil {
+		r.Release(ctx)
+		return err
+	}
+	now := time.Now()
+	for _, rec := range recs {
+		if rec.Op == "prune" && rec.name != r.marker && !rec.stale(now) {
+			r.Release(ctx)
+			return fmt.Errorf("%w (started %s on %s, pid %d)", ErrPruneRunning, rec.Created.Local().Format(time.DateTime), rec.Host, rec.PID)
+		}
+	}
+	return nil
+}
+
+// ClaimPrune makes this handle the repository's only prune. Release ends the claim.
+func (r *Repository) ClaimPrune(ctx context.Context) error { return r.claimPrune(ctx) }
+
+// retire is the first phase's last step: after the index no longer names packs, the
+// markers present now are the operations that may still use them.
+func (r *Repository) retire(ctx context.Context, packs []ObjectID) error {
+	if len(packs) == 0 {
+		return nil
+	}
+	recs, err := r.locks(ctx)
+	if err != nil {
+		return err
+	}
+	var wait []string
+	for _, rec := range recs {
+		if rec.Op != opPending && rec.name != r.marker {
+			wait = append(wait, rec.name)
+		}
+	}
+	host, _ := os.Hostname()
+	_, err = r.saveLock(ctx, lockRecord{Op: opPending, Host: host, PID: os.Getpid(), Created: time.Now().UTC(), Packs: packs, WaitFor: wait})
+	return err
+}
