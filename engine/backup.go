@@ -192,18 +192,24 @@ func (b *backup) collection(ctx context.Context, name string, rd io.Reader) erro
 		wg.Add(1)
 		g.Go(func() error {
 			defer wg.Done()
+			st := b.r.NewStream()
 			for bt := range jobs {
 				start := 0
 				for _, end := range bt.ends {
 					data := bt.data[start:end]
 					start = end
 					id := b.r.ChunkID(data)
-					res, err := b.r.SaveChunk(gctx, id, data)
+					res, err := st.SaveChunk(gctx, id, data)
 					if err != nil {
 						return err
 					}
 					bt.ids = append(bt.ids, id)
 					bt.isNew = append(bt.isNew, res.New)
+				}
+				// A batch's new chunks end in frames of their own: a restore reads
+				// them in order without going back to a frame shared with another batch.
+				if err := st.Close(gctx); err != nil {
+					return err
 				}
 				select {
 				case results <- bt:

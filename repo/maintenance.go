@@ -137,7 +137,7 @@ func (r *Repository) Rewrite(ctx context.Context, repack, drop map[ObjectID]bool
 				return st, fmt.Errorf("repack: %w", err)
 			}
 			raw := frames[e.Frame]
-			if _, err := r.saveChunk(ctx, e.ID, raw[e.Offset:e.Offset+e.Raw], true); err != nil {
+			if _, err := r.saveChunk(ctx, e.ID, raw[e.Offset:e.Offset+e.Raw], true, &r.frame, r.sealFrame); err != nil {
 				return st, err
 			}
 			copied[e.ID] = true

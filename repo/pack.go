@@ -74,14 +74,15 @@ func newPackWriter(size int, k *box) *packWriter {
 	return &packWriter{buf: appendHeader(make([]byte, 0, size+size/8), k, TypePack, codecNone)}
 }
 
-// addFrame appends a sealed frame and its chunks.
-func (p *packWriter) addFrame(stored []byte, refs []BlobRef) {
+// addSection appends stored frames and their chunks, whose Frame offsets count from
+// the start of section.
+func (p *packWriter) addSection(section []byte, refs []BlobRef) {
 	off := uint32(len(p.buf))
 	for _, r := range refs {
-		r.Frame, r.FrameLen = off, uint32(len(stored))
+		r.Frame += off
 		p.entries = append(p.entries, r)
 	}
-	p.buf = append(p.buf, stored...)
+	p.buf = append(p.buf, section...)
 }
 
 func (p *packWriter) size() int { return len(p.buf) }

@@ -277,12 +277,62 @@ type SaveResult struct {
 
 // SaveChunk stores a chunk unless the repository already has it. data is not kept.
 func (r *Repository) SaveChunk(ctx context.Context, id chunk.ID, data []byte) (SaveResult, error) {
-	return r.saveChunk(ctx, id, data, false)
+	return r.saveChunk(ctx, id, data, false, &r.frame, r.sealFrame)
 }
 
-// saveChunk adds a chunk to the open frame; force skips the index check (repacking
-// copies chunks the index still lists in their old packs).
-func (r *Repository) saveChunk(ctx context.Context, id chunk.ID, data []byte, force bool) (SaveResult, error) {
+// A Stream saves chunks into frames of its own and adds them to the open pack in one
+// piece when closed. Goroutines that each store a run of consecutive chunks (the
+// backup's workers, each with a batch of a collection) keep each run contiguous in
+// frames and packs that way, so a restore reading a collection in order reads long
+// runs of neighbouring frames instead of hopping between interleaved ones.
+type Stream struct {
+	r       *Repository
+	frame   *frameWriter
+	section []byte    // stored frames not yet in a pack
+	refs    []BlobRef // their chunks, Frame relative to section
+}
+
+// NewStream returns a stream; Close it (or Flush the repository) to store its last frame.
+func (r *Repository) NewStream() *Stream { return &Stream{r: r} }
+
+// SaveChunk is Repository.SaveChunk into the stream's frames.
+func (s *Stream) SaveChunk(ctx context.Context, id chunk.ID, data []byte) (SaveResult, error) {
+	return s.r.saveChunk(ctx, id, data, false, &s.frame, s.sealFrame)
+}
+
+// sealFrame encodes a full frame into the stream's section.
+func (s *Stream) sealFrame(_ context.Context, f *frameWriter) error {
+	off := uint32(len(s.section))
+	s.section = s.r.encodeFrame(f, s.section)
+	for _, e := range f.entries {
+		e.Frame, e.FrameLen = off, uint32(len(s.section))-off
+		s.refs = append(s.refs, e)
+	}
+	s.r.recycle(f)
+	return nil
+}
+
+// Close adds the stream's frames, the open one included, to the repository's open
+// pack. The stream can be used again afterwards.
+func (s *Stream) Close(ctx context.Context) error {
+	s.r.mu.Lock()
+	f := s.frame
+	s.frame = nil
+	s.r.mu.Unlock()
+	if f != nil && len(f.entries) > 0 {
+		s.sealFrame(ctx, f)
+	}
+	if len(s.refs) == 0 {
+		return nil
+	}
+	err := s.r.addSection(ctx, s.section, s.refs)
+	s.section, s.refs = s.section[:0], s.refs[:0]
+	return err
+}
+
+// saveChunk adds a chunk to the open frame *open; force skips the index check
+// (repacking copies chunks the index still lists in their old packs).
+func (r *Repository) saveChunk(ctx context.Context, id chunk.ID, data []byte, force bool, open **frameWriter, seal func(context.Context, *frameWriter) error) (SaveResult, error) {
 	r.mu.Lock()
 	if r.failed != nil {
 		r.mu.Unlock()
@@ -299,17 +349,17 @@ func (r *Repository) saveChunk(ctx context.Context, id chunk.ID, data []byte, fo
 		full = &frameWriter{}
 		full.add(id, data)
 	} else {
-		if r.frame == nil {
-			r.frame = r.newFrame()
+		if *open == nil {
+			*open = r.newFrame()
 		}
-		r.frame.add(id, data)
-		if len(r.frame.raw) >= frameTarget {
-			full, r.frame = r.frame, nil
+		(*open).add(id, data)
+		if len((*open).raw) >= frameTarget {
+			full, *open = *open, nil
 		}
 	}
 	r.mu.Unlock()
 	if full != nil {
-		if err := r.sealFrame(ctx, full); err != nil {
+		if err := seal(ctx, full); err != nil {
 			return SaveResult{}, err
 		}
 	}
@@ -331,34 +381,53 @@ func (r *Repository) sealFrame(ctx context.Context, f *frameWriter) error {
 	if buf == nil {
 		buf = new([]byte)
 	}
-	*buf = f.seal(*buf)
-	stored := *buf
-	var sealed *[]byte
-	if r.box != nil {
-		sealed, _ = r.bufs.Get().(*[]byte)
-		if sealed == nil {
-			sealed = new([]byte)
-		}
-		*sealed = r.box.seal((*sealed)[:0], stored, nil)
-		stored = *sealed
+	*buf = r.encodeFrame(f, (*buf)[:0])
+	refs := f.entries
+	for i := range refs {
+		refs[i].Frame, refs[i].FrameLen = 0, uint32(len(*buf))
 	}
+	err := r.addSection(ctx, *buf, refs)
+	r.bufs.Put(buf)
+	r.recycle(f)
+	return err
+}
+
+func (r *Repository) recycle(f *frameWriter) {
+	if cap(f.raw) <= 4*frameTarget {
+		r.framePool.Put(f)
+	}
+}
+
+// encodeFrame appends the stored form of f to dst: compressed, and sealed in an
+// encrypted repository.
+func (r *Repository) encodeFrame(f *frameWriter, dst []byte) []byte {
+	tmp, _ := r.bufs.Get().(*[]byte)
+	if tmp == nil {
+		tmp = new([]byte)
+	}
+	*tmp = f.seal((*tmp)[:0])
+	if r.box == nil {
+		dst = append(dst, *tmp...)
+	} else {
+		dst = r.box.seal(dst, *tmp, nil)
+	}
+	r.bufs.Put(tmp)
+	return dst
+}
+
+// addSection appends stored frames (refs' Frame offsets relative to section) to the
+// open pack in one piece, and uploads the pack when it is full.
+func (r *Repository) addSection(ctx context.Context, section []byte, refs []BlobRef) error {
 	r.mu.Lock()
 	if r.pack == nil {
 		r.pack = r.newPack()
 	}
-	r.pack.addFrame(stored, f.entries)
+	r.pack.addSection(section, refs)
 	var full *packWriter
 	if r.pack.size() >= r.cfg.PackSize {
 		full, r.pack = r.pack, nil
 	}
 	r.mu.Unlock()
-	r.bufs.Put(buf)
-	if sealed != nil {
-		r.bufs.Put(sealed)
-	}
-	if cap(f.raw) <= 4*frameTarget {
-		r.framePool.Put(f)
-	}
 	if full != nil {
 		return r.uploadPack(ctx, full)
 	}
@@ -494,60 +563,131 @@ func (r *Repository) loadRange(ctx context.Context, pack ObjectID, length int, o
 // maxRun bounds one read when loading consecutive chunks.
 const maxRun = 8 << 20
 
-// LoadChunks calls fn with the raw bytes of each chunk in ids, in order. Frames that
-// sit next to each other in one pack are read together and each frame is decompressed
-// once for all its chunks. data is valid only during fn.
-func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i int, data []byte) error) error {
-	var raw []byte
-	var rawPack ObjectID
-	rawFrame := int64(-1)
+// runsAhead is how many reads LoadChunks keeps in flight: on a remote repository the
+// next runs download while this one is decoded.
+const runsAhead = 4
+
+// A run is one read: neighbouring frames of one pack holding consecutive chunks.
+type run struct {
+	pack       ObjectID
+	start, end uint32
+	first      int // index in ids of the run's first chunk
+	locs       []Location
+	reuse      bool // the single frame decoded last holds it: nothing to read
+	data       []byte
+	err        error
+	done       chan struct{}
+}
+
+// planRuns groups ids into runs, calling emit for each in order until it returns false.
+func (r *Repository) planRuns(ids []chunk.ID, emit func(*run) bool) error {
+	var lastPack ObjectID
+	lastFrame := int64(-1)
 	for i := 0; i < len(ids); {
 		first, ok := r.idx.Lookup(ids[i])
 		if !ok {
 			return fmt.Errorf("chunk %s: %w", ids[i].Short(), ErrNotFound)
 		}
-		locs := []Location{first}
-		start, end := first.Frame, first.Frame+first.FrameLen
+		rn := &run{pack: first.Pack, start: first.Frame, end: first.Frame + first.FrameLen, first: i, locs: []Location{first}}
 		for j := i + 1; j < len(ids); j++ {
 			l, ok := r.idx.Lookup(ids[j])
 			if !ok || l.Pack != first.Pack {
 				break
 			}
-			if l.Frame < start || l.Frame+l.FrameLen > end {
-				if l.Frame != end || end-start+l.FrameLen > maxRun {
+			if l.Frame < rn.start || l.Frame+l.FrameLen > rn.end {
+				if l.Frame != rn.end || rn.end-rn.start+l.FrameLen > maxRun {
 					break
 				}
-				end += l.FrameLen
+				rn.end += l.FrameLen
 			}
-			locs = append(locs, l)
+			rn.locs = append(rn.locs, l)
 		}
-		var run []byte
-		if !(len(locs) == 1 && first.Pack == rawPack && int64(first.Frame) == rawFrame) {
-			var err error
-			if run, err = r.loadRange(ctx, first.Pack, int(end-start), int64(start)); err != nil {
-				return err
+		rn.reuse = rn.start == first.Frame && rn.end == first.Frame+first.FrameLen && first.Pack == lastPack && int64(first.Frame) == lastFrame
+		last := rn.locs[len(rn.locs)-1]
+		lastPack, lastFrame = last.Pack, int64(last.Frame)
+		i += len(rn.locs)
+		if !emit(rn) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// LoadChunks calls fn with the raw bytes of each chunk in ids, in order. Frames that
+// sit next to each other in one pack are read together, up to runsAhead reads are in
+// flight at once, and each frame is decompressed once for all its chunks. data is valid
+// only during fn.
+func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i int, data []byte) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	queue := make(chan *run, runsAhead)
+	slots := make(chan struct{}, runsAhead)
+	planned := make(chan error, 1)
+	go func() {
+		defer close(queue)
+		planned <- r.planRuns(ids, func(rn *run) bool {
+			rn.done = make(chan struct{})
+			if rn.reuse {
+				close(rn.done)
+			} else {
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					return false
+				}
+				go func() {
+					rn.data, rn.err = r.loadRange(ctx, rn.pack, int(rn.end-rn.start), int64(rn.start))
+					close(rn.done)
+				}()
+			}
+			select {
+			case queue <- rn:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
+	}()
+	var raw []byte
+	var rawPack ObjectID
+	rawFrame := int64(-1)
+	fail := func(err error) error {
+		cancel()
+		for rn := range queue { // let every read end before returning
+			<-rn.done
+			if !rn.reuse {
+				<-slots
 			}
 		}
-		for k, l := range locs {
+		return err
+	}
+	for rn := range queue {
+		<-rn.done
+		if !rn.reuse {
+			<-slots
+		}
+		if rn.err != nil {
+			return fail(rn.err)
+		}
+		for k, l := range rn.locs {
 			if l.Pack != rawPack || int64(l.Frame) != rawFrame {
 				var err error
-				raw, err = decodeFrame(r.box, run[l.Frame-start:l.Frame-start+l.FrameLen], raw)
+				raw, err = decodeFrame(r.box, rn.data[l.Frame-rn.start:l.Frame-rn.start+l.FrameLen], raw)
 				if err != nil {
-					return fmt.Errorf("pack %s: %w", l.Pack.Short(), err)
+					return fail(fmt.Errorf("pack %s: %w", l.Pack.Short(), err))
 				}
 				rawPack, rawFrame = l.Pack, int64(l.Frame)
 			}
-			data, err := r.chunkOf(raw, ids[i+k], l.Offset, l.Raw)
+			data, err := r.chunkOf(raw, ids[rn.first+k], l.Offset, l.Raw)
 			if err != nil {
-				return fmt.Errorf("pack %s: %w", l.Pack.Short(), err)
+				return fail(fmt.Errorf("pack %s: %w", l.Pack.Short(), err))
 			}
-			if err := fn(i+k, data); err != nil {
-				return err
+			if err := fn(rn.first+k, data); err != nil {
+				return fail(err)
 			}
 		}
-		i += len(locs)
 	}
-	return nil
+	return <-planned
 }
 
 // SaveSnapshot writes a manifest. Call it after Flush, so that it never names
