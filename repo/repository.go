@@ -573,38 +573,101 @@ type run struct {
 	start, end uint32
 	first      int // index in ids of the run's first chunk
 	locs       []Location
-	reuse      bool // the single frame decoded last holds it: nothing to read
+	reuse      bool // every frame it needs is among the recently decoded: nothing to read
 	data       []byte
 	err        error
 	done       chan struct{}
 }
 
+// recentFrames is how many decoded frames LoadChunks keeps. A collection restored
+// after an incremental backup hops from an old frame to a changed chunk in a new pack
+// and back; keeping a few frames makes the way back free.
+const recentFrames = 8
+
+type frameKey struct {
+	pack  ObjectID
+	frame uint32
+}
+
+// frameCache is a tiny LRU of decoded frames. The planner keeps one without the bytes
+// and the decoder one with them; both see the same frames in the same order, so the
+// planner knows which runs need no read.
+type frameCache struct {
+	keys  [recentFrames]frameKey
+	used  [recentFrames]uint64 // 0: empty
+	raws  [recentFrames][]byte
+	clock uint64
+}
+
+// get returns the slot holding k, marking it used, or the least recently used slot
+// (now holding k) and false.
+func (c *frameCache) get(k frameKey) (int, bool) {
+	c.clock++
+	lru := 0
+	for i := range c.keys {
+		if c.used[i] != 0 && c.keys[i] == k {
+			c.used[i] = c.clock
+			return i, true
+		}
+		if c.used[i] < c.used[lru] {
+			lru = i
+		}
+	}
+	c.keys[lru], c.used[lru] = k, c.clock
+	return lru, false
+}
+
+func (c *frameCache) has(k frameKey) bool {
+	for i := range c.keys {
+		if c.used[i] != 0 && c.keys[i] == k {
+			return true
+		}
+	}
+	return false
+}
+
 // planRuns groups ids into runs, calling emit for each in order until it returns false.
+// It replays the decoder's frame cache: chunks whose frames will be decoded already
+// form runs that read nothing, and a read stops before a frame that will be.
 func (r *Repository) planRuns(ids []chunk.ID, emit func(*run) bool) error {
-	var lastPack ObjectID
-	lastFrame := int64(-1)
+	var sim frameCache
 	for i := 0; i < len(ids); {
 		first, ok := r.idx.Lookup(ids[i])
 		if !ok {
 			return fmt.Errorf("chunk %s: %w", ids[i].Short(), ErrNotFound)
 		}
-		rn := &run{pack: first.Pack, start: first.Frame, end: first.Frame + first.FrameLen, first: i, locs: []Location{first}}
-		for j := i + 1; j < len(ids); j++ {
-			l, ok := r.idx.Lookup(ids[j])
-			if !ok || l.Pack != first.Pack {
-				break
-			}
-			if l.Frame < rn.start || l.Frame+l.FrameLen > rn.end {
-				if l.Frame != rn.end || rn.end-rn.start+l.FrameLen > maxRun {
+		rn := &run{pack: first.Pack, start: first.Frame, end: first.Frame + first.FrameLen, first: i}
+		if sim.has(frameKey{first.Pack, first.Frame}) {
+			rn.reuse = true
+			for j := i; j < len(ids); j++ {
+				l, ok := r.idx.Lookup(ids[j])
+				if !ok || !sim.has(frameKey{l.Pack, l.Frame}) {
 					break
 				}
-				rn.end += l.FrameLen
+				sim.get(frameKey{l.Pack, l.Frame})
+				rn.locs = append(rn.locs, l)
 			}
-			rn.locs = append(rn.locs, l)
+		} else {
+			sim.get(frameKey{first.Pack, first.Frame})
+			rn.locs = append(rn.locs, first)
+			for j := i + 1; j < len(ids); j++ {
+				l, ok := r.idx.Lookup(ids[j])
+				if !ok || l.Pack != first.Pack {
+					break
+				}
+				k := frameKey{l.Pack, l.Frame}
+				if l.Frame < rn.start || l.Frame+l.FrameLen > rn.end {
+					if l.Frame != rn.end || rn.end-rn.start+l.FrameLen > maxRun || sim.has(k) {
+						break
+					}
+					rn.end += l.FrameLen
+				} else if !sim.has(k) {
+					break // inside the read but evicted meanwhile: a run of its own
+				}
+				sim.get(k)
+				rn.locs = append(rn.locs, l)
+			}
 		}
-		rn.reuse = rn.start == first.Frame && rn.end == first.Frame+first.FrameLen && first.Pack == lastPack && int64(first.Frame) == lastFrame
-		last := rn.locs[len(rn.locs)-1]
-		lastPack, lastFrame = last.Pack, int64(last.Frame)
 		i += len(rn.locs)
 		if !emit(rn) {
 			return nil
@@ -615,8 +678,8 @@ func (r *Repository) planRuns(ids []chunk.ID, emit func(*run) bool) error {
 
 // LoadChunks calls fn with the raw bytes of each chunk in ids, in order. Frames that
 // sit next to each other in one pack are read together, up to runsAhead reads are in
-// flight at once, and each frame is decompressed once for all its chunks. data is valid
-// only during fn.
+// flight at once, each frame is decompressed once for all its chunks, and the last
+// few decoded frames are kept. data is valid only during fn.
 func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i int, data []byte) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -648,9 +711,7 @@ func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i i
 			}
 		})
 	}()
-	var raw []byte
-	var rawPack ObjectID
-	rawFrame := int64(-1)
+	var frames frameCache
 	fail := func(err error) error {
 		cancel()
 		for rn := range queue { // let every read end before returning
@@ -670,15 +731,19 @@ func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i i
 			return fail(rn.err)
 		}
 		for k, l := range rn.locs {
-			if l.Pack != rawPack || int64(l.Frame) != rawFrame {
-				var err error
-				raw, err = decodeFrame(r.box, rn.data[l.Frame-rn.start:l.Frame-rn.start+l.FrameLen], raw)
+			slot, ok := frames.get(frameKey{l.Pack, l.Frame})
+			if !ok {
+				if rn.reuse {
+					return fail(fmt.Errorf("load chunks: frame %d of pack %s planned as decoded but is not", l.Frame, l.Pack.Short()))
+				}
+				raw, err := decodeFrame(r.box, rn.data[l.Frame-rn.start:l.Frame-rn.start+l.FrameLen], frames.raws[slot])
 				if err != nil {
+					frames.used[slot] = 0
 					return fail(fmt.Errorf("pack %s: %w", l.Pack.Short(), err))
 				}
-				rawPack, rawFrame = l.Pack, int64(l.Frame)
+				frames.raws[slot] = raw
 			}
-			data, err := r.chunkOf(raw, ids[rn.first+k], l.Offset, l.Raw)
+			data, err := r.chunkOf(frames.raws[slot], ids[rn.first+k], l.Offset, l.Raw)
 			if err != nil {
 				return fail(fmt.Errorf("pack %s: %w", l.Pack.Short(), err))
 			}
