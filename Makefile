@@ -38,6 +38,10 @@ $(BIN)/rest-server:
 	cd testdata/tools && $(GO) build -o $(CURDIR)/$(BIN)/rest-server github.com/restic/rest-server/cmd/rest-server
 $(BIN)/restic:
 	cd testdata/peers && $(GO) build -o $(CURDIR)/$(BIN)/restic github.com/restic/restic/cmd/restic
+# MinIO, for trying s3: repositories by hand (the tests build and cache their own, or
+# use $MINIO_SERVER).
+$(BIN)/minio:
+	cd testdata/minio && $(GO) build -o $(CURDIR)/$(BIN)/minio github.com/minio/minio
 
 # Chunking trade-off and incremental-backup figures on the generator's workload.
 bench-chunking: build

@@ -29,6 +29,7 @@ type BackupOptions struct {
 	Progress   Progress
 	Now        func() time.Time // the clock; time.Now when nil
 	Workers    int              // hashing and compressing goroutines; GOMAXPROCS when 0
+	ReadAll    bool             // read every collection, even those whose tag says unchanged
 }
 
 func (o BackupOptions) now() time.Time {
@@ -74,6 +75,11 @@ func Backup(ctx context.Context, r *repo.Repository, src Source, opt BackupOptio
 		}
 	}
 	b := &backup{r: r, prog: prog, start: start, workers: opt.Workers, parent: parent}
+	if t, ok := src.(Tagger); ok && !opt.ReadAll {
+		if b.tags, err = t.CollectionTags(ctx); err != nil {
+			return nil, fmt.Errorf("backup %s: %w", src.Describe(), err)
+		}
+	}
 	if b.workers <= 0 {
 		b.workers = runtime.GOMAXPROCS(0)
 	}
@@ -147,6 +153,7 @@ type backup struct {
 	start   time.Time
 	workers int
 	parent  *repo.Snapshot
+	tags    map[string]string // the source's change tags, taken before reading
 	cols    []repo.Collection
 	totals  repo.Totals
 	chunker *chunk.Chunker
@@ -176,6 +183,26 @@ func (b *backup) getBatch(seq int) *batch {
 // collection chunks one collection: this goroutine cuts, workers hash and store, and
 // a collector puts the ids back in order. All of them end before it returns.
 func (b *backup) collection(ctx context.Context, name string, rd io.Reader) error {
+	tag := b.tags[name]
+	if b.parent != nil && tag != "" {
+		for _, pc := range b.parent.Collections {
+			if pc.Name == name && pc.Tag == tag {
+				// Unchanged since the parent: its entry, list and chunks stand as they are.
+				l, err := b.r.LoadList(ctx, pc.List, nil)
+				if err != nil {
+					return fmt.Errorf("parent %s: %w", b.parent.ID, err)
+				}
+				pc.Chunks = l.Chunks
+				b.totals.RawBytes += pc.Bytes
+				b.totals.Records += pc.Records
+				b.totals.ChunksReused += int64(pc.Count)
+				b.totals.CollectionsUnchanged++
+				b.cols = append(b.cols, pc)
+				b.prog.Report(Event{Phase: PhaseBackup, Collection: name, BytesDone: b.totals.RawBytes, NewBytes: b.totals.NewRawBytes, Elapsed: time.Since(b.start)})
+				return nil
+			}
+		}
+	}
 	params := b.r.Config().Chunking
 	if b.chunker == nil {
 		b.chunker = chunk.New(rd, params)
@@ -310,7 +337,7 @@ func (b *backup) collection(ctx context.Context, name string, rd io.Reader) erro
 	if err != nil {
 		return err
 	}
-	col.List, col.Count = list.ID, len(col.Chunks)
+	col.List, col.Count, col.Tag = list.ID, len(col.Chunks), tag
 	b.totals.RawBytes += col.Bytes
 	b.totals.NewRawBytes += newBytes
 	b.totals.Records += col.Records

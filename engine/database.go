@@ -22,6 +22,15 @@ func (s DatabaseSource) Read(ctx context.Context, fn func(string, io.Reader) err
 	return Meta{Version: m.Version, Schema: m.Schema}, err
 }
 
+// CollectionTags implements Tagger: every write to a collection gives it a new tag.
+func (s DatabaseSource) CollectionTags(ctx context.Context) (map[string]string, error) {
+	tags, err := s.DB.Tags()
+	for name, t := range tags {
+		tags[name] = "db:" + t
+	}
+	return tags, err
+}
+
 // DatabaseSink restores into the local database: a whole-database snapshot replaces it
 // (built beside it and swapped in on Commit), an assets snapshot is merged into it.
 type DatabaseSink struct {

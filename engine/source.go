@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"cairn/engine/exported"
 )
@@ -26,10 +27,42 @@ type Meta struct {
 // Source is where a backup reads a database from.
 type Source interface {
 	// Read calls fn once per collection, in a stable order, and returns the source's
-	// metadata after the last one. fn must consume r before returning.
+	// metadata after the last one. fn must consume r before returning, unless the
+	// source is a Tagger and the collection's tag is unchanged.
 	Read(ctx context.Context, fn func(name string, r io.Reader) error) (Meta, error)
 	// Describe is a short text for manifests and messages.
 	Describe() string
+}
+
+// A Tagger can tell, before Read, which collections changed: each collection's tag
+// changes whenever its content may have. Tags are taken before the content is read,
+// so a change in between makes the next backup read the collection again.
+type Tagger interface {
+	CollectionTags(ctx context.Context) (map[string]string, error)
+}
+
+// CollectionTags implements Tagger: size, modification and change times and inode of
+// each collection file.
+func (s FolderSource) CollectionTags(ctx context.Context) (map[string]string, error) {
+	entries, err := os.ReadDir(s.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("read source folder: %w", err)
+	}
+	tags := map[string]string{}
+	for _, e := range entries {
+		n, ok := strings.CutSuffix(e.Name(), ".jsonl")
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			tags[n] = fmt.Sprintf("file:%d:%d:%d.%d:%d", fi.Size(), fi.ModTime().UnixNano(), st.Ctim.Sec, st.Ctim.Nsec, st.Ino)
+		}
+	}
+	return tags, nil
 }
 
 // ErrBadSource means the source's bytes cannot be read as a database.

@@ -37,13 +37,13 @@ const opPending = "pending-delete"
 // lockRecord is an object of kind locks: a marker of a running operation, or a
 // pending-delete record.
 type lockRecord struct {
-	Op       string     `json:"op"` // backup, restore, check, prune, or pending-delete
-	Host     string     `json:"host"`
-	PID      int        `json:"pid"`
-	Created  time.Time  `json:"created"`
-	Packs    []ObjectID `json:"packs,omitempty"`    // pending-delete: the packs to delete
-	WaitFor  []string   `json:"wait_for,omitempty"` // pending-delete: markers to outlive
-	name     string
+	Op      string     `json:"op"` // backup, restore, check, prune, or pending-delete
+	Host    string     `json:"host"`
+	PID     int        `json:"pid"`
+	Created time.Time  `json:"created"`
+	Packs   []ObjectID `json:"packs,omitempty"`    // pending-delete: the packs to delete
+	WaitFor []string   `json:"wait_for,omitempty"` // pending-delete: markers to outlive
+	name    string
 }
 
 func (r *Repository) saveLock(ctx context.Context, rec lockRecord) (string, error) {

@@ -49,6 +49,10 @@ type Collection struct {
 	Bytes   int64    `json:"bytes"`
 	List    chunk.ID `json:"list"`   // the list chunk naming the collection's chunks
 	Count   int      `json:"chunks"` // number of chunks
+	// Tag is the source's change tag of the collection when it was read (a folder's
+	// file size, times and inode; the local database's write tag); a later backup
+	// that finds the same tag reuses this entry without reading the collection.
+	Tag string `json:"tag,omitempty"`
 
 	// Chunks are the collection's chunk ids in order; filled by Repository.Resolve.
 	Chunks []chunk.ID `json:"-"`
@@ -65,6 +69,8 @@ type Totals struct {
 	DurationMilli int64 `json:"duration_ms"`    // wall time of the backup
 	BytesSent     int64 `json:"bytes_sent"`     // bytes uploaded to the transport
 	BytesReceived int64 `json:"bytes_received"` // bytes downloaded from the transport
+	// CollectionsUnchanged were not read: their tag matched the parent's.
+	CollectionsUnchanged int64 `json:"collections_unchanged,omitempty"`
 }
 
 // Duration is the backup's wall time.
@@ -77,6 +83,9 @@ func SnapshotID(version string, t time.Time) string {
 	v := versionClean.ReplaceAllString(version, "-")
 	if v == "" {
 		v = "0"
+	}
+	if len(v) > 128 { // ValidSnapshotID takes ids of 200 bytes at most
+		v = v[:128]
 	}
 	return v + "_" + strconv.FormatInt(t.UnixMilli(), 10)
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"time"
 )
 
@@ -130,6 +131,17 @@ func LoadRange(ctx context.Context, b Backend, h Handle, length int, offset int6
 		return nil, err
 	}
 	return buf, nil
+}
+
+// Backoff is the wait before retry number attempt (from 0) of the remote transports: a
+// random time up to min*2^attempt, capped at max ("full jitter"), so that clients that
+// failed together do not retry together.
+func Backoff(minWait, maxWait time.Duration, attempt int) time.Duration {
+	ceil := minWait << min(attempt, 30)
+	if ceil <= 0 || ceil > maxWait {
+		ceil = maxWait
+	}
+	return minWait/2 + time.Duration(rand.Int64N(int64(ceil)))
 }
 
 // Sleep waits for d or until ctx is done, whichever comes first.

@@ -21,6 +21,7 @@ func backupCommand(e *env) *cli.Command {
 			&cli.StringSliceFlag{Name: "tag", Usage: "add a tag (repeatable)"},
 			&cli.StringFlag{Name: "device", Usage: "device name recorded in the snapshot", Value: host},
 			&cli.StringFlag{Name: "platform", Usage: "platform recorded in the snapshot", Value: platformName()},
+			&cli.BoolFlag{Name: "read-all", Usage: "read every collection file, even those whose size, times and inode say unchanged since the parent snapshot"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, 1, "SOURCE"); err != nil {
@@ -39,6 +40,7 @@ func backupCommand(e *env) *cli.Command {
 				DeviceName: c.String("device"),
 				Platform:   c.String("platform"),
 				Progress:   e.progress(c.Bool("json"), c.Bool("no-progress")),
+				ReadAll:    c.Bool("read-all"),
 			})
 			if err != nil {
 				return err
@@ -48,7 +50,7 @@ func backupCommand(e *env) *cli.Command {
 			}
 			t := sn.Totals
 			fmt.Fprintf(e.stdout, "snapshot %s saved\n", sn.ID)
-			fmt.Fprintf(e.stdout, "  %d collections, %d records, %s\n", len(sn.Collections), t.Records, humanBytes(t.RawBytes))
+			fmt.Fprintf(e.stdout, "  %d collections (%d unchanged, not read), %d records, %s\n", len(sn.Collections), t.CollectionsUnchanged, t.Records, humanBytes(t.RawBytes))
 			fmt.Fprintf(e.stdout, "  chunks: %d new, %d reused; new data %s\n", t.ChunksNew, t.ChunksReused, humanBytes(t.NewRawBytes))
 			fmt.Fprintf(e.stdout, "  stored %s; sent %s, received %s; took %s\n", humanBytes(t.StoredBytes), humanBytes(t.BytesSent), humanBytes(t.BytesReceived), humanDuration(t.Duration()))
 			return nil

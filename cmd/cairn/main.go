@@ -4,14 +4,26 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// CAIRN_CPUPROFILE names a file to write a CPU profile of the whole run to (go tool
+	// pprof reads it): where a slow backup spends its time, on the user's own data.
+	if name := os.Getenv("CAIRN_CPUPROFILE"); name != "" {
+		if f, err := os.Create(name); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+		} else {
+			fmt.Fprintf(os.Stderr, "cairn: CAIRN_CPUPROFILE: %v\n", err)
+		}
+	}
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)
+	pprof.StopCPUProfile()
 	stop()
 	os.Exit(code)
 }

@@ -10,6 +10,8 @@ package localdb
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +31,7 @@ var (
 	metaBucket = []byte("\x00meta")
 	versionKey = []byte("version")
 	schemaKey  = []byte("schema")
+	tagPrefix  = "tag:" // tag:<collection> = a random value replaced by every write to it
 )
 
 // DefaultVersion is the version a new, empty database reports.
@@ -108,6 +111,24 @@ func writeMeta(tx *bolt.Tx, m Meta) error {
 		return b.Put(schemaKey, m.Schema)
 	}
 	return nil
+}
+
+// Tags returns each collection's change tag: a value that every write to the collection
+// replaces. Collections written before tags existed have none.
+func (d *DB) Tags() (map[string]string, error) {
+	tags := map[string]string{}
+	err := d.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(metaBucket)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Seek([]byte(tagPrefix)); k != nil && bytes.HasPrefix(k, []byte(tagPrefix)); k, v = c.Next() {
+			tags[string(k[len(tagPrefix):])] = string(v)
+		}
+		return nil
+	})
+	return tags, err
 }
 
 // Meta returns the database's version and schema.
@@ -262,6 +283,19 @@ func (w *Writer) Collection(name string, r io.Reader) error {
 		return fmt.Errorf("collection name %q: %w", name, ErrBadRecord)
 	}
 	b, err := w.bucket(name)
+	if err != nil {
+		return fmt.Errorf("collection %s: %w", name, err)
+	}
+	// A new tag for the collection, committed with the records or not at all: a backup
+	// that finds the tag it recorded last time knows the collection is unchanged.
+	var tag [16]byte
+	if _, err := rand.Read(tag[:]); err != nil {
+		return err
+	}
+	mb, err := w.tx.CreateBucketIfNotExists(metaBucket)
+	if err == nil {
+		err = mb.Put([]byte(tagPrefix+name), []byte(hex.EncodeToString(tag[:])))
+	}
 	if err != nil {
 		return fmt.Errorf("collection %s: %w", name, err)
 	}

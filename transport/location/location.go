@@ -3,6 +3,7 @@
 //
 //	/path/to/repo, ./repo, local:/path/to/repo   a folder on this machine
 //	rest:http(s)://[user:pass@]host:port/path      a REST server (rest-server)
+//	s3:http(s)://host:port/bucket[/prefix]         an S3 bucket (credentials from AWS_* variables)
 package location
 
 import (
@@ -16,12 +17,13 @@ import (
 	"cairn/transport/limit"
 	"cairn/transport/local"
 	"cairn/transport/rest"
+	"cairn/transport/s3"
 )
 
 // Location is a parsed location string.
 type Location struct {
-	Scheme string // "local" or "rest"
-	Path   string // a folder, or the server's URL
+	Scheme string // "local", "rest" or "s3"
+	Path   string // a folder, or the server's URL (with the bucket and prefix for s3)
 }
 
 // Parse reads a location string.
@@ -45,10 +47,15 @@ func Parse(s string) (Location, error) {
 			return Location{}, fmt.Errorf("repository location rest:...: want rest:http(s)://host:port/path")
 		}
 		return Location{Scheme: "rest", Path: rest}, nil
+	case "s3":
+		if !strings.HasPrefix(rest, "http://") && !strings.HasPrefix(rest, "https://") {
+			return Location{}, fmt.Errorf("repository location s3:...: want s3:http(s)://host:port/bucket/prefix")
+		}
+		return Location{Scheme: "s3", Path: rest}, nil
 	case "http", "https":
 		return Location{}, fmt.Errorf("repository location: write rest:%s://... for a REST server", scheme)
 	}
-	return Location{}, fmt.Errorf("repository location: unknown scheme %q (this build knows local: and rest:)", scheme)
+	return Location{}, fmt.Errorf("repository location: unknown scheme %q (this build knows local:, rest: and s3:)", scheme)
 }
 
 // Remote reports whether a location is on another machine (and so worth caching).
@@ -95,6 +102,21 @@ func open(ctx context.Context, s string, create bool, opt Options) (transport.Ba
 	loc, err := Parse(s)
 	if err != nil {
 		return nil, err
+	}
+	if loc.Scheme == "s3" {
+		be, err := s3.Open(loc.Path, s3.Options{Connections: opt.Connections})
+		if err != nil {
+			return nil, err
+		}
+		check := be.Ping
+		if create {
+			check = be.Create
+		}
+		if err := check(ctx); err != nil {
+			be.Close()
+			return nil, err
+		}
+		return be, nil
 	}
 	if loc.Scheme == "rest" {
 		be, err := rest.Open(loc.Path, rest.Options{Connections: opt.Connections})

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -126,13 +125,9 @@ func Open(rawURL string, opt Options) (*Backend, error) {
 	return &Backend{base: u, user: user, client: c, location: "rest:" + u.String()}, nil
 }
 
-// jitterBackoff waits a random time up to min*2^attempt, capped at max ("full jitter").
+// jitterBackoff is transport.Backoff in retryablehttp's shape.
 func jitterBackoff(minWait, maxWait time.Duration, attempt int, _ *http.Response) time.Duration {
-	ceil := minWait << min(attempt, 30)
-	if ceil <= 0 || ceil > maxWait {
-		ceil = maxWait
-	}
-	return minWait/2 + time.Duration(rand.Int64N(int64(ceil)))
+	return transport.Backoff(minWait, maxWait, attempt)
 }
 
 // checkRetry retries connection failures, 429 and 5xx except 501 and 507.
