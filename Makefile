@@ -73,6 +73,7 @@ serve: build
 	$(BIN)/cairn serve
 
 # A backup round trip on a generated database, from the command line.
+demo: export CAIRN_PASSWORD = demo password
 demo: build
 	rm -rf .demo && mkdir -p .demo
 	$(BIN)/cairn generate --size 64MiB .demo/db
