@@ -5,7 +5,7 @@ SIZE    ?= 512MiB
 RUNS    ?= 5
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test test-short test-sdk sdk-deps vet fuzz bench bench-chunking bench-api bench-rest bench-peers borg-installed serve demo clean
+.PHONY: all build test test-short crash-long test-sdk sdk-deps vet fuzz bench bench-chunking bench-api bench-peers borg-installed serve demo clean
 
 all: build
 
@@ -33,6 +33,15 @@ test-sdk: build sdk-deps
 test-short:
 	$(GO) test -short -count=1 ./...
 
+# Crash safety at scale (cmd/cairn/crash_test.go): 500 SIGKILLs each of backup, forget,
+# prune and restore on an 8 MiB database, then 50 rounds of two backups and a prune
+# started together. CAIRN_CRASH_KILLS, CAIRN_CRASH_SIZE, CAIRN_CONCURRENT_ROUNDS and
+# CAIRN_CRASH_SEED in the environment override.
+crash-long: build
+	CAIRN_BIN=$(CURDIR)/$(BIN)/cairn CAIRN_CRASH_KILLS=$${CAIRN_CRASH_KILLS:-500} CAIRN_CRASH_SIZE=$${CAIRN_CRASH_SIZE:-8MiB} \
+	CAIRN_CONCURRENT_ROUNDS=$${CAIRN_CONCURRENT_ROUNDS:-50} \
+	$(GO) test -count=1 -timeout 0 -v -run '^(TestCrashSafety|TestConcurrentBackupsAndPrune)$$' ./cmd/cairn
+
 # Peers and servers, built from pinned tool modules (kept out of the product's go.mod).
 $(BIN)/rest-server:
 	cd testdata/tools && $(GO) build -o $(CURDIR)/$(BIN)/rest-server github.com/restic/rest-server/cmd/rest-server
@@ -51,14 +60,10 @@ bench-chunking: build
 bench-api: build
 	$(GO) run ./cmd/cairnbench -api -cairn $(BIN)/cairn -size 1GiB
 
-# cairn and restic backing the same data up to one rest-server, bytes on the wire.
-bench-rest: build $(BIN)/rest-server $(BIN)/restic
-	$(GO) run ./cmd/cairnbench -rest -rest-server $(BIN)/rest-server -restic $(BIN)/restic -size $(SIZE)
-
 # cairn, restic 0.18.1 and borg on the same database, local and through rest-server,
 # 5 runs each with the order rotated, medians and ratios; then cairn's size series.
-bench-peers: build $(BIN)/rest-server $(BIN)/restic borg-installed
-	$(GO) run ./cmd/cairnbench -peers -cairn $(BIN)/cairn -restic $(BIN)/restic -rest-server $(BIN)/rest-server -size $(SIZE) -runs $(RUNS)
+bench-peers: build $(BIN)/rest-server $(BIN)/restic $(BIN)/minio borg-installed
+	$(GO) run ./cmd/cairnbench -peers -cairn $(BIN)/cairn -restic $(BIN)/restic -rest-server $(BIN)/rest-server -minio $(BIN)/minio -size $(SIZE) -runs $(RUNS)
 
 # Debian's borgbackup, installed when missing.
 borg-installed:

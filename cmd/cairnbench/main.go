@@ -30,12 +30,12 @@ func main() {
 	seed := flag.Int64("seed", 1, "generator seed")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the backups to this file")
 	api := flag.Bool("api", false, "measure database import and export through cairn serve instead")
-	restMode := flag.Bool("rest", false, "back up to rest-server with cairn and restic instead, counting the bytes on the wire")
-	restServer := flag.String("rest-server", "bin/rest-server", "the rest-server binary, with -rest")
-	resticBin := flag.String("restic", "bin/restic", "the restic binary, with -rest")
+	restServer := flag.String("rest-server", "bin/rest-server", "the rest-server binary, with -peers")
+	resticBin := flag.String("restic", "bin/restic", "the restic binary, with -peers")
 	cairn := flag.String("cairn", "bin/cairn", "the cairn binary, with -api and -peers")
 	peersMode := flag.Bool("peers", false, "compare cairn, restic and borg on the same database instead")
 	borgBin := flag.String("borg", "borg", "the borg binary, with -peers")
+	minioBin := flag.String("minio", "", "the MinIO binary, with -peers: adds cairn and restic to MinIO (empty: none)")
 	runs := flag.Int("runs", 5, "runs per tool, with -peers")
 	seriesFlag := flag.String("series", "64MiB,256MiB,1GiB,2GiB", "database sizes of cairn's size series, with -peers (empty: none)")
 	flag.Parse()
@@ -51,19 +51,8 @@ func main() {
 				series = append(series, v)
 			}
 			if err == nil {
-				err = runPeers(*cairn, *resticBin, *borgBin, *restServer, size, *runs, series, *work, *seed)
+				err = runPeers(*cairn, *resticBin, *borgBin, *restServer, *minioBin, size, *runs, series, *work, *seed)
 			}
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "cairnbench:", err)
-			os.Exit(1)
-		}
-		return
-	}
-	if *restMode {
-		size, err := parseSize(*size)
-		if err == nil {
-			err = runREST(*restServer, *resticBin, size, *work, *seed)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "cairnbench:", err)

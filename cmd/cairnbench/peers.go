@@ -110,37 +110,75 @@ func dirSize(dir string) int64 {
 	return n
 }
 
-// restServer is a rest-server on loopback behind a byte-counting proxy.
-type restServer struct {
+// server is a repository server on loopback (rest-server or MinIO) behind a
+// byte-counting proxy.
+type server struct {
 	root, base string
 	meter      *meter
 	stop       func()
 }
 
-func startRESTServer(bin, root string) (*restServer, error) {
+func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func startRESTServer(bin, root string) (*server, error) {
+	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	srv := exec.Command(bin, "--path", root, "--listen", addr, "--no-auth")
+	return startServer(exec.Command(bin, "--path", root, "--listen", addr, "--no-auth"), addr, root, "/")
+}
+
+// MinIO's root credentials in the benchmark.
+const minioUser, minioSecret = "cairnbench", "cairnbench-secret"
+
+func startMinIO(bin, root string) (*server, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	console, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	home := root + "-home"
+	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", console,
+		"--certs-dir", filepath.Join(home, "certs"), root)
+	cmd.Env = append(os.Environ(), "HOME="+home, "MINIO_ROOT_USER="+minioUser, "MINIO_ROOT_PASSWORD="+minioSecret,
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off")
+	return startServer(cmd, addr, root, "/minio/health/cluster")
+}
+
+// startServer starts cmd, waits until addr answers health with 200, and puts the
+// counting proxy in front.
+func startServer(srv *exec.Cmd, addr, root, health string) (*server, error) {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, err
+	}
 	if err := srv.Start(); err != nil {
 		return nil, err
 	}
 	up := false
-	for i := 0; i < 250 && !up; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			up = true
-		} else {
+	client := &http.Client{Timeout: time.Second}
+	for i := 0; i < 1500 && !up; i++ {
+		if resp, err := client.Get("http://" + addr + health); err == nil {
+			resp.Body.Close()
+			up = resp.StatusCode == http.StatusOK || health == "/" && resp.StatusCode < 500
+		}
+		if !up {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	if !up {
 		srv.Process.Kill()
 		srv.Wait()
-		return nil, fmt.Errorf("rest-server did not start on %s", addr)
+		return nil, fmt.Errorf("%s did not start on %s", srv.Path, addr)
 	}
 	target, _ := url.Parse("http://" + addr)
 	m := &meter{next: httputil.NewSingleHostReverseProxy(target)}
@@ -152,7 +190,7 @@ func startRESTServer(bin, root string) (*restServer, error) {
 		return nil, err
 	}
 	go proxy.Serve(pl) // ends with proxy.Close in stop
-	return &restServer{root: root, base: "http://" + pl.Addr().String(), meter: m, stop: func() {
+	return &server{root: root, base: "http://" + pl.Addr().String(), meter: m, stop: func() {
 		proxy.Close()
 		srv.Process.Kill()
 		srv.Wait()
@@ -162,12 +200,12 @@ func startRESTServer(bin, root string) (*restServer, error) {
 // A setup is one tool on one kind of repository.
 type setup struct {
 	peer
-	rest bool
+	where string // "" (a local folder), "rest-server" or "MinIO"
 }
 
 func (s setup) label() string {
-	if s.rest {
-		return s.name + " → rest-server"
+	if s.where != "" {
+		return s.name + " → " + s.where
 	}
 	return s.name
 }
@@ -178,8 +216,8 @@ var peerOps = []string{"initial backup", "incremental backup", "restore", "check
 // cairn, restic and borg on the same bytes (on a local repository, and for cairn and
 // restic through one rest-server), rotating the order of the tools each run, then a size
 // series of cairn alone, and prints medians and ratios.
-func runPeers(cairn, restic, borg, restBin string, size int64, runs int, series []int64, work string, seed int64) error {
-	for _, p := range []*string{&cairn, &restic, &borg, &restBin} {
+func runPeers(cairn, restic, borg, restBin, minioBin string, size int64, runs int, series []int64, work string, seed int64) error {
+	for _, p := range []*string{&cairn, &restic, &borg, &restBin, &minioBin} {
 		if strings.ContainsRune(*p, os.PathSeparator) {
 			abs, err := filepath.Abs(*p)
 			if err != nil {
@@ -197,19 +235,31 @@ func runPeers(cairn, restic, borg, restBin string, size int64, runs int, series 
 	if err != nil {
 		return err
 	}
+	servers := map[string]*server{}
 	rs, err := startRESTServer(restBin, filepath.Join(work, "rest"))
 	if err != nil {
 		return err
 	}
 	defer rs.stop()
-
+	servers["rest-server"] = rs
 	tools := peers(cairn, restic, borg)
 	var setups []setup
 	for _, t := range tools {
 		setups = append(setups, setup{peer: t})
 	}
 	for _, t := range tools[:2] {
-		setups = append(setups, setup{peer: t, rest: true})
+		setups = append(setups, setup{peer: t, where: "rest-server"})
+	}
+	if minioBin != "" {
+		ms, err := startMinIO(minioBin, filepath.Join(work, "minio"))
+		if err != nil {
+			return err
+		}
+		defer ms.stop()
+		servers["MinIO"] = ms
+		for _, t := range tools[:2] {
+			setups = append(setups, setup{peer: t, where: "MinIO"})
+		}
 	}
 	results := map[string]map[string][]sample{}
 	for _, st := range setups {
@@ -221,27 +271,34 @@ func runPeers(cairn, restic, borg, restBin string, size int64, runs int, series 
 			twork := filepath.Join(work, fmt.Sprintf("%s-%d", st.name, run))
 			repoDir := filepath.Join(twork, "repo")
 			location := repoDir
-			if st.rest {
-				name := fmt.Sprintf("%s-%d", st.name, run)
-				repoDir = filepath.Join(rs.root, name)
-				location = "rest:" + rs.base + "/" + name
+			srv := servers[st.where]
+			name := fmt.Sprintf("%s-%d", st.name, run)
+			switch st.where {
+			case "rest-server":
+				repoDir = filepath.Join(srv.root, name)
+				location = "rest:" + srv.base + "/" + name
+			case "MinIO":
+				repoDir = filepath.Join(srv.root, "bench", name)
+				location = "s3:" + srv.base + "/bench/" + name
+			default:
+				srv = rs // counts nothing: no request goes through it
 			}
 			if err := os.MkdirAll(twork, 0o755); err != nil {
 				return err
 			}
-			env := st.env(location, twork)
+			env := append(st.env(location, twork), "AWS_ACCESS_KEY_ID="+minioUser, "AWS_SECRET_ACCESS_KEY="+minioSecret)
 			if _, err := runCmd(st.init(location), env, twork); err != nil {
 				return err
 			}
 			measure := func(op string, args []string, dir string) error {
 				before := dirSize(repoDir)
-				s0, r0 := rs.meter.sent.Load(), rs.meter.received.Load()
+				s0, r0 := srv.meter.sent.Load(), srv.meter.received.Load()
 				s, err := runCmd(args, env, dir)
 				if err != nil {
 					return err
 				}
 				s.stored = dirSize(repoDir) - before
-				s.sent, s.received = rs.meter.sent.Load()-s0, rs.meter.received.Load()-r0
+				s.sent, s.received = srv.meter.sent.Load()-s0, srv.meter.received.Load()-r0
 				results[st.label()][op] = append(results[st.label()][op], s)
 				fmt.Fprintf(os.Stderr, "run %d %-22s %-20s %s\n", run+1, st.label(), op, s.wall.Round(time.Millisecond))
 				return nil
@@ -281,7 +338,7 @@ func runPeers(cairn, restic, borg, restBin string, size int64, runs int, series 
 			os.RemoveAll(repoDir)
 		}
 	}
-	fmt.Printf("Database: %s in %d records (27 collection files); the incremental backup follows a 1%% change (changed records %s). %d runs per tool, order rotated each run; medians. rest-server v0.14.0 on loopback behind a byte-counting proxy.\n\n",
+	fmt.Printf("Database: %s in %d records (27 collection files); the incremental backup follows a 1%% change (changed records %s). %d runs per tool, order rotated each run; medians. rest-server v0.14.0 and MinIO on loopback, each behind a byte-counting proxy.\n\n",
 		human(gs.Bytes), gs.Records, human(ms.ChangedBytes), runs)
 	printPeerTable(setups, results)
 
@@ -310,10 +367,10 @@ func printPeerTable(setups []setup, results map[string]map[string][]sample) {
 	fmt.Println("| workload | tool | wall | CPU | peak RSS | new bytes stored | sent / received | cairn / faster peer (wall) |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, op := range peerOps {
-		for _, rest := range []bool{false, true} {
+		for _, where := range []string{"", "rest-server", "MinIO"} {
 			best := time.Duration(0)
 			for _, st := range setups {
-				if st.rest != rest || st.name == "cairn" {
+				if st.where != where || st.name == "cairn" {
 					continue
 				}
 				if w := time.Duration(median(results[st.label()][op], func(s sample) int64 { return int64(s.wall) })); best == 0 || w < best {
@@ -321,7 +378,7 @@ func printPeerTable(setups []setup, results map[string]map[string][]sample) {
 				}
 			}
 			for _, st := range setups {
-				if st.rest != rest {
+				if st.where != where {
 					continue
 				}
 				ss := results[st.label()][op]
@@ -332,7 +389,7 @@ func printPeerTable(setups []setup, results map[string]map[string][]sample) {
 				if op == peerOps[0] || op == peerOps[1] {
 					stored = human(median(ss, func(s sample) int64 { return s.stored }))
 				}
-				if rest {
+				if where != "" {
 					sent = human(median(ss, func(s sample) int64 { return s.sent })) + " / " + human(median(ss, func(s sample) int64 { return s.received }))
 				}
 				ratio := ""
