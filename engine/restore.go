@@ -47,6 +47,18 @@ func Restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 	for _, c := range opt.Collections {
 		want[c] = true
 	}
+	if len(want) > 0 {
+		// Only the chosen collections' lists are read: one damaged elsewhere does not
+		// stop the others from restoring.
+		only := *sn
+		only.Collections = nil
+		for _, c := range sn.Collections {
+			if want[c.Name] {
+				only.Collections = append(only.Collections, c)
+			}
+		}
+		sn = &only
+	}
 	if err := r.Resolve(ctx, sn); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
