@@ -573,10 +573,41 @@ type run struct {
 	start, end uint32
 	first      int // index in ids of the run's first chunk
 	locs       []Location
-	reuse      bool // every frame it needs is among the recently decoded: nothing to read
-	data       []byte
+	reuse      bool            // every frame it needs is among the recently decoded: nothing to read
+	need       map[uint32]bool // frames the decoder will not have: decoded with the read
+	decoded    map[uint32][]byte
+	chunks     [][]byte // chunks of needed frames, verified by the reading goroutine
 	err        error
 	done       chan struct{}
+}
+
+// fetch reads the run, decodes its needed frames and verifies their chunks, on the
+// caller's goroutine: reads in flight also decode in parallel.
+func (r *Repository) fetch(ctx context.Context, rn *run, ids []chunk.ID) {
+	data, err := r.loadRange(ctx, rn.pack, int(rn.end-rn.start), int64(rn.start))
+	if err != nil {
+		rn.err = err
+		return
+	}
+	rn.decoded = make(map[uint32][]byte, len(rn.need))
+	rn.chunks = make([][]byte, len(rn.locs))
+	for k, l := range rn.locs {
+		if !rn.need[l.Frame] {
+			continue
+		}
+		raw, ok := rn.decoded[l.Frame]
+		if !ok {
+			if raw, err = decodeFrame(r.box, data[l.Frame-rn.start:l.Frame-rn.start+l.FrameLen], nil); err != nil {
+				rn.err = fmt.Errorf("pack %s: %w", l.Pack.Short(), err)
+				return
+			}
+			rn.decoded[l.Frame] = raw
+		}
+		if rn.chunks[k], err = r.chunkOf(raw, ids[rn.first+k], l.Offset, l.Raw); err != nil {
+			rn.err = fmt.Errorf("pack %s: %w", l.Pack.Short(), err)
+			return
+		}
+	}
 }
 
 // recentFrames is how many decoded frames LoadChunks keeps. A collection restored
@@ -648,7 +679,11 @@ func (r *Repository) planRuns(ids []chunk.ID, emit func(*run) bool) error {
 				rn.locs = append(rn.locs, l)
 			}
 		} else {
+			// The decoder's cache sees the same gets in the same order, so a miss here
+			// is a miss there: that frame comes from this read.
+			rn.need = map[uint32]bool{}
 			sim.get(frameKey{first.Pack, first.Frame})
+			rn.need[first.Frame] = true
 			rn.locs = append(rn.locs, first)
 			for j := i + 1; j < len(ids); j++ {
 				l, ok := r.idx.Lookup(ids[j])
@@ -661,10 +696,10 @@ func (r *Repository) planRuns(ids []chunk.ID, emit func(*run) bool) error {
 						break
 					}
 					rn.end += l.FrameLen
-				} else if !sim.has(k) {
-					break // inside the read but evicted meanwhile: a run of its own
 				}
-				sim.get(k)
+				if _, hit := sim.get(k); !hit {
+					rn.need[l.Frame] = true
+				}
 				rn.locs = append(rn.locs, l)
 			}
 		}
@@ -699,7 +734,7 @@ func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i i
 					return false
 				}
 				go func() {
-					rn.data, rn.err = r.loadRange(ctx, rn.pack, int(rn.end-rn.start), int64(rn.start))
+					r.fetch(ctx, rn, ids)
 					close(rn.done)
 				}()
 			}
@@ -731,21 +766,20 @@ func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i i
 			return fail(rn.err)
 		}
 		for k, l := range rn.locs {
-			slot, ok := frames.get(frameKey{l.Pack, l.Frame})
-			if !ok {
-				if rn.reuse {
-					return fail(fmt.Errorf("load chunks: frame %d of pack %s planned as decoded but is not", l.Frame, l.Pack.Short()))
-				}
-				raw, err := decodeFrame(r.box, rn.data[l.Frame-rn.start:l.Frame-rn.start+l.FrameLen], frames.raws[slot])
-				if err != nil {
-					frames.used[slot] = 0
+			slot, hit := frames.get(frameKey{l.Pack, l.Frame})
+			var data []byte
+			if hit {
+				var err error
+				if data, err = r.chunkOf(frames.raws[slot], ids[rn.first+k], l.Offset, l.Raw); err != nil {
 					return fail(fmt.Errorf("pack %s: %w", l.Pack.Short(), err))
 				}
-				frames.raws[slot] = raw
-			}
-			data, err := r.chunkOf(frames.raws[slot], ids[rn.first+k], l.Offset, l.Raw)
-			if err != nil {
-				return fail(fmt.Errorf("pack %s: %w", l.Pack.Short(), err))
+			} else {
+				raw, ok := rn.decoded[l.Frame]
+				if !ok || !rn.need[l.Frame] {
+					frames.used[slot] = 0
+					return fail(fmt.Errorf("load chunks: frame %d of pack %s was planned as decoded but is not", l.Frame, l.Pack.Short()))
+				}
+				frames.raws[slot], data = raw, rn.chunks[k]
 			}
 			if err := fn(rn.first+k, data); err != nil {
 				return fail(err)
