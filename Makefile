@@ -4,6 +4,11 @@ BIN     := bin
 SIZE    ?= 512MiB
 RUNS    ?= 5
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+FUZZTIME ?= 10s
+FUZZMINIMIZE ?= 60s
+# Fuzz targets as package:target; make test gives the FUZZ_NEW ones 5 s each.
+FUZZ_NEW     := ./repo:FuzzEnvelope ./repo:FuzzPack ./repo:FuzzFrame ./repo:FuzzIndex ./repo:FuzzSnapshot ./repo:FuzzConfig ./repo:FuzzList ./httpapi:FuzzHandler
+FUZZ_TARGETS ?= ./engine/exported:FuzzDecode $(FUZZ_NEW)
 
 .PHONY: all build test test-short crash-long test-sdk sdk-deps vet fuzz bench bench-chunking bench-api bench-peers borg-installed serve demo clean
 
@@ -20,6 +25,7 @@ vet:
 test: vet sdk-deps
 	CAIRN_SDK_DIR=$(CURDIR)/testdata/sdk/node_modules/@pieces.app/pieces-os-client $(GO) test -count=1 -timeout 30m ./...
 	$(GO) test -count=1 -run '^$$' -fuzz FuzzDecode -fuzztime 20s ./engine/exported
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s FUZZMINIMIZE=1s FUZZ_TARGETS='$(FUZZ_NEW)'
 	$(MAKE) test-sdk
 
 # The published Pieces SDK (npm, pinned with a lock file in testdata/sdk).
@@ -29,6 +35,14 @@ sdk-deps:
 # The SDK against a real cairn serve.
 test-sdk: build sdk-deps
 	cd testdata/sdk && CAIRN_BIN=$(CURDIR)/$(BIN)/cairn node --test
+
+# Each fuzz target for FUZZTIME (make fuzz FUZZTIME=10m for a long hunt). A failing
+# input is written to the package's testdata/fuzz/<target>/: commit it with the fix.
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t for $(FUZZTIME)"; \
+		$(GO) test -count=1 -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $${t%%:*} || exit 1; \
+	done
 
 test-short:
 	$(GO) test -short -count=1 ./...

@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -86,7 +88,13 @@ func (s *Server) backupRestoreStreamed(w http.ResponseWriter, r *http.Request) {
 // websocketFrames upgrades the connection and sends the job's progress frames as
 // text messages, then closes it normally. The job goes on if the client leaves.
 func websocketFrames(w http.ResponseWriter, r *http.Request, start func() (*job, error)) {
-	// Errors before the upgrade are plain HTTP answers.
+	// Errors before the upgrade are plain HTTP answers. The handshake is checked before
+	// the job starts: a request that is not one (a plain GET, which any web page can
+	// make) starts nothing.
+	if err := checkHandshake(r); err != nil {
+		writeError(w, err)
+		return
+	}
 	j, err := start()
 	if err != nil {
 		writeError(w, err)
@@ -108,6 +116,36 @@ func websocketFrames(w http.ResponseWriter, r *http.Request, start func() (*job,
 	if err == nil {
 		c.Close(websocket.StatusNormalClosure, "done")
 	}
+}
+
+// checkHandshake refuses what websocket.Accept would refuse, as a JSON error.
+func checkHandshake(r *http.Request) error {
+	hasToken := func(name, token string) bool {
+		for _, v := range r.Header.Values(name) {
+			for _, t := range strings.Split(v, ",") {
+				if strings.EqualFold(strings.TrimSpace(t), token) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if !r.ProtoAtLeast(1, 1) || !hasToken("Connection", "upgrade") || !hasToken("Upgrade", "websocket") {
+		return errorf(http.StatusUpgradeRequired, "this endpoint answers a websocket handshake only")
+	}
+	if v := r.Header.Get("Sec-WebSocket-Version"); v != "13" {
+		return errorf(http.StatusBadRequest, "websocket version %q: 13 is supported", v)
+	}
+	keys := r.Header.Values("Sec-WebSocket-Key")
+	if key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(strings.Join(keys, ""))); len(keys) != 1 || err != nil || len(key) != 16 {
+		return errorf(http.StatusBadRequest, "invalid Sec-WebSocket-Key: want one of 16 bytes in base64")
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		if u, err := url.Parse(o); err != nil || !strings.EqualFold(u.Host, r.Host) {
+			return errorf(http.StatusForbidden, "websocket from origin %q is not allowed for host %q", o, r.Host)
+		}
+	}
+	return nil
 }
 
 func (s *Server) backupsCreateWebsocket(w http.ResponseWriter, r *http.Request) {

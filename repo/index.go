@@ -217,7 +217,7 @@ func decodeIndex(k *box, data []byte) (indexFile, error) {
 	}
 	n := int(binary.LittleEndian.Uint32(b))
 	b = b[4:]
-	f := make(indexFile, min(n, 1<<16))
+	f := make(indexFile, min(n, len(b)/36))
 	for range n {
 		if len(b) < 36 {
 			return nil, short

@@ -189,6 +189,9 @@ func openObject(k *box, data []byte, want ObjectType) ([]byte, error) {
 		}
 	}
 	if codec == codecZstd {
+		if err := checkZstd(payload); err != nil {
+			return nil, fmt.Errorf("decompress %s: %w", want, err)
+		}
 		_, dec := codecs()
 		out, err := dec.DecodeAll(payload, nil)
 		if err != nil {
@@ -197,4 +200,56 @@ func openObject(k *box, data []byte, want ObjectType) ([]byte, error) {
 		return out, nil
 	}
 	return payload, nil
+}
+
+// checkZstd refuses a zstd stream with a frame that declares more content than its
+// blocks can hold (a block decodes to 128 KiB at most). The decoder reserves a frame's
+// declared size before it reads the blocks, so without this a few damaged or forged
+// header bytes make it allocate up to its limit, 1 GiB, for an object of 20 bytes.
+func checkZstd(b []byte) error {
+	for len(b) > 0 {
+		var h zstd.Header
+		rest, err := h.DecodeAndStrip(b)
+		if err != nil {
+			return fmt.Errorf("zstd frame header: %v: %w", err, ErrDamaged)
+		}
+		if h.Skippable {
+			if uint64(len(rest)) < uint64(h.SkippableSize) {
+				return fmt.Errorf("zstd frame truncated: %w", ErrDamaged)
+			}
+			b = rest[h.SkippableSize:]
+			continue
+		}
+		var most uint64
+		for last := false; !last; {
+			if len(rest) < 3 {
+				return fmt.Errorf("zstd frame truncated: %w", ErrDamaged)
+			}
+			bh := int(rest[0]) | int(rest[1])<<8 | int(rest[2])<<16
+			size, stored := bh>>3, bh>>3 // what the block decodes to, what it takes
+			switch bh >> 1 & 3 {
+			case 1: // RLE: one byte repeated
+				stored = 1
+			case 2: // compressed
+				size = 128 << 10
+			case 3:
+				return fmt.Errorf("zstd block type 3: %w", ErrDamaged)
+			}
+			if len(rest) < 3+stored {
+				return fmt.Errorf("zstd frame truncated: %w", ErrDamaged)
+			}
+			last, rest, most = bh&1 != 0, rest[3+stored:], most+uint64(min(size, 128<<10))
+		}
+		if h.HasCheckSum {
+			if len(rest) < 4 {
+				return fmt.Errorf("zstd frame truncated: %w", ErrDamaged)
+			}
+			rest = rest[4:]
+		}
+		if h.HasFCS && h.FrameContentSize > most {
+			return fmt.Errorf("zstd frame declares %d bytes, its blocks hold at most %d: %w", h.FrameContentSize, most, ErrDamaged)
+		}
+		b = rest
+	}
+	return nil
 }

@@ -192,6 +192,9 @@ func decodeFrame(k *box, stored, dst []byte) ([]byte, error) {
 	case codecNone:
 		return append(dst[:0], stored[1:]...), nil
 	case codecZstd:
+		if err := checkZstd(stored[1:]); err != nil {
+			return nil, fmt.Errorf("decompress frame: %w", err)
+		}
 		_, dec := codecs()
 		out, err := dec.DecodeAll(stored[1:], dst[:0])
 		if err != nil {
