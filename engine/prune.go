@@ -44,13 +44,16 @@ func Prune(ctx context.Context, r *repo.Repository, opt PruneOptions) (PruneStat
 			return st, fmt.Errorf("prune: %w", err)
 		}
 		defer r.Release(context.WithoutCancel(ctx))
-		ps, err := r.FinishPending(ctx, func(ctx context.Context) (map[chunk.ID]bool, error) { return liveChunks(ctx, r) })
+		ps, err := r.FinishPending(ctx, func(ctx context.Context) (map[chunk.ID]bool, error) {
+			live, _, err := liveChunks(ctx, r, nil)
+			return live, err
+		})
 		st.Pending = ps
 		if err != nil {
 			return st, fmt.Errorf("prune: %w", err)
 		}
 	}
-	live, err := liveChunks(ctx, r)
+	live, seen, err := liveChunks(ctx, r, nil)
 	if err != nil {
 		return st, err
 	}
@@ -102,7 +105,12 @@ func Prune(ctx context.Context, r *repo.Repository, opt PruneOptions) (PruneStat
 		return st, nil
 	}
 	orNoProgress(opt.Progress).Report(Event{Phase: PhasePrune, ItemsTotal: int64(len(drop) + len(repack))})
-	rs, err := r.Rewrite(ctx, repack, drop, func(id chunk.ID) bool { return live[id] })
+	// Snapshots that backups finished while prune decided: their chunks stay.
+	since := func(ctx context.Context) (map[chunk.ID]bool, error) {
+		late, _, err := liveChunks(ctx, r, seen)
+		return late, err
+	}
+	rs, err := r.Rewrite(ctx, repack, drop, func(id chunk.ID) bool { return live[id] }, since)
 	st.RewriteStats = rs
 	if err != nil {
 		return st, fmt.Errorf("prune: %w", err)
@@ -113,26 +121,31 @@ func Prune(ctx context.Context, r *repo.Repository, opt PruneOptions) (PruneStat
 	return st, nil
 }
 
-// liveChunks is every chunk, list chunks included, that a snapshot uses.
-func liveChunks(ctx context.Context, r *repo.Repository) (map[chunk.ID]bool, error) {
+// liveChunks is every chunk, list chunks included, that a snapshot uses, skipping the
+// snapshots in skip; it also returns the names of the snapshots it saw.
+func liveChunks(ctx context.Context, r *repo.Repository, skip map[repo.ObjectID]bool) (map[chunk.ID]bool, map[repo.ObjectID]bool, error) {
 	snaps, err := r.Snapshots(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	live := map[chunk.ID]bool{}
+	live, seen := map[chunk.ID]bool{}, map[repo.ObjectID]bool{}
 	mark := func(id chunk.ID) { live[id] = true }
 	for _, sn := range snaps {
+		seen[sn.Name] = true
+		if skip[sn.Name] {
+			continue
+		}
 		for _, c := range sn.Collections {
 			l, err := r.LoadList(ctx, c.List, mark)
 			if err != nil {
-				return nil, fmt.Errorf("prune: snapshot %s collection %s: %w", sn.ID, c.Name, err)
+				return nil, nil, fmt.Errorf("prune: snapshot %s collection %s: %w", sn.ID, c.Name, err)
 			}
 			for _, id := range l.Chunks {
 				live[id] = true
 			}
 		}
 	}
-	return live, nil
+	return live, seen, nil
 }
 
 func packBytes(ctx context.Context, r *repo.Repository) (int64, error) {

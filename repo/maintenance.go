@@ -111,15 +111,17 @@ func (r *Repository) VerifyChunk(pack []byte, id chunk.ID, loc Location, frames 
 }
 
 // Rewrite is prune's first phase. It copies the chunks that keep accepts out of the
-// packs in repack into new packs, writes one index for everything that stays, removes
-// the index files this handle loaded (never one written since by a backup), and then
-// records the packs in repack and drop as pending deletion: FinishPending, in a later
-// prune, deletes them once every operation that was running has ended. The order means
-// a crash at any point leaves every snapshot readable: new data is durable before the
-// old index goes, and no pack is deleted while anything may still use it.
-func (r *Repository) Rewrite(ctx context.Context, repack, drop map[ObjectID]bool, keep func(chunk.ID) bool) (RewriteStats, error) {
+// packs in repack into new packs, records the packs in repack and drop as pending
+// deletion, asks since for the chunks of snapshots written after keep was computed
+// (a backup that finished meanwhile may use retired packs: those chunks stay indexed),
+// writes one index for everything that stays, removes the index files this handle
+// loaded (never one written since by a backup), and then records which operations were
+// running at that point: FinishPending, in a later prune, deletes the retired packs
+// once all of them have ended. A crash at any point leaves every snapshot readable:
+// new data is durable before the old index goes, and no pack is deleted while anything
+// may still use it. FORMAT.md gives the argument.
+func (r *Repository) Rewrite(ctx context.Context, repack, drop map[ObjectID]bool, keep func(chunk.ID) bool, since func(context.Context) (map[chunk.ID]bool, error)) (RewriteStats, error) {
 	var st RewriteStats
-	oldIndex := slices.Clone(r.loadedIndex)
 	written := r.BytesWritten()
 	copied := map[chunk.ID]bool{}
 	for p := range repack {
@@ -145,14 +147,45 @@ func (r *Repository) Rewrite(ctx context.Context, repack, drop map[ObjectID]bool
 		}
 	}
 	// New packs and their index file first.
+	r.lastFlushed = nil
 	if err := r.Flush(ctx); err != nil {
 		return st, err
 	}
+	copies := r.lastFlushed
 	st.BytesWritten = r.BytesWritten() - written
-	// Then one index for what stays where it is.
+	var retired []ObjectID
+	for _, set := range []map[ObjectID]bool{repack, drop} {
+		for p := range set {
+			retired = append(retired, p)
+		}
+	}
+	slices.SortFunc(retired, func(a, b ObjectID) int { return bytes.Compare(a[:], b[:]) })
+	// The record comes before the index changes: from now on a committing backup
+	// indexes again what it uses of these packs.
+	draft, err := r.retire(ctx, retired, false)
+	if err != nil {
+		return st, fmt.Errorf("record packs pending deletion: %w", err)
+	}
+	// The index as it is now (with what backups added meanwhile), and the chunks of
+	// snapshots they finished.
+	if err := r.LoadIndex(ctx); err != nil {
+		return st, err
+	}
+	oldIndex := slices.Clone(r.loadedIndex)
+	late, err := since(ctx)
+	if err != nil {
+		return st, err
+	}
+	// One index for what stays: every chunk of a pack that is not retired, and the
+	// chunks of retired packs that a snapshot written meanwhile uses.
+	// The copies are listed whole: the in-memory index keeps one place per chunk, which
+	// may be the retired one.
 	fresh := indexFile{}
+	for p, refs := range copies {
+		fresh[p] = refs
+	}
 	r.idx.Each(func(id chunk.ID, loc Location) {
-		if repack[loc.Pack] || drop[loc.Pack] || !keep(id) {
+		if _, copy := copies[loc.Pack]; copy || (repack[loc.Pack] || drop[loc.Pack]) && !late[id] {
 			return
 		}
 		fresh[loc.Pack] = append(fresh[loc.Pack], loc.Ref(id))
@@ -167,15 +200,12 @@ func (r *Repository) Rewrite(ctx context.Context, repack, drop map[ObjectID]bool
 			return st, fmt.Errorf("remove index %s: %w", name[:8], err)
 		}
 	}
-	var retired []ObjectID
-	for _, set := range []map[ObjectID]bool{repack, drop} {
-		for p := range set {
-			retired = append(retired, p)
-		}
-	}
-	slices.SortFunc(retired, func(a, b ObjectID) int { return bytes.Compare(a[:], b[:]) })
-	if err := r.retire(ctx, retired); err != nil {
+	// The operations running now may have loaded the old index: the record waits for them.
+	if _, err := r.retire(ctx, retired, true); err != nil {
 		return st, fmt.Errorf("record packs pending deletion: %w", err)
+	}
+	if err := r.be.Remove(ctx, transport.Handle{Kind: transport.Locks, Name: draft}); err != nil && !r.be.IsNotExist(err) {
+		return st, err
 	}
 	st.PacksRetired = len(retired)
 	if err := r.LoadIndex(ctx); err != nil {

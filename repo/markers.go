@@ -43,7 +43,11 @@ type lockRecord struct {
 	Created time.Time  `json:"created"`
 	Packs   []ObjectID `json:"packs,omitempty"`    // pending-delete: the packs to delete
 	WaitFor []string   `json:"wait_for,omitempty"` // pending-delete: markers to outlive
-	name    string
+	// Final is false for the record a prune writes before it changes the index, and
+	// true for the one that replaces it afterwards. A draft left by a crashed prune
+	// does not know who loaded the old index, so it waits until no operation runs.
+	Final bool `json:"final,omitempty"`
+	name  string
 }
 
 func (r *Repository) saveLock(ctx context.Context, rec lockRecord) (string, error) {
@@ -163,9 +167,8 @@ func (r *Repository) PendingPacks(ctx context.Context) (map[ObjectID]bool, error
 
 // beforeCommit runs before a snapshot is written by a handle with a marker: the
 // marker must still be there, and chunks the snapshot uses from packs that a prune
-// has meanwhile taken out of the index (this operation was running, so the prune
-// waits for it) are indexed again, so the snapshot never names a pack that the prune
-// deletes later.
+// has meanwhile retired are indexed again, so the snapshot never names a chunk the
+// index lacks or a pack that a later prune deletes.
 func (r *Repository) beforeCommit(ctx context.Context, sn *Snapshot) error {
 	if r.marker == "" {
 		return nil
@@ -182,7 +185,7 @@ func (r *Repository) beforeCommit(ctx context.Context, sn *Snapshot) error {
 	}
 	fossil := map[ObjectID]bool{}
 	for _, rec := range recs {
-		if rec.Op == opPending && slices.Contains(rec.WaitFor, r.marker) {
+		if rec.Op == opPending {
 			for _, p := range rec.Packs {
 				fossil[p] = true
 			}
@@ -256,7 +259,7 @@ func (r *Repository) FinishPending(ctx context.Context, liveChunks func(context.
 			continue
 		}
 		st.Records++
-		if slices.ContainsFunc(rec.WaitFor, func(m string) bool { return alive[m] }) {
+		if !rec.Final && len(alive) > 0 || slices.ContainsFunc(rec.WaitFor, func(m string) bool { return alive[m] }) {
 			st.Waiting++
 			continue
 		}
@@ -335,15 +338,13 @@ func (r *Repository) claimPrune(ctx context.Context) error {
 // ClaimPrune makes this handle the repository's only prune. Release ends the claim.
 func (r *Repository) ClaimPrune(ctx context.Context) error { return r.claimPrune(ctx) }
 
-// retire is the first phase's last step: after the index no longer names packs, the
-// markers present now are the operations that may still use them.
-func (r *Repository) retire(ctx context.Context, packs []ObjectID) error {
-	if len(packs) == 0 {
-		return nil
-	}
+// retire writes a pending-delete record for packs. The final one comes after the index
+// no longer names them: the markers present then are the operations that may still
+// use them.
+func (r *Repository) retire(ctx context.Context, packs []ObjectID, final bool) (string, error) {
 	recs, err := r.locks(ctx)
 	if err != nil {
-		return err
+		return "", err
 	}
 	var wait []string
 	for _, rec := range recs {
@@ -352,6 +353,5 @@ func (r *Repository) retire(ctx context.Context, packs []ObjectID) error {
 		}
 	}
 	host, _ := os.Hostname()
-	_, err = r.saveLock(ctx, lockRecord{Op: opPending, Host: host, PID: os.Getpid(), Created: time.Now().UTC(), Packs: packs, WaitFor: wait})
-	return err
+	return r.saveLock(ctx, lockRecord{Op: opPending, Host: host, PID: os.Getpid(), Created: time.Now().UTC(), Packs: packs, WaitFor: wait, Final: final})
 }

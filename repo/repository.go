@@ -30,7 +30,8 @@ type Repository struct {
 	keyName string     // the key slot the repository was opened with
 	marker  string     // this handle's marker in locks/, if any
 
-	loadedIndex []string // the index files the in-memory index was loaded from
+	loadedIndex []string  // the index files the in-memory index was loaded from
+	lastFlushed indexFile // the packs the last Flush indexed
 
 	mu       sync.Mutex
 	frame    *frameWriter          // the open frame
@@ -514,6 +515,7 @@ func (r *Repository) Flush(ctx context.Context) error {
 		r.mu.Unlock()
 		return err
 	}
+	r.lastFlushed = pending
 	return nil
 }
 
