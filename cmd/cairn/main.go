@@ -24,6 +24,13 @@ func main() {
 	}
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)
 	pprof.StopCPUProfile()
+	// CAIRN_MEMPROFILE: a heap profile of what the run allocated.
+	if name := os.Getenv("CAIRN_MEMPROFILE"); name != "" {
+		if f, err := os.Create(name); err == nil {
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+	}
 	stop()
 	os.Exit(code)
 }
