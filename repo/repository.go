@@ -569,62 +569,42 @@ const maxRun = 8 << 20
 // next runs download while this one is decoded.
 const runsAhead = 4
 
-// A run is one read: neighbouring frames of one pack holding consecutive chunks.
+// A run is one read of neighbouring frames of one pack, decoded on the goroutine that
+// reads it.
 type run struct {
 	pack       ObjectID
 	start, end uint32
-	first      int // index in ids of the run's first chunk
-	locs       []Location
-	reuse      bool            // every frame it needs is among the recently decoded: nothing to read
-	need       map[uint32]bool // frames the decoder will not have: decoded with the read
-	decoded    map[uint32][]byte
-	chunks     [][]byte // chunks of needed frames, verified by the reading goroutine
+	frames     []uint32 // offsets of its frames, in order
+	decoded    [][]byte // frames[i] decoded
 	err        error
 	done       chan struct{}
 }
 
-// fetch reads the run, decodes its needed frames and verifies their chunks, on the
-// caller's goroutine: reads in flight also decode in parallel.
-func (r *Repository) fetch(ctx context.Context, rn *run, ids []chunk.ID) {
-	data, err := r.loadRange(ctx, rn.pack, int(rn.end-rn.start), int64(rn.start))
-	if err != nil {
-		rn.err = err
-		return
-	}
-	rn.decoded = make(map[uint32][]byte, len(rn.need))
-	rn.chunks = make([][]byte, len(rn.locs))
-	for k, l := range rn.locs {
-		if !rn.need[l.Frame] {
-			continue
-		}
-		raw, ok := rn.decoded[l.Frame]
-		if !ok {
-			if raw, err = decodeFrame(r.box, data[l.Frame-rn.start:l.Frame-rn.start+l.FrameLen], nil); err != nil {
-				rn.err = fmt.Errorf("pack %s: %w", l.Pack.Short(), err)
-				return
-			}
-			rn.decoded[l.Frame] = raw
-		}
-		if rn.chunks[k], err = r.chunkOf(raw, ids[rn.first+k], l.Offset, l.Raw); err != nil {
-			rn.err = fmt.Errorf("pack %s: %w", l.Pack.Short(), err)
-			return
-		}
-	}
+// A segment is what the decoder does next: take in a run's frames (when run is not
+// nil), then serve chunks first..first+n-1 from decoded frames.
+type segment struct {
+	run      *run
+	first, n int
 }
 
-// recentFrames is how many decoded frames LoadChunks keeps. A collection restored
-// after an incremental backup hops from an old frame to a changed chunk in a new pack
-// and back; keeping a few frames makes the way back free.
-const recentFrames = 8
+// recentFrames is how many decoded frames LoadChunks keeps, and maxRunFrames the most
+// one read brings in. A collection restored after an incremental backup hops from an
+// old pack to a changed chunk in a new one and back: a read of the old pack takes the
+// frames needed after the detour too, and they wait here.
+const (
+	recentFrames = 32
+	maxRunFrames = recentFrames / 2
+	lookahead    = 1024 // chunks looked at to pick the frames a read brings in
+)
 
 type frameKey struct {
 	pack  ObjectID
 	frame uint32
 }
 
-// frameCache is a tiny LRU of decoded frames. The planner keeps one without the bytes
-// and the decoder one with them; both see the same frames in the same order, so the
-// planner knows which runs need no read.
+// frameCache is a small LRU of decoded frames. The planner keeps one without the bytes
+// and the decoder one with them; both do the same gets in the same order, so the
+// planner knows which chunks need a read.
 type frameCache struct {
 	keys  [recentFrames]frameKey
 	used  [recentFrames]uint64 // 0: empty
@@ -650,98 +630,117 @@ func (c *frameCache) get(k frameKey) (int, bool) {
 	return lru, false
 }
 
-func (c *frameCache) has(k frameKey) bool {
-	for i := range c.keys {
-		if c.used[i] != 0 && c.keys[i] == k {
-			return true
+// fetch reads the run and decodes its frames, on its own goroutine: reads in flight
+// also decompress and decrypt in parallel.
+func (r *Repository) fetch(ctx context.Context, rn *run) {
+	data, err := r.loadRange(ctx, rn.pack, int(rn.end-rn.start), int64(rn.start))
+	if err != nil {
+		rn.err = err
+		return
+	}
+	rn.decoded = make([][]byte, len(rn.frames))
+	for i, f := range rn.frames {
+		l, ok := r.frameLen(rn, i)
+		if !ok {
+			rn.err = fmt.Errorf("pack %s: frame %d: %w", rn.pack.Short(), f, ErrDamaged)
+			return
+		}
+		if rn.decoded[i], err = decodeFrame(r.box, data[f-rn.start:f-rn.start+l], nil); err != nil {
+			rn.err = fmt.Errorf("pack %s: %w", rn.pack.Short(), err)
+			return
 		}
 	}
-	return false
 }
 
-// planRuns groups ids into runs, calling emit for each in order until it returns false.
-// It replays the decoder's frame cache: chunks whose frames will be decoded already
-// form runs that read nothing, and a read stops before a frame that will be.
-func (r *Repository) planRuns(ids []chunk.ID, emit func(*run) bool) error {
-	var sim frameCache
-	for i := 0; i < len(ids); {
-		first, ok := r.idx.Lookup(ids[i])
-		if !ok {
-			return fmt.Errorf("chunk %s: %w", ids[i].Short(), ErrNotFound)
-		}
-		rn := &run{pack: first.Pack, start: first.Frame, end: first.Frame + first.FrameLen, first: i}
-		if sim.has(frameKey{first.Pack, first.Frame}) {
-			rn.reuse = true
-			for j := i; j < len(ids); j++ {
-				l, ok := r.idx.Lookup(ids[j])
-				if !ok || !sim.has(frameKey{l.Pack, l.Frame}) {
-					break
-				}
-				sim.get(frameKey{l.Pack, l.Frame})
-				rn.locs = append(rn.locs, l)
-			}
-		} else {
-			// The decoder's cache sees the same gets in the same order, so a miss here
-			// is a miss there: that frame comes from this read.
-			rn.need = map[uint32]bool{}
-			sim.get(frameKey{first.Pack, first.Frame})
-			rn.need[first.Frame] = true
-			rn.locs = append(rn.locs, first)
-			for j := i + 1; j < len(ids); j++ {
-				l, ok := r.idx.Lookup(ids[j])
-				if !ok || l.Pack != first.Pack {
-					break
-				}
-				k := frameKey{l.Pack, l.Frame}
-				if l.Frame < rn.start || l.Frame+l.FrameLen > rn.end {
-					if l.Frame != rn.end || rn.end-rn.start+l.FrameLen > maxRun || sim.has(k) {
-						break
-					}
-					rn.end += l.FrameLen
-				}
-				if _, hit := sim.get(k); !hit {
-					rn.need[l.Frame] = true
-				}
-				rn.locs = append(rn.locs, l)
-			}
-		}
-		i += len(rn.locs)
-		if !emit(rn) {
-			return nil
-		}
+// frameLen is the stored length of the run's i-th frame: frames are back to back.
+func (r *Repository) frameLen(rn *run, i int) (uint32, bool) {
+	next := rn.end
+	if i+1 < len(rn.frames) {
+		next = rn.frames[i+1]
 	}
-	return nil
+	return next - rn.frames[i], next > rn.frames[i]
+}
+
+// planRuns walks ids in order, replaying the decoder's frame cache, and emits a
+// segment for each read and the chunks served after it, until emit returns false.
+func (r *Repository) planRuns(locs []Location, emit func(segment) bool) {
+	var sim frameCache
+	seg := segment{}
+	for i, l := range locs {
+		k := frameKey{l.Pack, l.Frame}
+		if _, hit := sim.get(k); hit {
+			seg.n++
+			continue
+		}
+		// A read, starting at this frame: it also takes the frames right after it in
+		// the pack that the next chunks need, detours to other packs notwithstanding.
+		if seg.n > 0 || seg.run != nil {
+			if !emit(seg) {
+				return
+			}
+		}
+		soon := map[uint32]uint32{} // frame offset -> stored length, of this pack
+		for _, m := range locs[i:min(len(locs), i+lookahead)] {
+			if m.Pack == l.Pack && m.Frame >= l.Frame {
+				soon[m.Frame] = m.FrameLen
+			}
+		}
+		rn := &run{pack: l.Pack, start: l.Frame, end: l.Frame + l.FrameLen, frames: []uint32{l.Frame}}
+		for len(rn.frames) < maxRunFrames {
+			n, ok := soon[rn.end]
+			if !ok || rn.end-rn.start+n > maxRun {
+				break
+			}
+			rn.frames = append(rn.frames, rn.end)
+			rn.end += n
+		}
+		// The decoder takes the frames in (the first already counted by the miss
+		// above), then serves chunk i, a hit.
+		for _, f := range rn.frames[1:] {
+			sim.get(frameKey{l.Pack, f})
+		}
+		sim.get(k)
+		seg = segment{run: rn, first: i, n: 1}
+	}
+	if seg.n > 0 || seg.run != nil {
+		emit(seg)
+	}
 }
 
 // LoadChunks calls fn with the raw bytes of each chunk in ids, in order. Frames that
 // sit next to each other in one pack are read together, up to runsAhead reads are in
-// flight at once, each frame is decompressed once for all its chunks, and the last
-// few decoded frames are kept. data is valid only during fn.
+// flight at once and decode their frames as they arrive, and the last recentFrames
+// decoded frames are kept. data is valid only during fn.
 func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i int, data []byte) error) error {
+	locs := make([]Location, len(ids))
+	for i, id := range ids {
+		l, ok := r.idx.Lookup(id)
+		if !ok {
+			return fmt.Errorf("chunk %s: %w", id.Short(), ErrNotFound)
+		}
+		locs[i] = l
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	queue := make(chan *run, runsAhead)
+	queue := make(chan segment, runsAhead)
 	slots := make(chan struct{}, runsAhead)
-	planned := make(chan error, 1)
 	go func() {
 		defer close(queue)
-		planned <- r.planRuns(ids, func(rn *run) bool {
-			rn.done = make(chan struct{})
-			if rn.reuse {
-				close(rn.done)
-			} else {
+		r.planRuns(locs, func(seg segment) bool {
+			if rn := seg.run; rn != nil {
+				rn.done = make(chan struct{})
 				select {
 				case slots <- struct{}{}:
 				case <-ctx.Done():
 					return false
 				}
 				go func() {
-					r.fetch(ctx, rn, ids)
+					r.fetch(ctx, rn)
 					close(rn.done)
 				}()
 			}
 			select {
-			case queue <- rn:
+			case queue <- seg:
 				return true
 			case <-ctx.Done():
 				return false
@@ -751,44 +750,45 @@ func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i i
 	var frames frameCache
 	fail := func(err error) error {
 		cancel()
-		for rn := range queue { // let every read end before returning
-			<-rn.done
-			if !rn.reuse {
+		for seg := range queue { // let every read end before returning
+			if seg.run != nil {
+				<-seg.run.done
 				<-slots
 			}
 		}
 		return err
 	}
-	for rn := range queue {
-		<-rn.done
-		if !rn.reuse {
+	for seg := range queue {
+		if rn := seg.run; rn != nil {
+			<-rn.done
 			<-slots
-		}
-		if rn.err != nil {
-			return fail(rn.err)
-		}
-		for k, l := range rn.locs {
-			slot, hit := frames.get(frameKey{l.Pack, l.Frame})
-			var data []byte
-			if hit {
-				var err error
-				if data, err = r.chunkOf(frames.raws[slot], ids[rn.first+k], l.Offset, l.Raw); err != nil {
-					return fail(fmt.Errorf("pack %s: %w", l.Pack.Short(), err))
-				}
-			} else {
-				raw, ok := rn.decoded[l.Frame]
-				if !ok || !rn.need[l.Frame] {
-					frames.used[slot] = 0
-					return fail(fmt.Errorf("load chunks: frame %d of pack %s was planned as decoded but is not", l.Frame, l.Pack.Short()))
-				}
-				frames.raws[slot], data = raw, rn.chunks[k]
+			if rn.err != nil {
+				return fail(rn.err)
 			}
-			if err := fn(rn.first+k, data); err != nil {
+			// The same gets as the planner's: the first frame (its miss), the frames
+			// after it; the chunk that needed the read then hits like any other.
+			for j, f := range rn.frames {
+				slot, _ := frames.get(frameKey{rn.pack, f})
+				frames.raws[slot] = rn.decoded[j]
+			}
+		}
+		for i := seg.first; i < seg.first+seg.n; i++ {
+			l := locs[i]
+			slot, hit := frames.get(frameKey{l.Pack, l.Frame})
+			if !hit {
+				frames.used[slot] = 0
+				return fail(fmt.Errorf("load chunks: frame %d of pack %s was planned as decoded but is not", l.Frame, l.Pack.Short()))
+			}
+			data, err := r.chunkOf(frames.raws[slot], ids[i], l.Offset, l.Raw)
+			if err != nil {
+				return fail(fmt.Errorf("pack %s: %w", l.Pack.Short(), err))
+			}
+			if err := fn(i, data); err != nil {
 				return fail(err)
 			}
 		}
 	}
-	return <-planned
+	return ctx.Err()
 }
 
 // SaveSnapshot writes a manifest. Call it after Flush, so that it never names
