@@ -35,7 +35,7 @@ func main() {
 	cairn := flag.String("cairn", "bin/cairn", "the cairn binary, with -api and -peers")
 	peersMode := flag.Bool("peers", false, "compare cairn, restic and borg on the same database instead")
 	borgBin := flag.String("borg", "borg", "the borg binary, with -peers")
-	minioBin := flag.String("minio", "", "the MinIO binary, with -peers: adds cairn and restic to MinIO (empty: none)")
+	minioBin := flag.String("minio", "", "the MinIO binary, with -peers: adds cairn to MinIO (empty: none)")
 	runs := flag.Int("runs", 5, "runs per tool, with -peers")
 	seriesFlag := flag.String("series", "64MiB,256MiB,1GiB,2GiB", "database sizes of cairn's size series, with -peers (empty: none)")
 	flag.Parse()
