@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -142,6 +143,11 @@ func Backup(ctx context.Context, r *repo.Repository, src Source, opt BackupOptio
 	sn.Totals.DurationMilli = opt.now().Sub(start).Milliseconds()
 	if err := r.SaveSnapshot(ctx, sn); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if opt.ID == "" {
+		if err := uniqueID(ctx, r, sn); err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
 	}
 	prog.Report(Event{Phase: PhaseDone, BytesDone: b.totals.RawBytes, NewBytes: b.totals.NewRawBytes, Elapsed: time.Since(start)})
 	return sn, nil
@@ -343,4 +349,41 @@ func (b *backup) collection(ctx context.Context, name string, rd io.Reader) erro
 	b.totals.Records += col.Records
 	b.cols = append(b.cols, col)
 	return nil
+}
+
+// uniqueID settles a clash of snapshot ids: two backups of the same database version
+// started in the same millisecond (two processes) pick the same version_timestamp. Of
+// two manifests with one id, the one stored under the larger object name moves to the
+// next free millisecond (a new manifest, then the old one removed), so each id names
+// one snapshot again whichever of the two looks first.
+func uniqueID(ctx context.Context, r *repo.Repository, sn *repo.Snapshot) error {
+	for range 1000 {
+		list, err := r.Snapshots(ctx)
+		if err != nil {
+			return err
+		}
+		ids, clash := map[string]bool{}, false
+		for _, o := range list {
+			ids[o.ID] = true
+			if o.ID == sn.ID && o.Name != sn.Name && bytes.Compare(o.Name[:], sn.Name[:]) < 0 {
+				clash = true
+			}
+		}
+		if !clash {
+			return nil
+		}
+		old := *sn
+		t := time.UnixMilli(sn.Timestamp)
+		for ids[sn.ID] {
+			t = t.Add(time.Millisecond)
+			sn.ID, sn.Timestamp = repo.SnapshotID(sn.Version, t), t.UnixMilli()
+		}
+		if err := r.SaveSnapshot(ctx, sn); err != nil {
+			return err
+		}
+		if err := r.RemoveSnapshot(ctx, &old); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("snapshot id %s: no free id found", sn.ID)
 }

@@ -50,6 +50,10 @@ type Index struct {
 	sorted  []entry          // sorted by id
 	pending map[chunk.ID]int // recent additions, as positions in added; merged in batches
 	added   []entry
+	// dups are further places of chunks stored more than once (a prune cut off after
+	// copying chunks leaves them in two packs). Lookups use the first place; prune
+	// and repair see every place.
+	dups []entry
 }
 
 func newIndex() *Index {
@@ -110,7 +114,10 @@ func (x *Index) add(pack ObjectID, refs []BlobRef) {
 	defer x.mu.Unlock()
 	ord := x.packOrdinal(pack)
 	for _, r := range refs {
-		if _, ok := x.find(r.ID); ok {
+		if e, ok := x.find(r.ID); ok {
+			if e.pack != ord {
+				x.dups = append(x.dups, x.entryOf(ord, r))
+			}
 			continue
 		}
 		x.pending[r.ID] = len(x.added)
@@ -177,6 +184,15 @@ func (x *Index) Each(fn func(id chunk.ID, loc Location)) {
 		for _, e := range list {
 			fn(e.id, x.location(e))
 		}
+	}
+}
+
+// EachDuplicate calls fn for every further place of a chunk stored more than once.
+func (x *Index) EachDuplicate(fn func(id chunk.ID, loc Location)) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	for _, e := range x.dups {
+		fn(e.id, x.location(e))
 	}
 }
 

@@ -184,12 +184,14 @@ func (r *Repository) Rewrite(ctx context.Context, repack, drop map[ObjectID]bool
 	for p, refs := range copies {
 		fresh[p] = refs
 	}
-	r.idx.Each(func(id chunk.ID, loc Location) {
+	stay := func(id chunk.ID, loc Location) {
 		if _, copy := copies[loc.Pack]; copy || (repack[loc.Pack] || drop[loc.Pack]) && !late[id] {
 			return
 		}
 		fresh[loc.Pack] = append(fresh[loc.Pack], loc.Ref(id))
-	})
+	}
+	r.idx.Each(stay)
+	r.idx.EachDuplicate(stay)
 	if len(fresh) > 0 {
 		if _, err := r.SaveIndex(ctx, fresh); err != nil {
 			return st, err

@@ -179,6 +179,23 @@ func (r *Repository) beforeCommit(ctx context.Context, sn *Snapshot) error {
 		}
 		return fmt.Errorf("check marker: %w", err)
 	}
+	return r.reviveRetired(ctx, sn)
+}
+
+// afterCommit runs once the manifest is written: a prune that wrote its record after
+// beforeCommit looked, and listed the manifests before this one was there, did not see
+// it; what the snapshot uses of that prune's packs is indexed again now, before the
+// prune can finish (it waits for this handle's marker).
+func (r *Repository) afterCommit(ctx context.Context, sn *Snapshot) error {
+	if r.marker == "" {
+		return nil
+	}
+	return r.reviveRetired(ctx, sn)
+}
+
+// reviveRetired writes an index file for the chunks of sn (data and list chunks) that
+// the in-memory index places in packs a pending-delete record names.
+func (r *Repository) reviveRetired(ctx context.Context, sn *Snapshot) error {
 	recs, err := r.locks(ctx)
 	if err != nil {
 		return err

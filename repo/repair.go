@@ -23,7 +23,7 @@ const indexFileEntries = 1 << 17
 // RebuildIndex reads every pack and writes a new index from their own entry tables,
 // then removes the index files that existed before. A pack whose bytes do not match its
 // name is salvaged chunk by chunk: only chunks that decode and hash to their ids are
-// indexed. Packs pending deletion are left out. It holds the prune claim, so no prune
+// indexed. Packs pending deletion are indexed as well. It holds the prune claim, so no prune
 // runs meanwhile; backups may (their index files are kept).
 func (r *Repository) RebuildIndex(ctx context.Context, progress func(done, total int)) (RepairStats, error) {
 	var st RepairStats
@@ -39,15 +39,11 @@ func (r *Repository) RebuildIndex(ctx context.Context, progress func(done, total
 	if err != nil {
 		return st, err
 	}
-	pending, err := r.PendingPacks(ctx)
-	if err != nil {
-		return st, err
-	}
+	// Packs pending deletion are indexed too: whatever a snapshot needs from them is
+	// then found, and a prune keeps every pack an index names.
 	names := make([]ObjectID, 0, len(packs))
 	for p := range packs {
-		if !pending[p] {
-			names = append(names, p)
-		}
+		names = append(names, p)
 	}
 	slices.SortFunc(names, func(a, b ObjectID) int { return slices.Compare(a[:], b[:]) })
 	file, n := indexFile{}, 0

@@ -807,7 +807,7 @@ func (r *Repository) SaveSnapshot(ctx context.Context, sn *Snapshot) error {
 		return err
 	}
 	sn.Name = name
-	return nil
+	return r.afterCommit(ctx, sn)
 }
 
 // Snapshots loads every manifest, oldest first.
