@@ -40,6 +40,9 @@ type Repository struct {
 	unindex  indexFile             // packs uploaded since the last index file
 	failed   error                 // set when a write failed; the handle must then be reopened
 
+	uploads     sync.WaitGroup // packs being uploaded
+	uploadSlots chan struct{}  // bounds them
+
 	lists     listCache
 	listStore ListStore    // optional local copies of list chunks
 	written   atomic.Int64 // bytes saved to the backend
@@ -173,7 +176,8 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 }
 
 func newRepository(be transport.Backend, cfg Config) *Repository {
-	return &Repository{be: be, cfg: cfg, idx: newIndex(), inflight: map[chunk.ID]struct{}{}, unindex: indexFile{}}
+	return &Repository{be: be, cfg: cfg, idx: newIndex(), inflight: map[chunk.ID]struct{}{}, unindex: indexFile{},
+		uploadSlots: make(chan struct{}, packUploads)}
 }
 
 // Config returns the repository config.
@@ -430,9 +434,28 @@ func (r *Repository) addSection(ctx context.Context, section []byte, refs []Blob
 	}
 	r.mu.Unlock()
 	if full != nil {
-		return r.uploadPack(ctx, full)
+		return r.uploadLater(ctx, full)
 	}
 	return nil
+}
+
+// packUploads is how many full packs upload at once while chunking goes on.
+const packUploads = 2
+
+// uploadLater uploads a full pack on its own goroutine, so hashing and compressing go
+// on while it is written (and fsynced, or sent); it blocks while packUploads are
+// already in flight. A failed upload makes the handle fail; Flush waits for all.
+func (r *Repository) uploadLater(ctx context.Context, p *packWriter) error {
+	r.uploadSlots <- struct{}{}
+	r.uploads.Add(1)
+	go func() {
+		defer r.uploads.Done()
+		defer func() { <-r.uploadSlots }()
+		r.uploadPack(context.WithoutCancel(ctx), p) // failures are kept in r.failed
+	}()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failed
 }
 
 // fail marks the handle unusable: chunks of a pack that did not arrive are neither
@@ -477,6 +500,7 @@ func (r *Repository) uploadPack(ctx context.Context, p *packWriter) error {
 // pack uploaded since the last flush. After Flush returns, every chunk saved before it
 // is durable.
 func (r *Repository) Flush(ctx context.Context) error {
+	r.uploads.Wait()
 	r.mu.Lock()
 	if r.failed != nil {
 		r.mu.Unlock()
