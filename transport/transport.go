@@ -144,6 +144,19 @@ func Backoff(minWait, maxWait time.Duration, attempt int) time.Duration {
 	return minWait/2 + time.Duration(rand.Int64N(int64(ceil)))
 }
 
+// ListConfig lists the config object, if there is one: List of kind Config for backends
+// that keep it as a single named object.
+func ListConfig(ctx context.Context, b Backend, fn func(FileInfo) error) error {
+	fi, err := b.Stat(ctx, Handle{Kind: Config})
+	if errors.Is(err, ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return fn(fi)
+}
+
 // Sleep waits for d or until ctx is done, whichever comes first.
 func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
+
+	"cairn/repo"
 )
 
 func keyCommand(e *env) *cli.Command {
@@ -51,30 +54,7 @@ func keyCommand(e *env) *cli.Command {
 				ArgsUsage: " ",
 				Flags:     append([]cli.Flag{newPW}, kdfFlags...),
 				Action: func(c *cli.Context) error {
-					if err := needArgs(c, 0, 0, ""); err != nil {
-						return err
-					}
-					kdf, err := kdfParams(c)
-					if err != nil {
-						return err
-					}
-					r, err := openRepo(c)
-					if err != nil {
-						return err
-					}
-					pw, err := newPassword(c)
-					if err != nil {
-						return err
-					}
-					name, err := r.AddKey(c.Context, pw, kdf)
-					if err != nil {
-						return err
-					}
-					if c.Bool("json") {
-						return printJSON(e.stdout, map[string]string{"added": name})
-					}
-					fmt.Fprintf(e.stdout, "added key slot %s\n", name[:12])
-					return nil
+					return newKeySlot(c, e, (*repo.Repository).AddKey, "added", "added key slot %s\n")
 				},
 			},
 			{
@@ -122,32 +102,38 @@ func keyCommand(e *env) *cli.Command {
 				ArgsUsage: " ",
 				Flags:     append([]cli.Flag{newPW}, kdfFlags...),
 				Action: func(c *cli.Context) error {
-					if err := needArgs(c, 0, 0, ""); err != nil {
-						return err
-					}
-					kdf, err := kdfParams(c)
-					if err != nil {
-						return err
-					}
-					r, err := openRepo(c)
-					if err != nil {
-						return err
-					}
-					pw, err := newPassword(c)
-					if err != nil {
-						return err
-					}
-					name, err := r.ChangePassword(c.Context, pw, kdf)
-					if err != nil {
-						return err
-					}
-					if c.Bool("json") {
-						return printJSON(e.stdout, map[string]string{"slot": name})
-					}
-					fmt.Fprintf(e.stdout, "password changed (key slot %s)\n", name[:12])
-					return nil
+					return newKeySlot(c, e, (*repo.Repository).ChangePassword, "slot", "password changed (key slot %s)\n")
 				},
 			},
 		},
 	}
+}
+
+// newKeySlot asks for a new password and stores a slot for it with store (AddKey, or
+// ChangePassword, which also removes the slot in use).
+func newKeySlot(c *cli.Context, e *env, store func(*repo.Repository, context.Context, string, repo.KDFParams) (string, error), jsonKey, text string) error {
+	if err := needArgs(c, 0, 0, ""); err != nil {
+		return err
+	}
+	kdf, err := kdfParams(c)
+	if err != nil {
+		return err
+	}
+	r, err := openRepo(c)
+	if err != nil {
+		return err
+	}
+	pw, err := newPassword(c)
+	if err != nil {
+		return err
+	}
+	name, err := store(r, c.Context, pw, kdf)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(e.stdout, map[string]string{jsonKey: name})
+	}
+	fmt.Fprintf(e.stdout, text, name[:12])
+	return nil
 }

@@ -508,14 +508,7 @@ func (b *Backend) List(ctx context.Context, k transport.Kind, fn func(transport.
 		return err
 	}
 	if k == transport.Config {
-		fi, err := b.Stat(ctx, transport.Handle{Kind: transport.Config})
-		if errors.Is(err, transport.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return fn(fi)
+		return transport.ListConfig(ctx, b, fn)
 	}
 	if err := (transport.Handle{Kind: k, Name: "00000000"}).Valid(); err != nil {
 		return fmt.Errorf("list: %w", err)
