@@ -523,7 +523,14 @@ func (r *Repository) Flush(ctx context.Context) error {
 			return err
 		}
 	}
+	// Sealing the last frame may have filled a pack that went to the uploaders: the
+	// index file must wait for it too.
+	r.uploads.Wait()
 	r.mu.Lock()
+	if r.failed != nil {
+		r.mu.Unlock()
+		return r.failed
+	}
 	pending := r.unindex
 	r.unindex = indexFile{}
 	r.mu.Unlock()
