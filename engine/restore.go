@@ -9,7 +9,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"cairn/engine/exported"
 	"cairn/repo"
@@ -28,6 +33,19 @@ type Sink interface {
 	Abort()
 }
 
+// ConcurrentSink is a Sink that can write more than one collection at a time: Restore
+// then calls Collection from several goroutines at once, each for another name.
+type ConcurrentSink interface {
+	Sink
+	// ConcurrentCollections reports whether Collection may run concurrently.
+	ConcurrentCollections() bool
+}
+
+// restoreParallel is how many collections Restore writes at once into a sink that
+// allows it: each has its own goroutine verifying and writing its chunks (and its own
+// reads in flight), which keeps two cores busy where one collection keeps one.
+const restoreParallel = 2
+
 // RestoreOptions describe one restore.
 type RestoreOptions struct {
 	Collections []string // restore only these; all when empty
@@ -43,18 +61,25 @@ func Restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 	}()
 	prog := orNoProgress(opt.Progress)
 	start := time.Now()
-	want := map[string]bool{}
-	for _, c := range opt.Collections {
-		want[c] = true
-	}
-	if len(want) > 0 {
+	if len(opt.Collections) > 0 {
+		want := map[string]bool{}
+		for _, c := range opt.Collections {
+			want[c] = true
+		}
 		// Only the chosen collections' lists are read: one damaged elsewhere does not
 		// stop the others from restoring.
 		only := *sn
 		only.Collections = nil
+		found := map[string]bool{}
 		for _, c := range sn.Collections {
 			if want[c.Name] {
 				only.Collections = append(only.Collections, c)
+				found[c.Name] = true
+			}
+		}
+		for _, name := range opt.Collections {
+			if !found[name] {
+				return fmt.Errorf("restore %s: no collection %q in the snapshot", sn.ID, name)
 			}
 		}
 		sn = &only
@@ -65,50 +90,79 @@ func Restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 	if err := sink.Begin(SnapshotMeta(sn)); err != nil {
 		return fmt.Errorf("restore %s: %w", sn.ID, err)
 	}
-	var total, done int64
+	var total int64
 	for _, c := range sn.Collections {
-		if len(want) == 0 || want[c.Name] {
-			total += c.Bytes
-		}
+		total += c.Bytes
 	}
+	// done counts the bytes written so far, of every collection: with collections
+	// restored side by side it is the sum of their progress.
+	var done atomic.Int64
+	parallel := 1
+	if cs, ok := sink.(ConcurrentSink); ok && cs.ConcurrentCollections() && uniqueNames(sn.Collections) {
+		parallel = restoreParallel
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallel)
 	for _, c := range sn.Collections {
-		if len(want) > 0 && !want[c.Name] {
-			continue
+		if gctx.Err() != nil {
+			break // a collection failed: start no more
 		}
-		delete(want, c.Name)
-		err := sink.Collection(c.Name, func(w io.Writer) error {
-			var n int64
-			err := r.LoadChunks(ctx, c.Chunks, func(i int, data []byte) error {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				if _, err := w.Write(data); err != nil {
-					return err
-				}
-				n += int64(len(data))
-				if i%256 == 0 {
-					prog.Report(Event{Phase: PhaseRestore, Collection: c.Name, BytesDone: done + n, BytesTotal: total, Elapsed: time.Since(start)})
-				}
-				return nil
-			})
-			if err == nil && n != c.Bytes {
-				err = fmt.Errorf("restored %d bytes, manifest says %d: %w", n, c.Bytes, repo.ErrDamaged)
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err // another collection failed while this one waited for its turn
 			}
-			return err
+			err := sink.Collection(c.Name, func(w io.Writer) error {
+				var n int64
+				err := r.LoadChunks(gctx, c.Chunks, func(i int, data []byte) error {
+					if err := gctx.Err(); err != nil {
+						return err
+					}
+					if _, err := w.Write(data); err != nil {
+						return err
+					}
+					n += int64(len(data))
+					d := done.Add(int64(len(data)))
+					if i%256 == 0 {
+						prog.Report(Event{Phase: PhaseRestore, Collection: c.Name, BytesDone: d, BytesTotal: total, Elapsed: time.Since(start)})
+					}
+					return nil
+				})
+				if err == nil && n != c.Bytes {
+					err = fmt.Errorf("restored %d bytes, manifest says %d: %w", n, c.Bytes, repo.ErrDamaged)
+				}
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("restore %s collection %s: %w", sn.ID, c.Name, err)
+			}
+			return nil
 		})
-		if err != nil {
-			return fmt.Errorf("restore %s collection %s: %w", sn.ID, c.Name, err)
-		}
-		done += c.Bytes
 	}
-	for name := range want {
-		return fmt.Errorf("restore %s: no collection %q in the snapshot", sn.ID, name)
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("restore %s: %w", sn.ID, err)
 	}
 	if err := sink.Commit(); err != nil {
 		return fmt.Errorf("restore %s: %w", sn.ID, err)
 	}
-	prog.Report(Event{Phase: PhaseDone, BytesDone: done, BytesTotal: total, Elapsed: time.Since(start)})
+	prog.Report(Event{Phase: PhaseDone, BytesDone: done.Load(), BytesTotal: total, Elapsed: time.Since(start)})
 	return nil
+}
+
+// uniqueNames reports whether no two collections share a name: a manifest that repeats
+// one is restored one collection after the other, the later copy replacing the earlier
+// as it always did, never two writes of one file at once.
+func uniqueNames(cs []repo.Collection) bool {
+	seen := make(map[string]bool, len(cs))
+	for _, c := range cs {
+		if seen[c.Name] {
+			return false
+		}
+		seen[c.Name] = true
+	}
+	return true
 }
 
 // SnapshotMeta returns the source metadata a snapshot recorded.
@@ -125,9 +179,17 @@ func SnapshotMeta(sn *repo.Snapshot) Meta {
 
 // FolderSink restores into a new folder of <collection>.jsonl files. It writes into
 // a temporary folder beside the target and renames it into place on Commit.
+//
+// Each file is written under a temporary name and renamed to its own once complete;
+// its writeback to disk starts then, without waiting. Commit waits for it: it syncs
+// every file, then the temporary folder, renames that into place and syncs the folder
+// holding it. Collections may be written concurrently.
 type FolderSink struct {
 	dir, tmp string
 	meta     Meta
+
+	mu    sync.Mutex
+	files []string // the complete files in tmp, to sync on Commit
 }
 
 // NewFolderSink prepares a restore into dir, which must not exist or be empty.
@@ -151,31 +213,112 @@ func NewFolderSink(dir string) (*FolderSink, error) {
 // Begin implements Sink.
 func (s *FolderSink) Begin(meta Meta) error { s.meta = meta; return nil }
 
+// ConcurrentCollections implements ConcurrentSink: every collection is its own file.
+func (s *FolderSink) ConcurrentCollections() bool { return true }
+
 // Collection implements Sink.
 func (s *FolderSink) Collection(name string, fn func(io.Writer) error) error {
 	if !safeName(name) {
 		return fmt.Errorf("collection name %q cannot be a file name", name)
 	}
-	return writeFileAtomic(filepath.Join(s.tmp, name+".jsonl"), fn)
+	return s.writeFile(filepath.Join(s.tmp, name+".jsonl"), fn)
 }
 
 // Commit implements Sink.
 func (s *FolderSink) Commit() error {
-	err := writeFileAtomic(filepath.Join(s.tmp, folderMetaFile), func(w io.Writer) error {
+	err := s.writeFile(filepath.Join(s.tmp, folderMetaFile), func(w io.Writer) error {
 		return json.NewEncoder(w).Encode(Meta{Version: s.meta.Version, Schema: s.meta.Schema})
 	})
 	if err != nil {
 		return err
 	}
+	// The writeback of most files is done by now: these syncs wait for the rest.
+	s.mu.Lock()
+	files := s.files
+	s.mu.Unlock()
+	for _, path := range files {
+		if err := syncFile(path); err != nil {
+			return fmt.Errorf("sync restored file: %w", err)
+		}
+	}
+	if err := syncDir(s.tmp); err != nil {
+		return fmt.Errorf("sync restored folder: %w", err)
+	}
 	_ = os.Remove(s.dir) // an empty target folder
 	if err := os.Rename(s.tmp, s.dir); err != nil {
 		return fmt.Errorf("move restored folder into place: %w", err)
+	}
+	if err := syncDir(filepath.Dir(filepath.Clean(s.dir))); err != nil {
+		return fmt.Errorf("sync the folder holding the restored folder: %w", err)
 	}
 	return nil
 }
 
 // Abort implements Sink.
 func (s *FolderSink) Abort() { os.RemoveAll(s.tmp) }
+
+// writeFile writes a file through a temporary name in its folder, renamed once fn
+// returned and the bytes are handed to the OS; the file's writeback starts then and
+// Commit syncs it.
+func (s *FolderSink) writeFile(path string, fn func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	err = fn(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		startWriteback(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	s.mu.Lock()
+	s.files = append(s.files, path)
+	s.mu.Unlock()
+	return nil
+}
+
+// syncFile flushes the file at path to disk. It is opened for writing, which Windows
+// needs to flush a file.
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// syncDir flushes a folder's entries to disk. File systems and platforms that cannot
+// sync a folder are not an error.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, errors.ErrUnsupported) {
+		err = nil
+	}
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // ExportedSink restores into an ExportedDatabase JSON file, written to a temporary
 // file and renamed into place on Commit.
@@ -268,30 +411,4 @@ func safeName(name string) bool {
 		}
 	}
 	return true
-}
-
-// writeFileAtomic writes a file through a temporary name, synced before the rename.
-func writeFileAtomic(path string, fn func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	err = fn(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }

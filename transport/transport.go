@@ -114,10 +114,52 @@ func LoadAll(ctx context.Context, b Backend, h Handle) ([]byte, error) {
 	var data []byte
 	err := b.Load(ctx, h, 0, 0, func(rd io.Reader) error {
 		var err error
-		data, err = io.ReadAll(rd)
+		data, err = ReadAll(rd)
 		return err
 	})
 	return data, err
+}
+
+// Sizer is a reader that knows how many bytes it holds from the start: io.SectionReader,
+// bytes.Reader, or a backend's response body of a known length. A negative size means
+// unknown.
+type Sizer interface {
+	Size() int64
+}
+
+// maxSized is the largest size ReadAll allocates up front on a reader's word (a remote
+// server's Content-Length, say); a larger object grows its buffer as its bytes arrive,
+// which bounds what a wrong length can make it allocate before they do.
+const maxSized = 1 << 30
+
+// ReadAll reads rd to its end, like io.ReadAll. When rd is a Sizer, it reads exactly
+// that many bytes into one buffer of that size, without io.ReadAll's copies as its
+// buffer grows; a reader that ends sooner fails with io.ErrUnexpectedEOF (or its own
+// error), and one that holds more fails too.
+func ReadAll(rd io.Reader) ([]byte, error) {
+	s, ok := rd.(Sizer)
+	if !ok {
+		return io.ReadAll(rd)
+	}
+	size := s.Size()
+	if size < 0 || size > maxSized {
+		return io.ReadAll(rd)
+	}
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(rd, buf); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // nothing came: still short, not a clean end
+		}
+		return nil, err
+	}
+	var one [1]byte
+	switch n, err := io.ReadFull(rd, one[:]); {
+	case n > 0:
+		return nil, fmt.Errorf("read: more than the %d bytes the reader announced", size)
+	case err != io.EOF:
+		return nil, err
+	}
+	return buf, nil
 }
 
 // LoadRange reads length bytes at offset into memory and fails if fewer arrive.

@@ -333,22 +333,34 @@ func (b *Backend) load(ctx context.Context, h transport.Handle, length int, offs
 		}
 		if length > 0 {
 			left = int64(length)
-			return fn(&exactReader{r: io.LimitReader(resp.Body, left), left: left})
+			return fn(newExactReader(io.LimitReader(resp.Body, left), left))
 		}
-		return fn(&exactReader{r: resp.Body, left: left})
+		return fn(newExactReader(resp.Body, left))
 	}
 	want := resp.ContentLength
 	if length > 0 && want != int64(length) {
 		return fmt.Errorf("load %s: range %d+%d outside the object: %w", h, offset, length, io.ErrUnexpectedEOF)
 	}
-	return fn(&exactReader{r: resp.Body, left: want})
+	return fn(newExactReader(resp.Body, want))
 }
 
 // exactReader fails with io.ErrUnexpectedEOF when a body ends before its length.
 type exactReader struct {
 	r    io.Reader
+	size int64 // the length, -1 when unknown
 	left int64 // -1 when unknown
 }
+
+func newExactReader(r io.Reader, length int64) *exactReader {
+	if length < 0 {
+		length = -1
+	}
+	return &exactReader{r: r, size: length, left: length}
+}
+
+// Size is the body's length, -1 when unknown: transport.ReadAll reads a body of a known
+// length into one buffer of that size.
+func (e *exactReader) Size() int64 { return e.size }
 
 func (e *exactReader) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
@@ -408,7 +420,7 @@ func (b *Backend) List(ctx context.Context, k transport.Kind, fn func(transport.
 		if resp.StatusCode != http.StatusOK {
 			return &StatusError{Op: "list", Handle: h, Status: resp.StatusCode}
 		}
-		body, err := io.ReadAll(&exactReader{r: resp.Body, left: resp.ContentLength})
+		body, err := io.ReadAll(newExactReader(resp.Body, resp.ContentLength))
 		if err != nil {
 			return err
 		}

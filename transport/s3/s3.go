@@ -436,7 +436,7 @@ func (b *Backend) load(ctx context.Context, h transport.Handle, length int, offs
 	if length > 0 && info.Size != int64(length) {
 		return errRange(h, offset, length)
 	}
-	return callback(fn, &exactReader{r: rd, left: info.Size})
+	return callback(fn, newExactReader(rd, info.Size))
 }
 
 // callback calls fn; its errors are final, but for a body cut short on the way.
@@ -453,8 +453,20 @@ func callback(fn func(io.Reader) error, rd io.Reader) error {
 // marks read errors as a body cut short.
 type exactReader struct {
 	r    io.Reader
+	size int64 // the length, -1 when unknown
 	left int64 // -1 when unknown
 }
+
+func newExactReader(r io.Reader, length int64) *exactReader {
+	if length < 0 {
+		length = -1
+	}
+	return &exactReader{r: r, size: length, left: length}
+}
+
+// Size is the body's length, -1 when unknown: transport.ReadAll reads a body of a known
+// length into one buffer of that size.
+func (e *exactReader) Size() int64 { return e.size }
 
 func (e *exactReader) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
