@@ -9,6 +9,10 @@ FUZZMINIMIZE ?= 60s
 # Fuzz targets as package:target; make test gives the FUZZ_NEW ones 5 s each.
 FUZZ_NEW     := ./repo:FuzzEnvelope ./repo:FuzzPack ./repo:FuzzFrame ./repo:FuzzIndex ./repo:FuzzSnapshot ./repo:FuzzConfig ./repo:FuzzList ./httpapi:FuzzHandler
 FUZZ_TARGETS ?= ./engine/exported:FuzzDecode $(FUZZ_NEW)
+# cairn hashes small chunks sixteen at a time with Go's SIMD package (chunk/many_simd.go),
+# which exists only with this experiment; without it the same ids come from the scalar
+# BLAKE3 code, slower. The peers and servers below are built without it.
+export GOEXPERIMENT ?= simd
 
 .PHONY: all build test test-short crash-long test-sdk sdk-deps vet fuzz bench bench-chunking bench-api bench-peers borg-installed serve demo clean
 
@@ -69,13 +73,13 @@ crash-long: build
 
 # Peers and servers, built from pinned tool modules (kept out of the product's go.mod).
 $(BIN)/rest-server:
-	cd testdata/tools && $(GO) build -o $(CURDIR)/$(BIN)/rest-server github.com/restic/rest-server/cmd/rest-server
+	cd testdata/tools && GOEXPERIMENT= $(GO) build -o $(CURDIR)/$(BIN)/rest-server github.com/restic/rest-server/cmd/rest-server
 $(BIN)/restic:
-	cd testdata/peers && $(GO) build -o $(CURDIR)/$(BIN)/restic github.com/restic/restic/cmd/restic
+	cd testdata/peers && GOEXPERIMENT= $(GO) build -o $(CURDIR)/$(BIN)/restic github.com/restic/restic/cmd/restic
 # MinIO, for trying s3: repositories by hand (the tests build and cache their own, or
 # use $MINIO_SERVER).
 $(BIN)/minio:
-	cd testdata/minio && $(GO) build -o $(CURDIR)/$(BIN)/minio github.com/minio/minio
+	cd testdata/minio && GOEXPERIMENT= $(GO) build -o $(CURDIR)/$(BIN)/minio github.com/minio/minio
 
 # Chunking trade-off and incremental-backup figures on the generator's workload.
 bench-chunking: build

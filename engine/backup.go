@@ -1,13 +1,14 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -226,17 +227,21 @@ func (b *backup) collection(ctx context.Context, name string, rd io.Reader) erro
 		g.Go(func() error {
 			defer wg.Done()
 			st := b.r.NewStream()
+			var chunks [][]byte
 			for bt := range jobs {
+				chunks = chunks[:0]
 				start := 0
 				for _, end := range bt.ends {
-					data := bt.data[start:end]
+					chunks = append(chunks, bt.data[start:end])
 					start = end
-					id := b.r.ChunkID(data)
-					res, err := st.SaveChunk(gctx, id, data)
+				}
+				bt.ids = slices.Grow(bt.ids[:0], len(chunks))[:len(chunks)]
+				b.r.ChunkIDs(chunks, bt.ids)
+				for k, data := range chunks {
+					res, err := st.SaveChunk(gctx, bt.ids[k], data)
 					if err != nil {
 						return err
 					}
-					bt.ids = append(bt.ids, id)
 					bt.isNew = append(bt.isNew, res.New)
 				}
 				// A batch's new chunks end in frames of their own: a restore reads
@@ -352,10 +357,13 @@ func (b *backup) collection(ctx context.Context, name string, rd io.Reader) erro
 }
 
 // uniqueID settles a clash of snapshot ids: two backups of the same database version
-// started in the same millisecond (two processes) pick the same version_timestamp. Of
-// two manifests with one id, the one stored under the larger object name moves to the
-// next free millisecond (a new manifest, then the old one removed), so each id names
-// one snapshot again whichever of the two looks first.
+// started in the same millisecond (two processes) pick the same version_timestamp.
+// Each backup lists the manifests after writing its own; the one that sees another
+// manifest with its id moves to a later free millisecond (a new manifest, then the old
+// one removed) and looks again. Of two clashing backups, the one that lists last
+// always sees the other, so at least one moves, whatever the timing (a backup that
+// listed before the other wrote has already returned and keeps its id). When both see
+// each other, both move; a random step of 1 to 4 ms keeps them from meeting again.
 func uniqueID(ctx context.Context, r *repo.Repository, sn *repo.Snapshot) error {
 	for range 1000 {
 		list, err := r.Snapshots(ctx)
@@ -365,7 +373,7 @@ func uniqueID(ctx context.Context, r *repo.Repository, sn *repo.Snapshot) error 
 		ids, clash := map[string]bool{}, false
 		for _, o := range list {
 			ids[o.ID] = true
-			if o.ID == sn.ID && o.Name != sn.Name && bytes.Compare(o.Name[:], sn.Name[:]) < 0 {
+			if o.ID == sn.ID && o.Name != sn.Name {
 				clash = true
 			}
 		}
@@ -375,7 +383,7 @@ func uniqueID(ctx context.Context, r *repo.Repository, sn *repo.Snapshot) error 
 		old := *sn
 		t := time.UnixMilli(sn.Timestamp)
 		for ids[sn.ID] {
-			t = t.Add(time.Millisecond)
+			t = t.Add(time.Duration(1+rand.IntN(4)) * time.Millisecond)
 			sn.ID, sn.Timestamp = repo.SnapshotID(sn.Version, t), t.UnixMilli()
 		}
 		if err := r.SaveSnapshot(ctx, sn); err != nil {

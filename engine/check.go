@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"cairn/chunk"
 	"cairn/repo"
@@ -148,34 +152,57 @@ func Check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckRes
 	}
 	if opt.ReadData {
 		read0 := r.BytesRead()
+		// Packs are read and verified a few at a time (decoding and hashing on every
+		// core); their findings are added in pack order.
+		type found struct {
+			errs []string
+			bad  []chunk.ID
+		}
+		results := make([]found, len(packs))
+		var done atomic.Int64
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(runtime.GOMAXPROCS(0) + 1)
 		for i, p := range packs {
 			if _, ok := stored[p]; !ok {
 				continue
 			}
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			data, _, err := r.LoadPack(ctx, p)
-			if err != nil {
-				if !repo.IsDamage(err) || data == nil {
+			g.Go(func() error {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				out := &results[i]
+				data, _, err := r.LoadPack(gctx, p)
+				if err != nil {
 					if !repo.IsDamage(err) {
-						return nil, err
+						return err
 					}
-					res.Errors = append(res.Errors, err.Error())
-					markAll(bad, byPack[p])
-					continue
+					out.errs = append(out.errs, err.Error())
+					if data == nil {
+						out.bad = byPack[p]
+						return nil
+					}
 				}
-				res.Errors = append(res.Errors, err.Error())
-			}
-			frames := map[uint32][]byte{}
-			for _, id := range byPack[p] {
-				loc, _ := r.Index().Lookup(id)
-				if err := r.VerifyChunk(data, id, loc, frames); err != nil {
-					res.Errors = append(res.Errors, fmt.Sprintf("pack %s: %v", p.Short(), err))
-					bad[id] = true
+				ids := byPack[p]
+				locs := make([]repo.Location, len(ids))
+				for k, id := range ids {
+					locs[k], _ = r.Index().Lookup(id)
 				}
-			}
-			prog.Report(Event{Phase: PhaseCheck, ItemsDone: int64(i + 1), ItemsTotal: int64(len(packs)), BytesDone: r.BytesRead() - read0, Elapsed: time.Since(start)})
+				for k, err := range r.VerifyChunks(data, ids, locs) {
+					if err != nil {
+						out.errs = append(out.errs, fmt.Sprintf("pack %s: %v", p.Short(), err))
+						out.bad = append(out.bad, ids[k])
+					}
+				}
+				prog.Report(Event{Phase: PhaseCheck, ItemsDone: done.Add(1), ItemsTotal: int64(len(packs)), BytesDone: r.BytesRead() - read0, Elapsed: time.Since(start)})
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+		for _, f := range results {
+			res.Errors = append(res.Errors, f.errs...)
+			markAll(bad, f.bad)
 		}
 		res.BytesRead = r.BytesRead() - read0
 	}

@@ -668,3 +668,67 @@ func TestResumeSendsNoPackTwice(t *testing.T) {
 	}
 	sameCollections(t, readFolder(t, db), restoreFolder(t, r, sn))
 }
+
+// TestSameMillisecondBackups: backups of different databases started in the same
+// millisecond by separate handles (separate processes in real use) end with one
+// snapshot per id, and each backup's returned id restores what that backup read, over
+// many rounds of racing commits.
+func TestSameMillisecondBackups(t *testing.T) {
+	ctx := context.Background()
+	const n = 3
+	var dbs []string
+	var want []map[string][]byte
+	for i := range n {
+		dbs = append(dbs, generate(t, 96<<10, int64(40+i)))
+		want = append(want, readFolder(t, dbs[i]))
+	}
+	at := time.UnixMilli(1795420115123)
+	for round := range 15 {
+		be := mem.New()
+		newRepo(t, be)
+		handles := make([]*repo.Repository, n)
+		for i := range handles {
+			handles[i] = reopen(t, nil, be)
+		}
+		ids := make([]string, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sn, err := engine.Backup(ctx, handles[i], engine.FolderSource{Dir: dbs[i]}, engine.BackupOptions{Now: func() time.Time { return at }})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids[i] = sn.ID
+			}()
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		r := reopen(t, nil, be)
+		list, err := r.Snapshots(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, sn := range list {
+			if seen[sn.ID] {
+				t.Fatalf("round %d: two snapshots with id %s", round, sn.ID)
+			}
+			seen[sn.ID] = true
+		}
+		if len(list) != n {
+			t.Fatalf("round %d: %d snapshots, want %d", round, len(list), n)
+		}
+		for i, id := range ids {
+			sn, err := engine.FindSnapshot(list, id)
+			if err != nil {
+				t.Fatalf("round %d: backup %d's id %s: %v", round, i, id, err)
+			}
+			sameCollections(t, want[i], restoreFolder(t, r, sn))
+		}
+	}
+}

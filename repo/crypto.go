@@ -4,9 +4,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"fmt"
-	"sync"
 
-	"github.com/zeebo/blake3"
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"cairn/chunk"
@@ -39,8 +37,8 @@ func (k *masterKey) valid() bool {
 // a keyed hash, so that whoever holds the stored bytes can neither read them nor test
 // whether a known snippet is among them.
 type box struct {
-	aead    cipher.AEAD
-	hashers sync.Pool // keyed *blake3.Hasher
+	aead cipher.AEAD
+	ids  *chunk.Hasher // keyed by the master key's chunk id key
 }
 
 const sealOverhead = chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
@@ -53,13 +51,7 @@ func newBox(k *masterKey) (*box, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmpl, err := blake3.NewKeyed(k.ChunkID)
-	if err != nil {
-		return nil, err
-	}
-	b := &box{aead: aead}
-	b.hashers.New = func() any { return tmpl.Clone() }
-	return b, nil
+	return &box{aead: aead, ids: chunk.NewHasher((*[32]byte)(k.ChunkID))}, nil
 }
 
 // seal appends nonce | ciphertext | tag of plaintext to dst. ad is authenticated, not
@@ -89,25 +81,22 @@ func (b *box) open(dst, sealed, ad []byte) ([]byte, error) {
 	return out, nil
 }
 
-// chunkID is the keyed BLAKE3 hash of data.
-func (b *box) chunkID(data []byte) chunk.ID {
-	h := b.hashers.Get().(*blake3.Hasher)
-	h.Reset()
-	h.Write(data)
-	var id chunk.ID
-	h.Sum(id[:0])
-	b.hashers.Put(h)
-	return id
+// plainIDs names chunks in an unencrypted repository.
+var plainIDs = chunk.NewHasher(nil)
+
+func (r *Repository) hasher() *chunk.Hasher {
+	if r.box == nil {
+		return plainIDs
+	}
+	return r.box.ids
 }
 
 // ChunkID names data as this repository does: the plain BLAKE3-256 hash in an
 // unencrypted repository, a BLAKE3 hash keyed by the master key in an encrypted one.
-func (r *Repository) ChunkID(data []byte) chunk.ID {
-	if r.box == nil {
-		return chunk.Hash(data)
-	}
-	return r.box.chunkID(data)
-}
+func (r *Repository) ChunkID(data []byte) chunk.ID { return r.hasher().Hash(data) }
+
+// ChunkIDs sets ids[i] to ChunkID(chunks[i]), hashing small chunks many at a time.
+func (r *Repository) ChunkIDs(chunks [][]byte, ids []chunk.ID) { r.hasher().HashMany(chunks, ids) }
 
 // Encrypted reports whether the repository encrypts its objects.
 func (r *Repository) Encrypted() bool { return r.box != nil }

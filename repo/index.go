@@ -2,6 +2,7 @@ package repo
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -47,9 +48,8 @@ type Index struct {
 	mu      sync.RWMutex
 	packs   []ObjectID
 	packOrd map[ObjectID]uint32
-	sorted  []entry          // sorted by id
-	pending map[chunk.ID]int // recent additions, as positions in added; merged in batches
-	added   []entry
+	sorted  []entry // sorted by id
+	added   []entry // recent additions, sorted by id; merged into sorted in batches
 	// dups are further places of chunks stored more than once (a prune cut off after
 	// copying chunks leaves them in two packs). Lookups use the first place; prune
 	// and repair see every place.
@@ -57,7 +57,7 @@ type Index struct {
 }
 
 func newIndex() *Index {
-	return &Index{packOrd: map[ObjectID]uint32{}, pending: map[chunk.ID]int{}}
+	return &Index{packOrd: map[ObjectID]uint32{}}
 }
 
 // HasPack reports whether any indexed chunk lives in pack p.
@@ -79,14 +79,63 @@ func (x *Index) packOrdinal(p ObjectID) uint32 {
 }
 
 func (x *Index) find(id chunk.ID) (entry, bool) {
-	i, ok := slices.BinarySearchFunc(x.sorted, id, func(e entry, id chunk.ID) int { return bytes.Compare(e.id[:], id[:]) })
-	if ok {
+	if i, ok := searchSorted(x.sorted, &id); ok {
 		return x.sorted[i], true
 	}
-	if p, ok := x.pending[id]; ok {
-		return x.added[p], true
+	if i, ok := searchSorted(x.added, &id); ok {
+		return x.added[i], true
 	}
 	return entry{}, false
+}
+
+// cmpID orders chunk ids as bytes.Compare would, comparing the first 8 bytes as one
+// number first.
+func cmpID(a, b *chunk.ID) int {
+	x, y := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])
+	if x != y {
+		if x < y {
+			return -1
+		}
+		return 1
+	}
+	return bytes.Compare(a[8:], b[8:])
+}
+
+// searchSorted finds id in s (sorted by id). Chunk ids are keyed hashes, spread
+// evenly over the id space, so an interpolation search finds the neighbourhood of an
+// id in a few probes (each one a cache miss in a table of hundreds of thousands of
+// entries) where a binary search takes about 18; a few steps of it narrow the range,
+// and a binary search finishes, so ids that are not spread evenly cost no more than
+// a binary search.
+func searchSorted(s []entry, id *chunk.ID) (int, bool) {
+	lo, hi := -1, len(s) // s[lo] < id < s[hi], as far as probed
+	kl, kh := 0.0, 0x1p64
+	key := float64(binary.BigEndian.Uint64(id[:8]))
+	for step := 0; hi-lo > 16 && step < 6; step++ {
+		p := lo + 1 + int((key-kl)/(kh-kl)*float64(hi-lo-1))
+		p = min(max(p, lo+1), hi-1) // also when the bounds' prefixes are equal (NaN)
+		c := cmpID(&s[p].id, id)
+		if c == 0 {
+			return p, true
+		}
+		k := float64(binary.BigEndian.Uint64(s[p].id[:8]))
+		if c < 0 {
+			lo, kl = p, k
+		} else {
+			hi, kh = p, k
+		}
+	}
+	// Binary search in (lo, hi).
+	a, b := lo+1, hi
+	for a < b {
+		m := int(uint(a+b) >> 1)
+		if cmpID(&s[m].id, id) < 0 {
+			a = m + 1
+		} else {
+			b = m
+		}
+	}
+	return a, a < len(s) && s[a].id == *id
 }
 
 // Has reports whether the chunk is indexed.
@@ -113,6 +162,7 @@ func (x *Index) add(pack ObjectID, refs []BlobRef) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	ord := x.packOrdinal(pack)
+	batch := make([]entry, 0, len(refs))
 	for _, r := range refs {
 		if e, ok := x.find(r.ID); ok {
 			if e.pack != ord {
@@ -120,9 +170,11 @@ func (x *Index) add(pack ObjectID, refs []BlobRef) {
 			}
 			continue
 		}
-		x.pending[r.ID] = len(x.added)
-		x.added = append(x.added, x.entryOf(ord, r))
+		batch = append(batch, x.entryOf(ord, r))
 	}
+	slices.SortFunc(batch, func(a, b entry) int { return cmpID(&a.id, &b.id) })
+	batch = slices.CompactFunc(batch, func(a, b entry) bool { return a.id == b.id })
+	x.added = mergeSorted(x.added, batch)
 	if len(x.added) >= max(1<<14, len(x.sorted)/8) {
 		x.mergeLocked()
 	}
@@ -137,28 +189,116 @@ func (x *Index) merge() {
 
 // mergeLocked folds the recent additions into the sorted table.
 func (x *Index) mergeLocked() {
-	if len(x.added) == 0 {
-		return
+	if len(x.added) > 0 {
+		x.sorted = mergeSorted(x.sorted, x.added)
+		x.added = nil
 	}
-	cmp := func(a, b entry) int { return bytes.Compare(a.id[:], b.id[:]) }
-	slices.SortFunc(x.added, cmp)
-	merged := make([]entry, 0, len(x.sorted)+len(x.added))
-	i, j := 0, 0
-	for i < len(x.sorted) && j < len(x.added) {
-		if cmp(x.sorted[i], x.added[j]) <= 0 {
-			merged = append(merged, x.sorted[i])
-			i++
+}
+
+// mergeSorted merges add into s, both sorted by id with no id in both, in place: s
+// grows by an eighth (at least 16384 entries) when it is full, and the two runs are
+// merged from the back, so no second copy of s is made.
+func mergeSorted(s, add []entry) []entry {
+	n, m := len(s), len(add)
+	if m == 0 {
+		return s
+	}
+	if n+m > cap(s) {
+		grown := make([]entry, n, n+m+max(1<<14, (n+m)/8))
+		copy(grown, s)
+		s = grown
+	}
+	s = s[:n+m]
+	i, j := n-1, m-1
+	for k := n + m - 1; j >= 0; k-- {
+		if i >= 0 && cmpID(&s[i].id, &add[j].id) > 0 {
+			s[k] = s[i]
+			i--
 		} else {
-			merged = append(merged, x.added[j])
-			j++
+			s[k] = add[j]
+			j--
 		}
 	}
-	merged = append(merged, x.sorted[i:]...)
-	merged = append(merged, x.added[j:]...)
-	x.sorted = merged
-	// Drop the batch's memory: a map does not shrink when cleared.
-	x.added = nil
-	x.pending = map[chunk.ID]int{}
+	return s
+}
+
+// bulk holds the entries of index files being loaded, before they are sorted once.
+type bulk struct {
+	mu    sync.Mutex
+	x     *Index
+	parts [][]entry
+	n     int
+}
+
+// add appends the chunks of one pack, unsorted and unchecked.
+func (b *bulk) add(pack ObjectID, refs []BlobRef) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ord := b.x.packOrdinal(pack)
+	part := make([]entry, len(refs))
+	for i, r := range refs {
+		part[i] = b.x.entryOf(ord, r)
+	}
+	b.parts = append(b.parts, part)
+	b.n += len(part)
+}
+
+// finish sorts the loaded entries into the index's table, of exactly their number. A
+// chunk listed for more than one pack keeps the place of the pack met first; the
+// others become its further places. Ids are spread evenly, so the entries are
+// scattered into buckets by their leading bits (one move each) and each bucket of a
+// few entries is then sorted.
+func (b *bulk) finish() {
+	x := b.x
+	bits := 1
+	for 1<<(bits+2) < b.n && bits < 20 {
+		bits++
+	}
+	shift := 64 - bits
+	start := make([]int32, 1<<bits+1)
+	for _, p := range b.parts {
+		for i := range p {
+			start[binary.BigEndian.Uint64(p[i].id[:8])>>shift+1]++
+		}
+	}
+	for i := 1; i < len(start); i++ {
+		start[i] += start[i-1]
+	}
+	e := make([]entry, b.n)
+	next := slices.Clone(start[:len(start)-1])
+	for _, p := range b.parts {
+		for i := range p {
+			k := binary.BigEndian.Uint64(p[i].id[:8]) >> shift
+			e[next[k]] = p[i]
+			next[k]++
+		}
+	}
+	b.parts, next = nil, nil
+	byIDThenPack := func(a, b entry) int {
+		if c := cmpID(&a.id, &b.id); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.pack, b.pack)
+	}
+	for k := 0; k+1 < len(start); k++ {
+		if bucket := e[start[k]:start[k+1]]; len(bucket) > 1 {
+			slices.SortFunc(bucket, byIDThenPack)
+		}
+	}
+	out := e[:0]
+	for i := 0; i < len(e); i++ {
+		if len(out) > 0 && out[len(out)-1].id == e[i].id {
+			if e[i].pack != e[i-1].pack {
+				x.dups = append(x.dups, e[i])
+			}
+			continue
+		}
+		out = append(out, e[i])
+	}
+	if cap(out)-len(out) > len(out)/64 {
+		out = append(make([]entry, 0, len(out)), out...)
+	}
+	x.sorted = out
 }
 
 // Len returns the number of indexed chunks.

@@ -2,6 +2,7 @@ package repo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -81,6 +82,7 @@ func (r *Repository) AdoptOrphans(ctx context.Context) (int, error) {
 		r.idx.add(p, refs)
 		r.mu.Lock()
 		r.unindex[p] = refs
+		r.unindexN += len(refs)
 		r.mu.Unlock()
 		n++
 	}
@@ -110,6 +112,70 @@ func (r *Repository) VerifyChunk(pack []byte, id chunk.ID, loc Location, frames 
 	return err
 }
 
+// VerifyChunks decodes the chunks ids (at locs) from a loaded pack and checks each
+// against its id; errs[i] is nil for a good chunk. The chunks are taken frame by
+// frame, each frame decompressed once into one reused buffer and its chunks hashed
+// together.
+func (r *Repository) VerifyChunks(pack []byte, ids []chunk.ID, locs []Location) (errs []error) {
+	errs = make([]error, len(ids))
+	order := make([]int, len(ids))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		if c := cmp.Compare(locs[a].Frame, locs[b].Frame); c != 0 {
+			return c
+		}
+		return cmp.Compare(locs[a].Offset, locs[b].Offset)
+	})
+	var buf []byte
+	var data [][]byte
+	var at []int
+	var got []chunk.ID
+	for start := 0; start < len(order); {
+		frame := locs[order[start]].Frame
+		end := start
+		for end < len(order) && locs[order[end]].Frame == frame {
+			end++
+		}
+		group := order[start:end]
+		start = end
+		var raw []byte
+		var bad func(id chunk.ID) error
+		if fend := int(frame) + int(locs[group[0]].FrameLen); fend > len(pack) {
+			bad = func(id chunk.ID) error {
+				return fmt.Errorf("chunk %s lies past the end of pack %s: %w", id.Short(), locs[group[0]].Pack.Short(), ErrDamaged)
+			}
+		} else if out, err := decodeFrame(r.box, pack[frame:fend], buf); err != nil {
+			bad = func(id chunk.ID) error {
+				return fmt.Errorf("chunk %s: frame at %d of pack %s does not decompress: %w", id.Short(), frame, locs[group[0]].Pack.Short(), ErrDamaged)
+			}
+		} else {
+			raw, buf = out, out
+		}
+		data, at = data[:0], at[:0]
+		for _, i := range group {
+			switch e := int(locs[i].Offset) + int(locs[i].Raw); {
+			case bad != nil:
+				errs[i] = bad(ids[i])
+			case e > len(raw):
+				errs[i] = fmt.Errorf("chunk %s lies past the end of its frame: %w", ids[i].Short(), ErrDamaged)
+			default:
+				data = append(data, raw[locs[i].Offset:e])
+				at = append(at, i)
+			}
+		}
+		got = slices.Grow(got[:0], len(data))[:len(data)]
+		r.ChunkIDs(data, got)
+		for k, i := range at {
+			if got[k] != ids[i] {
+				errs[i] = fmt.Errorf("chunk %s: content does not match its id: %w", ids[i].Short(), ErrDamaged)
+			}
+		}
+	}
+	return errs
+}
+
 // Rewrite is prune's first phase. It copies the chunks that keep accepts out of the
 // packs in repack into new packs, records the packs in repack and drop as pending
 // deletion, asks since for the chunks of snapshots written after keep was computed
@@ -124,6 +190,14 @@ func (r *Repository) Rewrite(ctx context.Context, repack, drop map[ObjectID]bool
 	var st RewriteStats
 	written := r.BytesWritten()
 	copied := map[chunk.ID]bool{}
+	r.mu.Lock()
+	r.lastFlushed = indexFile{} // from here on, it collects the packs of the copies
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.lastFlushed = nil
+		r.mu.Unlock()
+	}()
 	for p := range repack {
 		data, refs, err := r.LoadPack(ctx, p)
 		if err != nil {
@@ -147,11 +221,12 @@ func (r *Repository) Rewrite(ctx context.Context, repack, drop map[ObjectID]bool
 		}
 	}
 	// New packs and their index file first.
-	r.lastFlushed = nil
 	if err := r.Flush(ctx); err != nil {
 		return st, err
 	}
+	r.mu.Lock()
 	copies := r.lastFlushed
+	r.mu.Unlock()
 	st.BytesWritten = r.BytesWritten() - written
 	var retired []ObjectID
 	for _, set := range []map[ObjectID]bool{repack, drop} {

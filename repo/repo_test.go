@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -139,22 +141,111 @@ func TestIndexFileRoundTrip(t *testing.T) {
 }
 
 func TestIndexMemoryPerChunk(t *testing.T) {
-	x := newIndex()
 	const n = 100000
 	refs := make([]BlobRef, n)
 	for i := range refs {
 		refs[i] = BlobRef{ID: chunk.Hash([]byte(fmt.Sprint(i))), Frame: uint32(i), FrameLen: 9000, Offset: 100, Raw: 600}
 	}
-	x.add(objectID([]byte("pack")), refs)
-	x.mergeLocked()
-	per := float64(x.MemoryBytes()) / n
-	if per > 48.5 {
-		t.Fatalf("index costs %.1f bytes per chunk, want at most 48", per)
+	// Loaded from index files: exactly 48 bytes per chunk.
+	x := newIndex()
+	load := &bulk{x: x}
+	for i := 0; i < n; i += 1000 {
+		load.add(objectID([]byte(fmt.Sprint("pack", i))), refs[i:i+1000])
 	}
-	for _, r := range refs[:100] {
-		if !x.Has(r.ID) {
-			t.Fatal("merged index lost an entry")
+	load.finish()
+	if per := float64(x.MemoryBytes()-int64(len(x.packs))*40) / n; per > 48 {
+		t.Fatalf("loaded index costs %.1f bytes per chunk, want at most 48", per)
+	}
+	// Grown by a backup: merged in place, with at most an eighth (or 16384
+	// entries) of room to grow into.
+	y := newIndex()
+	for i := 0; i < n; i += 1000 {
+		y.add(objectID([]byte(fmt.Sprint("pack", i))), refs[i:i+1000])
+	}
+	y.merge()
+	if per := float64(y.MemoryBytes()-int64(len(y.packs))*40) / n; per > 48*1.125+1 {
+		t.Fatalf("grown index costs %.1f bytes per chunk, want at most 55", per)
+	}
+	for _, idx := range []*Index{x, y} {
+		for i, r := range refs {
+			l, ok := idx.Lookup(r.ID)
+			if !ok || l.Frame != uint32(i) || l.Raw != 600 {
+				t.Fatalf("chunk %d: lookup %v %v", i, l, ok)
+			}
 		}
+		if !slices.IsSortedFunc(idx.sorted, func(a, b entry) int { return bytes.Compare(a.id[:], b.id[:]) }) {
+			t.Fatal("table is not sorted")
+		}
+	}
+}
+
+// TestIndexSearch: the interpolation search agrees with a plain binary search on
+// evenly spread ids, on ids crowded into a corner of the id space and on ids that
+// share their first 8 bytes, for ids present and absent.
+func TestIndexSearch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	gen := map[string]func() chunk.ID{
+		"even": func() chunk.ID {
+			var id chunk.ID
+			for i := range id {
+				id[i] = byte(rng.Uint32())
+			}
+			return id
+		},
+		"crowded": func() chunk.ID {
+			var id chunk.ID
+			id[7] = byte(rng.Uint32() % 4)
+			for i := 8; i < 32; i++ {
+				id[i] = byte(rng.Uint32())
+			}
+			return id
+		},
+		"same prefix": func() chunk.ID {
+			id := chunk.ID{1, 2, 3, 4, 5, 6, 7, 8}
+			for i := 8; i < 32; i++ {
+				id[i] = byte(rng.Uint32())
+			}
+			return id
+		},
+	}
+	for name, g := range gen {
+		for _, n := range []int{0, 1, 17, 1000, 50000} {
+			s := make([]entry, n)
+			for i := range s {
+				s[i].id = g()
+			}
+			slices.SortFunc(s, func(a, b entry) int { return bytes.Compare(a.id[:], b.id[:]) })
+			for k := 0; k < 2000; k++ {
+				id := g()
+				if n > 0 && k%2 == 0 {
+					id = s[rng.IntN(n)].id
+				}
+				want, wantOK := slices.BinarySearchFunc(s, id, func(e entry, id chunk.ID) int { return bytes.Compare(e.id[:], id[:]) })
+				got, ok := searchSorted(s, &id)
+				if ok != wantOK || (ok && s[got].id != s[want].id) || (!ok && got != want) {
+					t.Fatalf("%s, %d entries: search = %d %v, want %d %v", name, n, got, ok, want, wantOK)
+				}
+			}
+		}
+	}
+}
+
+// TestIndexBulkDuplicates: a chunk listed for two packs keeps one place and has the
+// other as a further place; the same pack listed twice adds nothing.
+func TestIndexBulkDuplicates(t *testing.T) {
+	a, b := objectID([]byte("a")), objectID([]byte("b"))
+	id := chunk.Hash([]byte("x"))
+	x := newIndex()
+	load := &bulk{x: x}
+	load.add(a, []BlobRef{{ID: id, Raw: 1}})
+	load.add(b, []BlobRef{{ID: id, Raw: 1}})
+	load.add(a, []BlobRef{{ID: id, Raw: 1}})
+	load.finish()
+	var places, further int
+	x.Each(func(chunk.ID, Location) { places++ })
+	x.EachDuplicate(func(chunk.ID, Location) { further++ })
+	if places != 1 || further != 1 || x.Len() != 1 {
+		t.Fatalf("places %d, further %d, len %d; want 1, 1, 1", places, further, x.Len())
 	}
 }
 
@@ -225,5 +316,54 @@ func TestListStore(t *testing.T) {
 	}
 	if under.Calls("load") == loads {
 		t.Fatal("a damaged copy was used")
+	}
+}
+
+// TestIndexWrittenAsItGoes: a long run of saves writes index files before Flush
+// (each naming only uploaded packs), and a fresh handle finds every chunk through
+// them; a prune-style copy (Rewrite) still sees all the packs it wrote.
+func TestIndexWrittenAsItGoes(t *testing.T) {
+	defer func(n int) { indexFileChunks = n }(indexFileChunks)
+	indexFileChunks = 200
+	ctx := context.Background()
+	r, be := testRepo(t)
+	var ids []chunk.ID
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 3000 {
+		data := make([]byte, 200+rng.IntN(400))
+		for j := range data {
+			data[j] = byte(rng.Uint32())
+		}
+		data[0], data[1] = byte(i), byte(i>>8)
+		id := r.ChunkID(data)
+		if _, err := r.SaveChunk(ctx, id, data); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	before := 0
+	be.List(ctx, transport.Index, func(transport.FileInfo) error { before++; return nil })
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := 0
+	be.List(ctx, transport.Index, func(transport.FileInfo) error { after++; return nil })
+	if before < 3 || after <= before {
+		t.Fatalf("index files: %d before Flush, %d after; want several, then more", before, after)
+	}
+	r2, err := Open(ctx, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r2.LoadIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if !r2.Index().Has(id) {
+			t.Fatalf("chunk %s not found through the index files", id.Short())
+		}
+	}
+	if r2.Index().Len() != len(ids) {
+		t.Fatalf("index has %d chunks, saved %d", r2.Index().Len(), len(ids))
 	}
 }

@@ -30,14 +30,16 @@ type Repository struct {
 	keyName string     // the key slot the repository was opened with
 	marker  string     // this handle's marker in locks/, if any
 
-	loadedIndex []string  // the index files the in-memory index was loaded from
-	lastFlushed indexFile // the packs the last Flush indexed
+	loadedIndex []string   // the index files the in-memory index was loaded from
+	lastFlushed indexFile  // while Rewrite runs: the packs of the index files written since it began
+	indexMu     sync.Mutex // one index file written at a time
 
 	mu       sync.Mutex
 	frame    *frameWriter          // the open frame
 	pack     *packWriter           // the open pack
 	inflight map[chunk.ID]struct{} // chunks in packs not yet uploaded
 	unindex  indexFile             // packs uploaded since the last index file
+	unindexN int                   // their chunks
 	failed   error                 // set when a write failed; the handle must then be reopened
 
 	uploads     sync.WaitGroup // packs being uploaded
@@ -245,7 +247,7 @@ func (r *Repository) loadIndex(ctx context.Context) error {
 		return err
 	}
 	idx := newIndex()
-	var mu sync.Mutex
+	load := &bulk{x: idx}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
 	for _, name := range names {
@@ -258,10 +260,8 @@ func (r *Repository) loadIndex(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("index %s: %w", name[:8], err)
 			}
-			mu.Lock()
-			defer mu.Unlock()
 			for p, refs := range f {
-				idx.add(p, refs)
+				load.add(p, refs)
 			}
 			return nil
 		})
@@ -269,7 +269,7 @@ func (r *Repository) loadIndex(ctx context.Context) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	idx.merge()
+	load.finish()
 	r.idx = idx
 	r.loadedIndex = names
 	return nil
@@ -488,11 +488,48 @@ func (r *Repository) uploadPack(ctx context.Context, p *packWriter) error {
 	r.idx.add(name, refs)
 	r.mu.Lock()
 	r.unindex[name] = refs
+	r.unindexN += len(refs)
 	for _, e := range refs {
 		delete(r.inflight, e.ID)
 	}
+	var full indexFile
+	if r.unindexN >= indexFileChunks {
+		full, r.unindex, r.unindexN = r.unindex, indexFile{}, 0
+	}
 	r.mu.Unlock()
 	r.packPool.Put(p)
+	if full != nil {
+		// A long backup writes its index as it goes: what it holds for the next index
+		// file stays small, and a backup cut off later has less to adopt.
+		return r.writeIndex(ctx, full)
+	}
+	return nil
+}
+
+// indexFileChunks is how many chunks of uploaded packs make an index file before
+// Flush: about 2.5 MiB of entries.
+var indexFileChunks = 1 << 16 // a variable for tests
+
+// writeIndex writes an index file for packs taken from r.unindex, and puts them back
+// there if it fails (the next Flush tries again).
+func (r *Repository) writeIndex(ctx context.Context, f indexFile) error {
+	r.indexMu.Lock()
+	defer r.indexMu.Unlock()
+	_, err := r.SaveIndex(ctx, f)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		for p, refs := range f {
+			r.unindex[p] = refs
+			r.unindexN += len(refs)
+		}
+		return err
+	}
+	if r.lastFlushed != nil { // Rewrite is collecting
+		for p, refs := range f {
+			r.lastFlushed[p] = refs
+		}
+	}
 	return nil
 }
 
@@ -532,22 +569,13 @@ func (r *Repository) Flush(ctx context.Context) error {
 		return r.failed
 	}
 	pending := r.unindex
-	r.unindex = indexFile{}
+	r.unindex, r.unindexN = indexFile{}, 0
 	r.mu.Unlock()
 	r.idx.merge()
 	if len(pending) == 0 {
 		return nil
 	}
-	if _, err := r.SaveIndex(ctx, pending); err != nil {
-		r.mu.Lock()
-		for p, refs := range pending {
-			r.unindex[p] = refs
-		}
-		r.mu.Unlock()
-		return err
-	}
-	r.lastFlushed = pending
-	return nil
+	return r.writeIndex(ctx, pending)
 }
 
 // SaveIndex writes one index file and returns its name.
@@ -779,6 +807,8 @@ func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i i
 		})
 	}()
 	var frames frameCache
+	var chunks [][]byte
+	var got []chunk.ID
 	fail := func(err error) error {
 		cancel()
 		for seg := range queue { // let every read end before returning
@@ -803,6 +833,9 @@ func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i i
 				frames.raws[slot] = rn.decoded[j]
 			}
 		}
+		// The segment's chunks are cut out of their frames, hashed together and
+		// compared with their ids before any is handed on.
+		chunks = chunks[:0]
 		for i := seg.first; i < seg.first+seg.n; i++ {
 			l := locs[i]
 			slot, hit := frames.get(frameKey{l.Pack, l.Frame})
@@ -810,9 +843,19 @@ func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i i
 				frames.used[slot] = 0
 				return fail(fmt.Errorf("load chunks: frame %d of pack %s was planned as decoded but is not", l.Frame, l.Pack.Short()))
 			}
-			data, err := r.chunkOf(frames.raws[slot], ids[i], l.Offset, l.Raw)
-			if err != nil {
-				return fail(fmt.Errorf("pack %s: %w", l.Pack.Short(), err))
+			raw := frames.raws[slot]
+			if end := int(l.Offset) + int(l.Raw); end <= len(raw) {
+				chunks = append(chunks, raw[l.Offset:end])
+			} else {
+				return fail(fmt.Errorf("pack %s: chunk %s lies past the end of its frame: %w", l.Pack.Short(), ids[i].Short(), ErrDamaged))
+			}
+		}
+		got = slices.Grow(got[:0], len(chunks))[:len(chunks)]
+		r.ChunkIDs(chunks, got)
+		for k, data := range chunks {
+			i := seg.first + k
+			if got[k] != ids[i] {
+				return fail(fmt.Errorf("pack %s: chunk %s: content does not match its id: %w", locs[i].Pack.Short(), ids[i].Short(), ErrDamaged))
 			}
 			if err := fn(i, data); err != nil {
 				return fail(err)
@@ -856,6 +899,9 @@ func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
 	for i, name := range names {
 		g.Go(func() error {
 			sn, err := r.loadSnapshot(gctx, name)
+			if errors.Is(err, ErrNotFound) {
+				return nil // removed since the listing (forget, or a backup moving to a free id)
+			}
 			out[i] = sn
 			return err
 		})
@@ -863,6 +909,7 @@ func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	out = slices.DeleteFunc(out, func(sn *Snapshot) bool { return sn == nil })
 	slices.SortFunc(out, func(a, b *Snapshot) int {
 		if c := a.Time.Compare(b.Time); c != 0 {
 			return c

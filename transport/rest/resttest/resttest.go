@@ -39,6 +39,7 @@ func Binary(tb testing.TB) string {
 		binary = filepath.Join(dir, "rest-server")
 		cmd := exec.Command("go", "build", "-o", binary, "github.com/restic/rest-server/cmd/rest-server")
 		cmd.Dir = tools
+		cmd.Env = append(os.Environ(), "GOEXPERIMENT=") // a peer, built as its authors ship it
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("build rest-server: %v\n%s", err, out)
 		}

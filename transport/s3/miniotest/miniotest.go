@@ -82,6 +82,7 @@ func findOrBuild() (string, error) {
 	defer os.Remove(tmp)
 	cmd := exec.Command("go", "build", "-o", tmp, "github.com/minio/minio")
 	cmd.Dir = module
+	cmd.Env = append(os.Environ(), "GOEXPERIMENT=") // a peer, built as its authors ship it
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build minio: %v\n%s", err, out)
 	}
