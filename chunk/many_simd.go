@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"simd/archsimd"
 	"sync"
+	"unsafe"
 )
 
 // haveMany: the kernel needs AVX-512 (sixteen 32-bit lanes and a rotate instruction).
@@ -123,44 +124,41 @@ func (h *Hasher) hash16(ps []piece, cvs [][8]uint32) {
 		cv[i] = archsimd.BroadcastUint32x16(h.key[i])
 	}
 	counter := archsimd.LoadUint32x16(&counters)
-	var words [16][16]uint32 // words[w][lane]
 	var lens, flags [16]uint32
-	var pad [64]byte
+	var pads [16][16]uint32 // zero-padded last blocks
+	var m [16]vec
 	for b := 0; b < maxBlocks; b++ {
 		var active uint16
 		for k, p := range ps {
 			if b >= blocks[k] {
+				m[k] = vec{}
 				continue
 			}
 			active |= 1 << k
-			m := p.data[b*64:]
+			rest := p.data[b*64:]
 			f := base
 			if b == 0 {
 				f |= flagChunkStart
 			}
-			var blk *[64]byte
 			if b == blocks[k]-1 {
 				f |= flagChunkEnd
 				if p.root {
 					f |= flagRoot
 				}
-				lens[k] = uint32(len(m))
-				pad = [64]byte{}
-				copy(pad[:], m)
-				blk = &pad
+				lens[k] = uint32(len(rest))
+				pads[k] = [16]uint32{}
+				copy(unsafe.Slice((*byte)(unsafe.Pointer(&pads[k])), 64), rest)
+				m[k] = archsimd.LoadUint32x16(&pads[k])
 			} else {
 				lens[k] = 64
-				blk = (*[64]byte)(m[:64])
+				m[k] = archsimd.LoadUint32x16((*[16]uint32)(unsafe.Pointer(&rest[0]))) // little-endian words
 			}
 			flags[k] = f
-			for w := range 16 {
-				words[w][k] = binary.LittleEndian.Uint32(blk[4*w:])
-			}
 		}
-		var m [16]vec
-		for w := range m {
-			m[w] = archsimd.LoadUint32x16(&words[w])
+		for k := len(ps); k < 16; k++ {
+			m[k] = vec{}
 		}
+		transpose(&m) // m[k] held lane k's block; now m[w] holds word w of every lane
 		next := compress16(&cv, &m, counter, archsimd.LoadUint32x16(&lens), archsimd.LoadUint32x16(&flags))
 		mask := archsimd.Mask32x16FromBits(active)
 		for i := range cv {
@@ -177,6 +175,68 @@ func (h *Hasher) hash16(ps []piece, cvs [][8]uint32) {
 			c[w] = res[w][k]
 		}
 	}
+}
+
+// transposeIdx[s] are the two permutations of stage s of transpose, for blocks of
+// 8, 4, 2 and 1 words: of rows a and c, lo takes each pair of blocks' first halves
+// (a's, then c's) and hi their second halves.
+var transposeIdx = func() (idx [4][2]vec) {
+	for s, b := range []int{8, 4, 2, 1} {
+		var lo, hi [16]uint32
+		n := 0
+		for blk := 0; blk < 16; blk += 2 * b {
+			for j := range b {
+				lo[n+j], lo[n+b+j] = uint32(blk+j), uint32(16+blk+j)
+				hi[n+j], hi[n+b+j] = uint32(blk+b+j), uint32(16+blk+b+j)
+			}
+			n += 2 * b
+		}
+		idx[s] = [2]vec{archsimd.LoadUint32x16(&lo), archsimd.LoadUint32x16(&hi)}
+	}
+	return idx
+}()
+
+// transpose transposes the 16x16 matrix of words whose rows are m, in four stages
+// of two-register permutations (unrolled, so that the rows stay in registers).
+func transpose(m *[16]vec) {
+	m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15 := m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9], m[10], m[11], m[12], m[13], m[14], m[15]
+	lo, hi := transposeIdx[0][0], transposeIdx[0][1]
+	m0, m8 = m0.ConcatPermute(m8, lo), m0.ConcatPermute(m8, hi)
+	m1, m9 = m1.ConcatPermute(m9, lo), m1.ConcatPermute(m9, hi)
+	m2, m10 = m2.ConcatPermute(m10, lo), m2.ConcatPermute(m10, hi)
+	m3, m11 = m3.ConcatPermute(m11, lo), m3.ConcatPermute(m11, hi)
+	m4, m12 = m4.ConcatPermute(m12, lo), m4.ConcatPermute(m12, hi)
+	m5, m13 = m5.ConcatPermute(m13, lo), m5.ConcatPermute(m13, hi)
+	m6, m14 = m6.ConcatPermute(m14, lo), m6.ConcatPermute(m14, hi)
+	m7, m15 = m7.ConcatPermute(m15, lo), m7.ConcatPermute(m15, hi)
+	lo, hi = transposeIdx[1][0], transposeIdx[1][1]
+	m0, m4 = m0.ConcatPermute(m4, lo), m0.ConcatPermute(m4, hi)
+	m1, m5 = m1.ConcatPermute(m5, lo), m1.ConcatPermute(m5, hi)
+	m2, m6 = m2.ConcatPermute(m6, lo), m2.ConcatPermute(m6, hi)
+	m3, m7 = m3.ConcatPermute(m7, lo), m3.ConcatPermute(m7, hi)
+	m8, m12 = m8.ConcatPermute(m12, lo), m8.ConcatPermute(m12, hi)
+	m9, m13 = m9.ConcatPermute(m13, lo), m9.ConcatPermute(m13, hi)
+	m10, m14 = m10.ConcatPermute(m14, lo), m10.ConcatPermute(m14, hi)
+	m11, m15 = m11.ConcatPermute(m15, lo), m11.ConcatPermute(m15, hi)
+	lo, hi = transposeIdx[2][0], transposeIdx[2][1]
+	m0, m2 = m0.ConcatPermute(m2, lo), m0.ConcatPermute(m2, hi)
+	m1, m3 = m1.ConcatPermute(m3, lo), m1.ConcatPermute(m3, hi)
+	m4, m6 = m4.ConcatPermute(m6, lo), m4.ConcatPermute(m6, hi)
+	m5, m7 = m5.ConcatPermute(m7, lo), m5.ConcatPermute(m7, hi)
+	m8, m10 = m8.ConcatPermute(m10, lo), m8.ConcatPermute(m10, hi)
+	m9, m11 = m9.ConcatPermute(m11, lo), m9.ConcatPermute(m11, hi)
+	m12, m14 = m12.ConcatPermute(m14, lo), m12.ConcatPermute(m14, hi)
+	m13, m15 = m13.ConcatPermute(m15, lo), m13.ConcatPermute(m15, hi)
+	lo, hi = transposeIdx[3][0], transposeIdx[3][1]
+	m0, m1 = m0.ConcatPermute(m1, lo), m0.ConcatPermute(m1, hi)
+	m2, m3 = m2.ConcatPermute(m3, lo), m2.ConcatPermute(m3, hi)
+	m4, m5 = m4.ConcatPermute(m5, lo), m4.ConcatPermute(m5, hi)
+	m6, m7 = m6.ConcatPermute(m7, lo), m6.ConcatPermute(m7, hi)
+	m8, m9 = m8.ConcatPermute(m9, lo), m8.ConcatPermute(m9, hi)
+	m10, m11 = m10.ConcatPermute(m11, lo), m10.ConcatPermute(m11, hi)
+	m12, m13 = m12.ConcatPermute(m13, lo), m12.ConcatPermute(m13, hi)
+	m14, m15 = m14.ConcatPermute(m15, lo), m14.ConcatPermute(m15, hi)
+	m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9], m[10], m[11], m[12], m[13], m[14], m[15] = m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15
 }
 
 func g(a, b, c, d, x, y vec) (vec, vec, vec, vec) {
@@ -204,26 +264,79 @@ var schedule = [7][16]uint8{
 
 // compress16 is BLAKE3's compression function in sixteen lanes (block counters
 // below 2^32), returning the first eight output words: the next chaining value, or
-// the hash of a root block.
+// the hash of a root block. The seven rounds are unrolled with the message words in
+// schedule order, so that no word is looked up at run time.
 func compress16(cv *[8]vec, m *[16]vec, counter, blen, flags vec) [8]vec {
 	v0, v1, v2, v3, v4, v5, v6, v7 := cv[0], cv[1], cv[2], cv[3], cv[4], cv[5], cv[6], cv[7]
 	v8 := archsimd.BroadcastUint32x16(blake3IV[0])
 	v9 := archsimd.BroadcastUint32x16(blake3IV[1])
 	v10 := archsimd.BroadcastUint32x16(blake3IV[2])
 	v11 := archsimd.BroadcastUint32x16(blake3IV[3])
-	var zero vec
-	v12, v13, v14, v15 := counter, zero, blen, flags
-	for r := range 7 {
-		s := &schedule[r]
-		v0, v4, v8, v12 = g(v0, v4, v8, v12, m[s[0]], m[s[1]])
-		v1, v5, v9, v13 = g(v1, v5, v9, v13, m[s[2]], m[s[3]])
-		v2, v6, v10, v14 = g(v2, v6, v10, v14, m[s[4]], m[s[5]])
-		v3, v7, v11, v15 = g(v3, v7, v11, v15, m[s[6]], m[s[7]])
-		v0, v5, v10, v15 = g(v0, v5, v10, v15, m[s[8]], m[s[9]])
-		v1, v6, v11, v12 = g(v1, v6, v11, v12, m[s[10]], m[s[11]])
-		v2, v7, v8, v13 = g(v2, v7, v8, v13, m[s[12]], m[s[13]])
-		v3, v4, v9, v14 = g(v3, v4, v9, v14, m[s[14]], m[s[15]])
-	}
+	v12, v13, v14, v15 := counter, vec{}, blen, flags
+	m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, m12, m13, m14, m15 := m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], m[8], m[9], m[10], m[11], m[12], m[13], m[14], m[15]
+	// round 1
+	v0, v4, v8, v12 = g(v0, v4, v8, v12, m0, m1)
+	v1, v5, v9, v13 = g(v1, v5, v9, v13, m2, m3)
+	v2, v6, v10, v14 = g(v2, v6, v10, v14, m4, m5)
+	v3, v7, v11, v15 = g(v3, v7, v11, v15, m6, m7)
+	v0, v5, v10, v15 = g(v0, v5, v10, v15, m8, m9)
+	v1, v6, v11, v12 = g(v1, v6, v11, v12, m10, m11)
+	v2, v7, v8, v13 = g(v2, v7, v8, v13, m12, m13)
+	v3, v4, v9, v14 = g(v3, v4, v9, v14, m14, m15)
+	// round 2
+	v0, v4, v8, v12 = g(v0, v4, v8, v12, m2, m6)
+	v1, v5, v9, v13 = g(v1, v5, v9, v13, m3, m10)
+	v2, v6, v10, v14 = g(v2, v6, v10, v14, m7, m0)
+	v3, v7, v11, v15 = g(v3, v7, v11, v15, m4, m13)
+	v0, v5, v10, v15 = g(v0, v5, v10, v15, m1, m11)
+	v1, v6, v11, v12 = g(v1, v6, v11, v12, m12, m5)
+	v2, v7, v8, v13 = g(v2, v7, v8, v13, m9, m14)
+	v3, v4, v9, v14 = g(v3, v4, v9, v14, m15, m8)
+	// round 3
+	v0, v4, v8, v12 = g(v0, v4, v8, v12, m3, m4)
+	v1, v5, v9, v13 = g(v1, v5, v9, v13, m10, m12)
+	v2, v6, v10, v14 = g(v2, v6, v10, v14, m13, m2)
+	v3, v7, v11, v15 = g(v3, v7, v11, v15, m7, m14)
+	v0, v5, v10, v15 = g(v0, v5, v10, v15, m6, m5)
+	v1, v6, v11, v12 = g(v1, v6, v11, v12, m9, m0)
+	v2, v7, v8, v13 = g(v2, v7, v8, v13, m11, m15)
+	v3, v4, v9, v14 = g(v3, v4, v9, v14, m8, m1)
+	// round 4
+	v0, v4, v8, v12 = g(v0, v4, v8, v12, m10, m7)
+	v1, v5, v9, v13 = g(v1, v5, v9, v13, m12, m9)
+	v2, v6, v10, v14 = g(v2, v6, v10, v14, m14, m3)
+	v3, v7, v11, v15 = g(v3, v7, v11, v15, m13, m15)
+	v0, v5, v10, v15 = g(v0, v5, v10, v15, m4, m0)
+	v1, v6, v11, v12 = g(v1, v6, v11, v12, m11, m2)
+	v2, v7, v8, v13 = g(v2, v7, v8, v13, m5, m8)
+	v3, v4, v9, v14 = g(v3, v4, v9, v14, m1, m6)
+	// round 5
+	v0, v4, v8, v12 = g(v0, v4, v8, v12, m12, m13)
+	v1, v5, v9, v13 = g(v1, v5, v9, v13, m9, m11)
+	v2, v6, v10, v14 = g(v2, v6, v10, v14, m15, m10)
+	v3, v7, v11, v15 = g(v3, v7, v11, v15, m14, m8)
+	v0, v5, v10, v15 = g(v0, v5, v10, v15, m7, m2)
+	v1, v6, v11, v12 = g(v1, v6, v11, v12, m5, m3)
+	v2, v7, v8, v13 = g(v2, v7, v8, v13, m0, m1)
+	v3, v4, v9, v14 = g(v3, v4, v9, v14, m6, m4)
+	// round 6
+	v0, v4, v8, v12 = g(v0, v4, v8, v12, m9, m14)
+	v1, v5, v9, v13 = g(v1, v5, v9, v13, m11, m5)
+	v2, v6, v10, v14 = g(v2, v6, v10, v14, m8, m12)
+	v3, v7, v11, v15 = g(v3, v7, v11, v15, m15, m1)
+	v0, v5, v10, v15 = g(v0, v5, v10, v15, m13, m3)
+	v1, v6, v11, v12 = g(v1, v6, v11, v12, m0, m10)
+	v2, v7, v8, v13 = g(v2, v7, v8, v13, m2, m6)
+	v3, v4, v9, v14 = g(v3, v4, v9, v14, m4, m7)
+	// round 7
+	v0, v4, v8, v12 = g(v0, v4, v8, v12, m11, m15)
+	v1, v5, v9, v13 = g(v1, v5, v9, v13, m5, m0)
+	v2, v6, v10, v14 = g(v2, v6, v10, v14, m1, m9)
+	v3, v7, v11, v15 = g(v3, v7, v11, v15, m8, m6)
+	v0, v5, v10, v15 = g(v0, v5, v10, v15, m14, m10)
+	v1, v6, v11, v12 = g(v1, v6, v11, v12, m2, m12)
+	v2, v7, v8, v13 = g(v2, v7, v8, v13, m3, m4)
+	v3, v4, v9, v14 = g(v3, v4, v9, v14, m7, m13)
 	return [8]vec{v0.Xor(v8), v1.Xor(v9), v2.Xor(v10), v3.Xor(v11), v4.Xor(v12), v5.Xor(v13), v6.Xor(v14), v7.Xor(v15)}
 }
 

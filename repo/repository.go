@@ -571,7 +571,6 @@ func (r *Repository) Flush(ctx context.Context) error {
 	pending := r.unindex
 	r.unindex, r.unindexN = indexFile{}, 0
 	r.mu.Unlock()
-	r.idx.merge()
 	if len(pending) == 0 {
 		return nil
 	}
