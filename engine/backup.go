@@ -199,7 +199,10 @@ func (b *backup) collection(ctx context.Context, name string, rd io.Reader) erro
 				if err != nil {
 					return fmt.Errorf("parent %s: %w", b.parent.ID, err)
 				}
-				pc.Chunks = l.Chunks
+				if len(l.Chunks) != pc.Count {
+					return fmt.Errorf("parent %s collection %s: list has %d chunks, manifest says %d: %w", b.parent.ID, name, len(l.Chunks), pc.Count, repo.ErrDamaged)
+				}
+				pc.Chunks = nil // the list names them; nothing per chunk is kept past a collection
 				b.totals.RawBytes += pc.Bytes
 				b.totals.Records += pc.Records
 				b.totals.ChunksReused += int64(pc.Count)
@@ -349,6 +352,9 @@ func (b *backup) collection(ctx context.Context, name string, rd io.Reader) erro
 		return err
 	}
 	col.List, col.Count, col.Tag = list.ID, len(col.Chunks), tag
+	// The ids are in the list chunk now: memory does not grow with the collections
+	// done (a snapshot's Chunks are filled again by Repository.Resolve when needed).
+	col.Chunks = nil
 	b.totals.RawBytes += col.Bytes
 	b.totals.NewRawBytes += newBytes
 	b.totals.Records += col.Records

@@ -334,6 +334,9 @@ func TestCheckFindsFlippedByte(t *testing.T) {
 		t.Fatalf("fresh repository: %v %+v", err, res)
 	}
 	// Flip one byte inside the first chunk of the "formats" collection.
+	if err := r.Resolve(context.Background(), sn); err != nil {
+		t.Fatal(err)
+	}
 	col, err := engine.Collection(sn, "formats")
 	if err != nil {
 		t.Fatal(err)

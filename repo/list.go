@@ -120,6 +120,7 @@ func (r *Repository) SaveList(ctx context.Context, ids []chunk.ID, base *List) (
 type listCache struct {
 	mu  sync.Mutex
 	m   map[chunk.ID]List
+	ids int // chunk ids held in m
 	raw map[chunk.ID][]byte
 }
 
@@ -158,11 +159,16 @@ func (c *listCache) get(id chunk.ID) (List, bool) {
 func (c *listCache) put(l List) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= 64 {
-		c.m = map[chunk.ID]List{}
+	if c.m == nil || len(c.m) >= 64 || c.ids+len(l.Chunks) > listCacheIDs {
+		c.m, c.ids = map[chunk.ID]List{}, 0
 	}
 	c.m[l.ID] = l
+	c.ids += len(l.Chunks)
 }
+
+// listCacheIDs bounds the resolved lists kept (8 MiB of ids), so that what a backup
+// keeps of its parent's lists does not grow with the database.
+const listCacheIDs = 1 << 18
 
 // LoadList resolves a list chunk to its chunk ids. visit, if not nil, is called with
 // every list chunk of the chain (the list itself and its bases).

@@ -223,10 +223,11 @@ func (r *Repository) reviveRetired(ctx context.Context, sn *Snapshot) error {
 		}
 	}
 	for _, c := range sn.Collections {
-		if _, err := r.LoadList(ctx, c.List, use); err != nil {
+		l, err := r.LoadList(ctx, c.List, use)
+		if err != nil {
 			return err
 		}
-		for _, id := range c.Chunks {
+		for _, id := range l.Chunks {
 			use(id)
 		}
 	}
