@@ -11,13 +11,13 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"cairn/engine/exported"
 	"cairn/repo"
+	"cairn/transport/local"
 )
 
 // Sink is where a restore writes a database. Nothing is visible at the destination
@@ -241,14 +241,14 @@ func (s *FolderSink) Commit() error {
 			return fmt.Errorf("sync restored file: %w", err)
 		}
 	}
-	if err := syncDir(s.tmp); err != nil {
+	if err := local.SyncDir(s.tmp); err != nil {
 		return fmt.Errorf("sync restored folder: %w", err)
 	}
 	_ = os.Remove(s.dir) // an empty target folder
 	if err := os.Rename(s.tmp, s.dir); err != nil {
 		return fmt.Errorf("move restored folder into place: %w", err)
 	}
-	if err := syncDir(filepath.Dir(filepath.Clean(s.dir))); err != nil {
+	if err := local.SyncDir(filepath.Dir(filepath.Clean(s.dir))); err != nil {
 		return fmt.Errorf("sync the folder holding the restored folder: %w", err)
 	}
 	return nil
@@ -298,23 +298,6 @@ func syncFile(path string) error {
 	}
 	err = f.Sync()
 	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// syncDir flushes a folder's entries to disk. File systems and platforms that cannot
-// sync a folder are not an error.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if errors.Is(err, syscall.EINVAL) || errors.Is(err, errors.ErrUnsupported) {
-		err = nil
-	}
-	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
 	return err

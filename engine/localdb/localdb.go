@@ -23,6 +23,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"cairn/transport/local"
+
 	"cairn/chunk"
 )
 
@@ -511,16 +513,9 @@ func (p *Pending) Commit(ctx context.Context) error {
 		d.db, _ = openBolt(d.path)
 		return fmt.Errorf("swap restored database into place: %w", err)
 	}
-	syncDir(filepath.Dir(d.path))
+	_ = local.SyncDir(filepath.Dir(d.path))
 	d.db, err = openBolt(d.path)
 	return err
-}
-
-func syncDir(dir string) {
-	if f, err := os.Open(dir); err == nil {
-		f.Sync()
-		f.Close()
-	}
 }
 
 // lineReader splits a stream into lines of any length, reusing one buffer.

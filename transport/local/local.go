@@ -75,7 +75,7 @@ func Create(dir string) (*Backend, error) {
 			return nil, fmt.Errorf("create %s: %w", abs, err)
 		}
 	}
-	if err := syncDir(abs); err != nil {
+	if err := SyncDir(abs); err != nil {
 		return nil, fmt.Errorf("create %s: %w", abs, err)
 	}
 	return Open(abs)
@@ -127,7 +127,7 @@ func (b *Backend) Save(ctx context.Context, h transport.Handle, data []byte) err
 		os.Remove(tmp)
 		return fmt.Errorf("save %s: %w", h, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := SyncDir(dir); err != nil {
 		return fmt.Errorf("save %s: %w", h, err)
 	}
 	return nil
@@ -170,12 +170,12 @@ func mkdir(dir string) error {
 	if err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(dir))
+	return SyncDir(filepath.Dir(dir))
 }
 
-// syncDir flushes a folder's entries to disk. File systems and platforms that cannot
+// SyncDir flushes a folder's entries to disk. File systems and platforms that cannot
 // sync a folder are not an error.
-func syncDir(dir string) error {
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
