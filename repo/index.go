@@ -243,6 +243,21 @@ func (b *bulk) add(pack ObjectID, refs []BlobRef) {
 	b.n += len(part)
 }
 
+// addStored appends the chunks of one pack from an index file's stored entries.
+func (b *bulk) addStored(pack ObjectID, entries []byte) {
+	part := make([]entry, len(entries)/packEntrySize)
+	b.mu.Lock()
+	ord := b.x.packOrdinal(pack)
+	b.mu.Unlock()
+	for i := range part {
+		part[i] = b.x.entryOf(ord, readRef(entries[i*packEntrySize:]))
+	}
+	b.mu.Lock()
+	b.parts = append(b.parts, part)
+	b.n += len(part)
+	b.mu.Unlock()
+}
+
 // finish sorts the loaded entries into the index's table, of exactly their number. A
 // chunk listed for more than one pack keeps the place of the pack met first; the
 // others become its further places. Ids are spread evenly, so the entries are
@@ -367,36 +382,52 @@ func decodeIndex(k *box, data []byte) (indexFile, error) {
 	if err != nil {
 		return nil, err
 	}
+	f := indexFile{}
+	err = walkIndex(b, func(p ObjectID, entries []byte) {
+		refs := make([]BlobRef, len(entries)/packEntrySize)
+		for i := range refs {
+			refs[i] = readRef(entries[i*packEntrySize:])
+		}
+		f[p] = append(f[p], refs...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// walkIndex checks an index file's payload and calls fn with each pack's entries, as
+// stored (packEntrySize bytes each, their ranges checked).
+func walkIndex(b []byte, fn func(p ObjectID, entries []byte)) error {
 	short := fmt.Errorf("index is truncated: %w", ErrDamaged)
 	if len(b) < 4 {
-		return nil, short
+		return short
 	}
 	n := int(binary.LittleEndian.Uint32(b))
 	b = b[4:]
-	f := make(indexFile, min(n, len(b)/36))
 	for range n {
 		if len(b) < 36 {
-			return nil, short
+			return short
 		}
 		var p ObjectID
 		copy(p[:], b)
 		m := int(binary.LittleEndian.Uint32(b[32:]))
 		b = b[36:]
 		if m > len(b)/packEntrySize {
-			return nil, short
+			return short
 		}
-		refs := make([]BlobRef, m)
-		for i := range refs {
-			refs[i] = readRef(b)
-			b = b[packEntrySize:]
-			if refs[i].FrameLen >= 1<<24 || refs[i].Offset >= 1<<16 || refs[i].Raw >= 1<<24 {
-				return nil, fmt.Errorf("index entry out of range: %w", ErrDamaged)
+		entries := b[:m*packEntrySize]
+		b = b[m*packEntrySize:]
+		for e := entries; len(e) > 0; e = e[packEntrySize:] {
+			frameLen, offset, raw := binary.LittleEndian.Uint32(e[36:]), binary.LittleEndian.Uint32(e[40:]), binary.LittleEndian.Uint32(e[44:])
+			if frameLen >= 1<<24 || offset >= 1<<16 || raw >= 1<<24 {
+				return fmt.Errorf("index entry out of range: %w", ErrDamaged)
 			}
 		}
-		f[p] = append(f[p], refs...)
+		fn(p, entries)
 	}
 	if len(b) != 0 {
-		return nil, fmt.Errorf("index has %d trailing bytes: %w", len(b), ErrDamaged)
+		return fmt.Errorf("index has %d trailing bytes: %w", len(b), ErrDamaged)
 	}
-	return f, nil
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // Every stored object starts with an 8-byte envelope header:
@@ -178,13 +179,27 @@ func checkHeader(k *box, data []byte, want ObjectType) (codec byte, err error) {
 
 // openObject checks the envelope and returns the payload.
 func openObject(k *box, data []byte, want ObjectType) ([]byte, error) {
+	return openObjectTo(k, data, want, false)
+}
+
+// openObjectInPlace is openObject decrypting into data's own bytes (which it changes):
+// for a caller that owns data and needs it no more, one buffer fewer.
+func openObjectInPlace(k *box, data []byte, want ObjectType) ([]byte, error) {
+	return openObjectTo(k, data, want, true)
+}
+
+func openObjectTo(k *box, data []byte, want ObjectType, inPlace bool) ([]byte, error) {
 	codec, err := checkHeader(k, data, want)
 	if err != nil {
 		return nil, err
 	}
 	payload := data[headerSize:]
 	if k != nil {
-		if payload, err = k.open(nil, payload, data[:headerSize]); err != nil {
+		var dst []byte
+		if inPlace && len(payload) >= sealOverhead {
+			dst = payload[chacha20poly1305.NonceSizeX:chacha20poly1305.NonceSizeX] // the AEAD allows exactly this overlap
+		}
+		if payload, err = k.open(dst, payload, data[:headerSize]); err != nil {
 			return nil, fmt.Errorf("%s: %w", want, err)
 		}
 	}

@@ -256,12 +256,14 @@ func (r *Repository) loadIndex(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			f, err := decodeIndex(r.box, data)
+			// Decrypted in place and parsed straight into table entries: no copy of
+			// the file is made but the decompressed payload.
+			b, err := openObjectInPlace(r.box, data, TypeIndex)
+			if err == nil {
+				err = walkIndex(b, load.addStored)
+			}
 			if err != nil {
 				return fmt.Errorf("index %s: %w", name[:8], err)
-			}
-			for p, refs := range f {
-				load.add(p, refs)
 			}
 			return nil
 		})
