@@ -230,19 +230,6 @@ type bulk struct {
 	n     int
 }
 
-// add appends the chunks of one pack, unsorted and unchecked.
-func (b *bulk) add(pack ObjectID, refs []BlobRef) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	ord := b.x.packOrdinal(pack)
-	part := make([]entry, len(refs))
-	for i, r := range refs {
-		part[i] = b.x.entryOf(ord, r)
-	}
-	b.parts = append(b.parts, part)
-	b.n += len(part)
-}
-
 // addStored appends the chunks of one pack from an index file's stored entries.
 func (b *bulk) addStored(pack ObjectID, entries []byte) {
 	part := make([]entry, len(entries)/packEntrySize)

@@ -150,7 +150,7 @@ func TestIndexMemoryPerChunk(t *testing.T) {
 	x := newIndex()
 	load := &bulk{x: x}
 	for i := 0; i < n; i += 1000 {
-		load.add(objectID([]byte(fmt.Sprint("pack", i))), refs[i:i+1000])
+		load.addStored(objectID([]byte(fmt.Sprint("pack", i))), storedRefs(refs[i:i+1000]))
 	}
 	load.finish()
 	if per := float64(x.MemoryBytes()-int64(len(x.packs))*40) / n; per > 48 {
@@ -237,9 +237,9 @@ func TestIndexBulkDuplicates(t *testing.T) {
 	id := chunk.Hash([]byte("x"))
 	x := newIndex()
 	load := &bulk{x: x}
-	load.add(a, []BlobRef{{ID: id, Raw: 1}})
-	load.add(b, []BlobRef{{ID: id, Raw: 1}})
-	load.add(a, []BlobRef{{ID: id, Raw: 1}})
+	load.addStored(a, storedRefs([]BlobRef{{ID: id, Raw: 1}}))
+	load.addStored(b, storedRefs([]BlobRef{{ID: id, Raw: 1}}))
+	load.addStored(a, storedRefs([]BlobRef{{ID: id, Raw: 1}}))
 	load.finish()
 	var places, further int
 	x.Each(func(chunk.ID, Location) { places++ })
@@ -366,4 +366,13 @@ func TestIndexWrittenAsItGoes(t *testing.T) {
 	if r2.Index().Len() != len(ids) {
 		t.Fatalf("index has %d chunks, saved %d", r2.Index().Len(), len(ids))
 	}
+}
+
+// storedRefs encodes refs as an index file stores them.
+func storedRefs(refs []BlobRef) []byte {
+	var b []byte
+	for _, r := range refs {
+		b = appendRef(b, r)
+	}
+	return b
 }
