@@ -210,3 +210,46 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// ShortBody marks a response body that ended before its length, or whose reading
+// failed midway: the remote transports retry such a read.
+type ShortBody struct{ Err error }
+
+func (s *ShortBody) Error() string { return "response body cut short: " + s.Err.Error() }
+func (s *ShortBody) Unwrap() error { return s.Err }
+
+// ExactReader reads a response body of a known length (negative: unknown). It fails
+// with io.ErrUnexpectedEOF when the body ends early and marks read errors as a
+// ShortBody, except cancellation and those Final says are not (a transport's own
+// deadline, say). Its Size lets ReadAll read the body into one buffer of that size.
+type ExactReader struct {
+	R     io.Reader
+	Final func(error) bool // read errors that are not a cut body; nil: none but cancellation
+	size  int64
+	left  int64
+}
+
+// NewExactReader returns an ExactReader for a body of length bytes (negative: unknown).
+func NewExactReader(r io.Reader, length int64) *ExactReader {
+	if length < 0 {
+		length = -1
+	}
+	return &ExactReader{R: r, size: length, left: length}
+}
+
+// Size is the body's length, -1 when unknown.
+func (e *ExactReader) Size() int64 { return e.size }
+
+func (e *ExactReader) Read(p []byte) (int, error) {
+	n, err := e.R.Read(p)
+	if e.left >= 0 {
+		e.left -= int64(n)
+		if err == io.EOF && e.left > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	if err != nil && err != io.EOF && !errors.Is(err, context.Canceled) && (e.Final == nil || !e.Final(err)) {
+		err = &ShortBody{Err: err}
+	}
+	return n, err
+}

@@ -268,7 +268,7 @@ func (b *Backend) retryShort(ctx context.Context, what string, fn func() error) 
 	var err error
 	for attempt := 0; ; attempt++ {
 		err = fn()
-		var short *shortBody
+		var short *transport.ShortBody
 		if !errors.As(err, &short) || attempt >= b.client.RetryMax {
 			break
 		}
@@ -276,18 +276,12 @@ func (b *Backend) retryShort(ctx context.Context, what string, fn func() error) 
 			return werr
 		}
 	}
-	var short *shortBody
+	var short *transport.ShortBody
 	if errors.As(err, &short) {
 		return fmt.Errorf("%s: the response was cut short: %w", what, io.ErrUnexpectedEOF)
 	}
 	return err
 }
-
-// shortBody marks a response body that ended before its length.
-type shortBody struct{ err error }
-
-func (s *shortBody) Error() string { return "response body cut short: " + s.err.Error() }
-func (s *shortBody) Unwrap() error { return s.err }
 
 func (b *Backend) load(ctx context.Context, h transport.Handle, length int, offset int64, fn func(io.Reader) error) error {
 	if length < 0 || offset < 0 {
@@ -333,47 +327,15 @@ func (b *Backend) load(ctx context.Context, h transport.Handle, length int, offs
 		}
 		if length > 0 {
 			left = int64(length)
-			return fn(newExactReader(io.LimitReader(resp.Body, left), left))
+			return fn(transport.NewExactReader(io.LimitReader(resp.Body, left), left))
 		}
-		return fn(newExactReader(resp.Body, left))
+		return fn(transport.NewExactReader(resp.Body, left))
 	}
 	want := resp.ContentLength
 	if length > 0 && want != int64(length) {
 		return fmt.Errorf("load %s: range %d+%d outside the object: %w", h, offset, length, io.ErrUnexpectedEOF)
 	}
-	return fn(newExactReader(resp.Body, want))
-}
-
-// exactReader fails with io.ErrUnexpectedEOF when a body ends before its length.
-type exactReader struct {
-	r    io.Reader
-	size int64 // the length, -1 when unknown
-	left int64 // -1 when unknown
-}
-
-func newExactReader(r io.Reader, length int64) *exactReader {
-	if length < 0 {
-		length = -1
-	}
-	return &exactReader{r: r, size: length, left: length}
-}
-
-// Size is the body's length, -1 when unknown: transport.ReadAll reads a body of a known
-// length into one buffer of that size.
-func (e *exactReader) Size() int64 { return e.size }
-
-func (e *exactReader) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if e.left >= 0 {
-		e.left -= int64(n)
-		if err == io.EOF && e.left > 0 {
-			err = io.ErrUnexpectedEOF
-		}
-	}
-	if err != nil && err != io.EOF && !errors.Is(err, context.Canceled) {
-		err = &shortBody{err: err}
-	}
-	return n, err
+	return fn(transport.NewExactReader(resp.Body, want))
 }
 
 // Stat implements transport.Backend.
@@ -420,7 +382,7 @@ func (b *Backend) List(ctx context.Context, k transport.Kind, fn func(transport.
 		if resp.StatusCode != http.StatusOK {
 			return &StatusError{Op: "list", Handle: h, Status: resp.StatusCode}
 		}
-		body, err := io.ReadAll(newExactReader(resp.Body, resp.ContentLength))
+		body, err := io.ReadAll(transport.NewExactReader(resp.Body, resp.ContentLength))
 		if err != nil {
 			return err
 		}

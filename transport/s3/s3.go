@@ -307,7 +307,7 @@ func transient(err error) bool {
 	if errors.As(err, &e) {
 		return e.transient()
 	}
-	var short *shortBody
+	var short *transport.ShortBody
 	var ue *url.Error
 	var ne net.Error
 	// A response cut short (a list's XML, say) shows as io.ErrUnexpectedEOF.
@@ -385,7 +385,7 @@ func (b *Backend) Load(ctx context.Context, h transport.Handle, length int, offs
 		return fmt.Errorf("load %s: negative range %d+%d", h, offset, length)
 	}
 	err := unfinal(b.retry(ctx, func() error { return b.load(ctx, h, length, offset, fn) }))
-	var short *shortBody
+	var short *transport.ShortBody
 	if errors.As(err, &short) {
 		return fmt.Errorf("load %s: the response was cut short: %w", h, err)
 	}
@@ -436,57 +436,20 @@ func (b *Backend) load(ctx context.Context, h transport.Handle, length int, offs
 	if length > 0 && info.Size != int64(length) {
 		return errRange(h, offset, length)
 	}
-	return callback(fn, newExactReader(rd, info.Size))
+	body := transport.NewExactReader(rd, info.Size)
+	body.Final = func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }
+	return callback(fn, body)
 }
 
 // callback calls fn; its errors are final, but for a body cut short on the way.
 func callback(fn func(io.Reader) error, rd io.Reader) error {
 	err := fn(rd)
-	var short *shortBody
+	var short *transport.ShortBody
 	if err == nil || errors.As(err, &short) {
 		return err
 	}
 	return &final{err}
 }
-
-// exactReader fails with io.ErrUnexpectedEOF when a body ends before its length, and
-// marks read errors as a body cut short.
-type exactReader struct {
-	r    io.Reader
-	size int64 // the length, -1 when unknown
-	left int64 // -1 when unknown
-}
-
-func newExactReader(r io.Reader, length int64) *exactReader {
-	if length < 0 {
-		length = -1
-	}
-	return &exactReader{r: r, size: length, left: length}
-}
-
-// Size is the body's length, -1 when unknown: transport.ReadAll reads a body of a known
-// length into one buffer of that size.
-func (e *exactReader) Size() int64 { return e.size }
-
-func (e *exactReader) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if e.left >= 0 {
-		e.left -= int64(n)
-		if err == io.EOF && e.left > 0 {
-			err = io.ErrUnexpectedEOF
-		}
-	}
-	if err != nil && err != io.EOF && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-		err = &shortBody{err: err}
-	}
-	return n, err
-}
-
-// shortBody marks a response body that ended before its length.
-type shortBody struct{ err error }
-
-func (s *shortBody) Error() string { return "response body cut short: " + s.err.Error() }
-func (s *shortBody) Unwrap() error { return s.err }
 
 // Stat implements transport.Backend.
 func (b *Backend) Stat(ctx context.Context, h transport.Handle) (transport.FileInfo, error) {
