@@ -68,6 +68,17 @@ func (b *box) seal(dst, plaintext, ad []byte) []byte {
 	return b.aead.Seal(dst, nonce, plaintext, ad)
 }
 
+// sealAt seals in place: dst[start:start+NonceSizeX] gets the nonce, the bytes after
+// it are the plaintext, encrypted where they are, and the tag is appended.
+func (b *box) sealAt(dst []byte, start int, ad []byte) []byte {
+	ns := chacha20poly1305.NonceSizeX
+	nonce := dst[start : start+ns]
+	if _, err := rand.Read(nonce); err != nil {
+		panic(fmt.Sprintf("cairn: random nonce: %v", err))
+	}
+	return b.aead.Seal(dst[:start+ns], nonce, dst[start+ns:], ad)
+}
+
 // open appends the plaintext of a sealed blob to dst.
 func (b *box) open(dst, sealed, ad []byte) ([]byte, error) {
 	if len(sealed) < sealOverhead {

@@ -48,7 +48,7 @@ type Index struct {
 	mu      sync.RWMutex
 	packs   []ObjectID
 	packOrd map[ObjectID]uint32
-	sorted  []entry // sorted by id
+	sorted  *table  // sorted by id
 	added   []entry // recent additions, sorted by id; merged into sorted in batches
 	// dups are further places of chunks stored more than once (a prune cut off after
 	// copying chunks leaves them in two packs). Lookups use the first place; prune
@@ -57,7 +57,9 @@ type Index struct {
 }
 
 func newIndex() *Index {
-	return &Index{packOrd: map[ObjectID]uint32{}}
+	x := &Index{packOrd: map[ObjectID]uint32{}}
+	x.sorted = newTable(x)
+	return x
 }
 
 // HasPack reports whether any indexed chunk lives in pack p.
@@ -79,8 +81,8 @@ func (x *Index) packOrdinal(p ObjectID) uint32 {
 }
 
 func (x *Index) find(id chunk.ID) (entry, bool) {
-	if i, ok := searchSorted(x.sorted, &id); ok {
-		return x.sorted[i], true
+	if i, ok := searchSorted(x.sorted.e, &id); ok {
+		return x.sorted.e[i], true
 	}
 	if i, ok := searchSorted(x.added, &id); ok {
 		return x.added[i], true
@@ -174,8 +176,8 @@ func (x *Index) add(pack ObjectID, refs []BlobRef) {
 	}
 	slices.SortFunc(batch, func(a, b entry) int { return cmpID(&a.id, &b.id) })
 	batch = slices.CompactFunc(batch, func(a, b entry) bool { return a.id == b.id })
-	x.added = mergeSorted(x.added, batch)
-	if len(x.added) >= max(1<<14, len(x.sorted)/8) {
+	x.added = mergeRuns(x.added, batch)
+	if len(x.added) >= max(1<<14, len(x.sorted.e)/8) {
 		x.mergeLocked()
 	}
 }
@@ -189,93 +191,78 @@ func (x *Index) merge() {
 
 // mergeLocked folds the recent additions into the sorted table.
 func (x *Index) mergeLocked() {
-	if len(x.added) > 0 {
-		x.sorted = mergeSorted(x.sorted, x.added)
-		x.added = nil
-	}
+	x.sorted.merge(x.added)
+	x.added = nil
 }
 
-// mergeSorted merges add into s, both sorted by id with no id in both, in place: s
-// grows by an eighth (at least 16384 entries) when it is full, and the two runs are
-// merged from the back, so no second copy of s is made.
-func mergeSorted(s, add []entry) []entry {
-	n, m := len(s), len(add)
-	if m == 0 {
+// mergeRuns merges add into s, both sorted by id with no id in both.
+func mergeRuns(s, add []entry) []entry {
+	if len(add) == 0 {
 		return s
 	}
-	if n+m > cap(s) {
-		grown := make([]entry, n, n+m+max(1<<14, (n+m)/8))
-		copy(grown, s)
-		s = grown
-	}
-	s = s[:n+m]
-	i, j := n-1, m-1
-	for k := n + m - 1; j >= 0; k-- {
-		if i >= 0 && cmpID(&s[i].id, &add[j].id) > 0 {
-			s[k] = s[i]
-			i--
-		} else {
-			s[k] = add[j]
-			j--
-		}
-	}
-	return s
+	t := table{e: s}
+	t.merge(add)
+	return t.e
 }
 
-// bulk holds the entries of index files being loaded, before they are sorted once.
+// bulk loads the entries of index files straight into the index's table, unsorted,
+// and sorts them there once all are in.
 type bulk struct {
-	mu    sync.Mutex
-	x     *Index
-	parts [][]entry
-	n     int
+	mu sync.Mutex
+	x  *Index
 }
 
 // addStored appends the chunks of one pack from an index file's stored entries.
 func (b *bulk) addStored(pack ObjectID, entries []byte) {
-	part := make([]entry, len(entries)/packEntrySize)
 	b.mu.Lock()
-	ord := b.x.packOrdinal(pack)
-	b.mu.Unlock()
-	for i := range part {
-		part[i] = b.x.entryOf(ord, readRef(entries[i*packEntrySize:]))
+	defer b.mu.Unlock()
+	x := b.x
+	ord := x.packOrdinal(pack)
+	n, k := len(x.sorted.e), len(entries)/packEntrySize
+	x.sorted.grow(n + k)
+	e := x.sorted.e[:n+k]
+	for i := range k {
+		e[n+i] = x.entryOf(ord, readRef(entries[i*packEntrySize:]))
 	}
-	b.mu.Lock()
-	b.parts = append(b.parts, part)
-	b.n += len(part)
-	b.mu.Unlock()
+	x.sorted.e = e
 }
 
-// finish sorts the loaded entries into the index's table, of exactly their number. A
-// chunk listed for more than one pack keeps the place of the pack met first; the
-// others become its further places. Ids are spread evenly, so the entries are
-// scattered into buckets by their leading bits (one move each) and each bucket of a
-// few entries is then sorted.
+// finish sorts the loaded entries in place. A chunk listed for more than one pack
+// keeps the place of the pack met first; the others become its further places. Ids
+// are spread evenly, so the entries are first put in buckets by their leading bits
+// (an in-place radix pass: each entry is moved once, into its bucket) and each bucket
+// of a few entries is then sorted.
 func (b *bulk) finish() {
 	x := b.x
+	e := x.sorted.e
 	bits := 1
-	for 1<<(bits+2) < b.n && bits < 20 {
+	for 1<<(bits+2) < len(e) && bits < 20 {
 		bits++
 	}
 	shift := 64 - bits
+	bucket := func(v *entry) uint64 { return binary.BigEndian.Uint64(v.id[:8]) >> shift }
 	start := make([]int32, 1<<bits+1)
-	for _, p := range b.parts {
-		for i := range p {
-			start[binary.BigEndian.Uint64(p[i].id[:8])>>shift+1]++
-		}
+	for i := range e {
+		start[bucket(&e[i])+1]++
 	}
 	for i := 1; i < len(start); i++ {
 		start[i] += start[i-1]
 	}
-	e := make([]entry, b.n)
 	next := slices.Clone(start[:len(start)-1])
-	for _, p := range b.parts {
-		for i := range p {
-			k := binary.BigEndian.Uint64(p[i].id[:8]) >> shift
-			e[next[k]] = p[i]
+	for k := range next {
+		for next[k] < start[k+1] {
+			// Carry the entry at the bucket's next free place to where it belongs,
+			// and the one found there onwards, until one belongs here.
+			v := e[next[k]]
+			for d := bucket(&v); d != uint64(k); d = bucket(&v) {
+				e[next[d]], v = v, e[next[d]]
+				next[d]++
+			}
+			e[next[k]] = v
 			next[k]++
 		}
 	}
-	b.parts, next = nil, nil
+	next = nil
 	byIDThenPack := func(a, b entry) int {
 		if c := cmpID(&a.id, &b.id); c != 0 {
 			return c
@@ -297,32 +284,29 @@ func (b *bulk) finish() {
 		}
 		out = append(out, e[i])
 	}
-	if cap(out)-len(out) > len(out)/64 {
-		out = append(make([]entry, 0, len(out)), out...)
-	}
-	x.sorted = out
+	x.sorted.e = out
+	x.sorted.trim()
 }
 
 // Len returns the number of indexed chunks.
 func (x *Index) Len() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return len(x.sorted) + len(x.added)
+	return len(x.sorted.e) + len(x.added)
 }
 
 // MemoryBytes is the memory the merged index takes per chunk, times chunks.
 func (x *Index) MemoryBytes() int64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	const entrySize = 48
-	return int64(cap(x.sorted)+cap(x.added))*entrySize + int64(len(x.packs))*(32+8)
+	return x.sorted.residentBytes() + int64(cap(x.added))*entrySize + int64(len(x.packs))*(32+8)
 }
 
 // Each calls fn for every indexed chunk, grouped by nothing in particular.
 func (x *Index) Each(fn func(id chunk.ID, loc Location)) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	for _, list := range [][]entry{x.sorted, x.added} {
+	for _, list := range [][]entry{x.sorted.e, x.added} {
 		for _, e := range list {
 			fn(e.id, x.location(e))
 		}
@@ -346,12 +330,13 @@ func (x *Index) EachDuplicate(fn func(id chunk.ID, loc Location)) {
 type indexFile map[ObjectID][]BlobRef
 
 func encodeIndex(k *box, f indexFile) []byte {
-	var b []byte
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(f)))
+	size := 4
 	packs := make([]ObjectID, 0, len(f))
-	for p := range f {
+	for p, refs := range f {
 		packs = append(packs, p)
+		size += 36 + len(refs)*packEntrySize
 	}
+	b := binary.LittleEndian.AppendUint32(make([]byte, 0, size), uint32(len(f)))
 	slices.SortFunc(packs, func(a, b ObjectID) int { return bytes.Compare(a[:], b[:]) })
 	for _, p := range packs {
 		refs := f[p]

@@ -109,7 +109,11 @@ var (
 func codecs() (*zstd.Encoder, *zstd.Decoder) {
 	zstdOnce.Do(func() {
 		var err error
-		zenc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(4), zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<18))
+		zenc, err = zstd.NewWriter(nil,
+			// The window first: set after the level, it would leave the level's 64 KiB
+			// blocks, and a frame just over frameTarget would be split in two blocks.
+			zstd.WithWindowSize(1<<18), zstd.WithEncoderLevel(zstd.SpeedFastest),
+			zstd.WithEncoderConcurrency(4), zstd.WithLowerEncoderMem(true))
 		if err != nil {
 			panic(err)
 		}
@@ -136,19 +140,22 @@ func appendHeader(dst []byte, k *box, t ObjectType, codec byte) []byte {
 // sealObject wraps a payload in the envelope, compressing it when codec says so and
 // encrypting it (with the header as associated data) when k is not nil.
 func sealObject(k *box, t ObjectType, codec byte, payload []byte) []byte {
-	out := appendHeader(make([]byte, 0, headerSize+len(payload)/2+64), k, t, codec)
-	body := payload
+	// Room for the payload even if it does not compress (zstd's bound), so that it is
+	// compressed and sealed where it lies, without another copy.
+	out := appendHeader(make([]byte, 0, headerSize+sealOverhead+len(payload)+len(payload)>>7+64), k, t, codec)
+	if k != nil {
+		out = out[:headerSize+chacha20poly1305.NonceSizeX]
+	}
 	if codec == codecZstd {
 		enc, _ := codecs()
-		if k == nil {
-			return enc.EncodeAll(payload, out)
-		}
-		body = enc.EncodeAll(payload, nil)
+		out = enc.EncodeAll(payload, out)
+	} else {
+		out = append(out, payload...)
 	}
 	if k == nil {
-		return append(out, body...)
+		return out
 	}
-	return k.seal(out, body, out[:headerSize])
+	return k.sealAt(out, headerSize, out[:headerSize])
 }
 
 // checkHeader validates the envelope header of data against the wanted type and the

@@ -3,7 +3,10 @@ package repo
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
+
+	"golang.org/x/crypto/chacha20poly1305"
 
 	"cairn/chunk"
 )
@@ -52,26 +55,49 @@ func (f *frameWriter) add(id chunk.ID, data []byte) {
 	f.raw = append(f.raw, data...)
 }
 
-// seal compresses the frame (when that makes it smaller) into its stored form.
+// seal appends the frame's stored form to dst: compressed, when that makes it smaller.
 func (f *frameWriter) seal(dst []byte) []byte {
 	enc, _ := codecs()
-	dst = append(dst[:0], codecZstd)
+	n := len(dst)
+	dst = append(dst, codecZstd)
 	dst = enc.EncodeAll(f.raw, dst)
-	if len(dst) >= len(f.raw)+1 {
-		dst = append(dst[:0], codecNone)
+	if len(dst)-n >= len(f.raw)+1 {
+		dst = append(dst[:n], codecNone)
 		dst = append(dst, f.raw...)
 	}
 	return dst
 }
 
-// packWriter builds one pack in memory.
+// packWriter builds one pack in memory: in a region of its own (see region), off the
+// Go heap where the system allows it.
 type packWriter struct {
-	buf     []byte
+	buf     []byte // cap(buf) is the region's size
 	entries []BlobRef
+	mem     *region // nil: buf is on the heap
 }
 
 func newPackWriter(size int, k *box) *packWriter {
-	return &packWriter{buf: appendHeader(make([]byte, 0, size+size/8), k, TypePack, codecNone)}
+	p := &packWriter{}
+	p.mem = newRegion(p, false)
+	// Room for the last section past size and for the entry table (48 bytes per chunk
+	// of a few hundred stored bytes: up to a sixth of the pack).
+	p.reserve(size + size/4)
+	p.buf = appendHeader(p.buf, k, TypePack, codecNone)
+	return p
+}
+
+// reserve makes room for n bytes in all, keeping those written.
+func (p *packWriter) reserve(n int) {
+	if n <= cap(p.buf) {
+		return
+	}
+	if p.mem == nil {
+		p.buf = slices.Grow(p.buf, n-len(p.buf))
+		return
+	}
+	used := len(p.buf)
+	p.mem.grow(n, used)
+	p.buf = p.mem.b[:used]
 }
 
 // addSection appends stored frames and their chunks, whose Frame offsets count from
@@ -82,6 +108,7 @@ func (p *packWriter) addSection(section []byte, refs []BlobRef) {
 		r.Frame += off
 		p.entries = append(p.entries, r)
 	}
+	p.reserve(len(p.buf) + len(section))
 	p.buf = append(p.buf, section...)
 }
 
@@ -89,20 +116,24 @@ func (p *packWriter) size() int { return len(p.buf) }
 
 // finish appends the entries (sealed when k is not nil) and returns the pack bytes
 // and its name.
+// The table is written after the frames and sealed where it lies: the pack's buffer
+// grows once at most, and it keeps the larger size for the packs after it.
 func (p *packWriter) finish(k *box) ([]byte, ObjectID) {
-	table := p.buf
+	n := len(p.buf)
+	need := len(p.entries)*packEntrySize + 4
 	if k != nil {
-		table = make([]byte, 0, len(p.entries)*packEntrySize+4)
+		need += sealOverhead + 4
+	}
+	p.reserve(n + need)
+	if k != nil {
+		p.buf = p.buf[:n+chacha20poly1305.NonceSizeX]
 	}
 	for _, e := range p.entries {
-		table = appendRef(table, e)
+		p.buf = appendRef(p.buf, e)
 	}
-	table = binary.LittleEndian.AppendUint32(table, uint32(len(p.entries)))
-	if k == nil {
-		p.buf = table
-	} else {
-		n := len(p.buf)
-		p.buf = k.seal(p.buf, table, nil)
+	p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(len(p.entries)))
+	if k != nil {
+		p.buf = k.sealAt(p.buf, n, nil)
 		p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(len(p.buf)-n))
 	}
 	return p.buf, objectID(p.buf)

@@ -173,7 +173,7 @@ func TestIndexMemoryPerChunk(t *testing.T) {
 				t.Fatalf("chunk %d: lookup %v %v", i, l, ok)
 			}
 		}
-		if !slices.IsSortedFunc(idx.sorted, func(a, b entry) int { return bytes.Compare(a.id[:], b.id[:]) }) {
+		if !slices.IsSortedFunc(idx.sorted.e, func(a, b entry) int { return bytes.Compare(a.id[:], b.id[:]) }) {
 			t.Fatal("table is not sorted")
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/sync/errgroup"
 
 	"cairn/chunk"
@@ -49,9 +50,33 @@ type Repository struct {
 	listStore ListStore    // optional local copies of list chunks
 	written   atomic.Int64 // bytes saved to the backend
 	read      atomic.Int64 // bytes loaded from the backend
-	bufs      sync.Pool
-	packPool  sync.Pool
-	framePool sync.Pool
+	// Buffers kept for reuse. Not sync.Pools: those are emptied by every collection,
+	// and a backup collects several times a second, so its megabyte pack buffers were
+	// allocated (and their pages faulted in) again and again.
+	bufs   freeList[*[]byte]
+	packs  freeList[*packWriter]
+	frames freeList[*frameWriter]
+}
+
+// freeList keeps up to cap(c) idle values for reuse.
+type freeList[T any] struct{ c chan T }
+
+func newFreeList[T any](n int) freeList[T] { return freeList[T]{c: make(chan T, n)} }
+
+func (l freeList[T]) get() (v T, ok bool) {
+	select {
+	case v = <-l.c:
+		return v, true
+	default:
+		return v, false
+	}
+}
+
+func (l freeList[T]) put(v T) {
+	select {
+	case l.c <- v:
+	default:
+	}
 }
 
 // An Option changes how Init creates or Open opens a repository.
@@ -179,7 +204,10 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 
 func newRepository(be transport.Backend, cfg Config) *Repository {
 	return &Repository{be: be, cfg: cfg, idx: newIndex(), inflight: map[chunk.ID]struct{}{}, unindex: indexFile{},
-		uploadSlots: make(chan struct{}, packUploads)}
+		uploadSlots: make(chan struct{}, packUploads),
+		bufs:        newFreeList[*[]byte](4),
+		packs:       newFreeList[*packWriter](packUploads),
+		frames:      newFreeList[*frameWriter](16)}
 }
 
 // Config returns the repository config.
@@ -374,7 +402,7 @@ func (r *Repository) saveChunk(ctx context.Context, id chunk.ID, data []byte, fo
 }
 
 func (r *Repository) newFrame() *frameWriter {
-	if f, ok := r.framePool.Get().(*frameWriter); ok {
+	if f, ok := r.frames.get(); ok {
 		f.raw, f.entries = f.raw[:0], f.entries[:0]
 		return f
 	}
@@ -384,8 +412,8 @@ func (r *Repository) newFrame() *frameWriter {
 // sealFrame compresses a frame, adds it to the open pack, and uploads the pack when
 // it is full. Compression runs outside the lock, on the caller's goroutine.
 func (r *Repository) sealFrame(ctx context.Context, f *frameWriter) error {
-	buf, _ := r.bufs.Get().(*[]byte)
-	if buf == nil {
+	buf, ok := r.bufs.get()
+	if !ok {
 		buf = new([]byte)
 	}
 	*buf = r.encodeFrame(f, (*buf)[:0])
@@ -394,32 +422,28 @@ func (r *Repository) sealFrame(ctx context.Context, f *frameWriter) error {
 		refs[i].Frame, refs[i].FrameLen = 0, uint32(len(*buf))
 	}
 	err := r.addSection(ctx, *buf, refs)
-	r.bufs.Put(buf)
+	r.bufs.put(buf)
 	r.recycle(f)
 	return err
 }
 
 func (r *Repository) recycle(f *frameWriter) {
 	if cap(f.raw) <= 4*frameTarget {
-		r.framePool.Put(f)
+		r.frames.put(f)
 	}
 }
 
 // encodeFrame appends the stored form of f to dst: compressed, and sealed in an
 // encrypted repository.
+// The frame is compressed straight into dst and sealed where it lies.
 func (r *Repository) encodeFrame(f *frameWriter, dst []byte) []byte {
-	tmp, _ := r.bufs.Get().(*[]byte)
-	if tmp == nil {
-		tmp = new([]byte)
-	}
-	*tmp = f.seal((*tmp)[:0])
 	if r.box == nil {
-		dst = append(dst, *tmp...)
-	} else {
-		dst = r.box.seal(dst, *tmp, nil)
+		return f.seal(dst)
 	}
-	r.bufs.Put(tmp)
-	return dst
+	start := len(dst)
+	dst = slices.Grow(dst, sealOverhead+1+len(f.raw)+len(f.raw)>>7+64)[:start+chacha20poly1305.NonceSizeX]
+	dst = f.seal(dst)
+	return r.box.sealAt(dst, start, nil)
 }
 
 // addSection appends stored frames (refs' Frame offsets relative to section) to the
@@ -472,7 +496,7 @@ func (r *Repository) fail(err error) error {
 }
 
 func (r *Repository) newPack() *packWriter {
-	if p, ok := r.packPool.Get().(*packWriter); ok {
+	if p, ok := r.packs.get(); ok {
 		p.buf = p.buf[:headerSize]
 		p.entries = p.entries[:0]
 		return p
@@ -499,7 +523,7 @@ func (r *Repository) uploadPack(ctx context.Context, p *packWriter) error {
 		full, r.unindex, r.unindexN = r.unindex, indexFile{}, 0
 	}
 	r.mu.Unlock()
-	r.packPool.Put(p)
+	r.packs.put(p)
 	if full != nil {
 		// A long backup writes its index as it goes: what it holds for the next index
 		// file stays small, and a backup cut off later has less to adopt.
@@ -509,8 +533,8 @@ func (r *Repository) uploadPack(ctx context.Context, p *packWriter) error {
 }
 
 // indexFileChunks is how many chunks of uploaded packs make an index file before
-// Flush: about 2.5 MiB of entries.
-var indexFileChunks = 1 << 16 // a variable for tests
+// Flush: about 0.8 MiB of entries.
+var indexFileChunks = 1 << 14 // a variable for tests
 
 // writeIndex writes an index file for packs taken from r.unindex, and puts them back
 // there if it fails (the next Flush tries again).

@@ -1,0 +1,77 @@
+package repo
+
+// table holds the index's sorted entries in a region (see region): off the Go heap,
+// grown without copying, resident only where written.
+type table struct {
+	e   []entry // len: entries in use; cap: entries the region holds
+	mem *region // nil for a short-lived run on the heap
+}
+
+// newTable returns an empty table whose region is released when owner is collected.
+func newTable[T any](owner *T) *table {
+	return &table{mem: newRegion(owner, true)}
+}
+
+// grow makes room for n entries in all, keeping those in use.
+func (t *table) grow(n int) {
+	if n <= cap(t.e) {
+		return
+	}
+	if t.mem == nil {
+		// On the heap: at most an eighth (or 16384 entries) of room to grow into.
+		grown := make([]entry, len(t.e), n+max(1<<14, n/8))
+		copy(grown, t.e)
+		t.e = grown
+		return
+	}
+	t.mem.grow(max(n, 1<<16)*entrySize, len(t.e)*entrySize)
+	t.e = t.mem.entries(len(t.e))
+}
+
+// merge merges add into the table, both sorted by id with no id in both, in place:
+// the two runs are merged from the back, so no second copy of the table is made.
+func (t *table) merge(add []entry) {
+	n, m := len(t.e), len(add)
+	if m == 0 {
+		return
+	}
+	t.grow(n + m)
+	s := t.e[:n+m]
+	i, j := n-1, m-1
+	for k := n + m - 1; j >= 0; k-- {
+		if i >= 0 && cmpID(&s[i].id, &add[j].id) > 0 {
+			s[k] = s[i]
+			i--
+		} else {
+			s[k] = add[j]
+			j--
+		}
+	}
+	t.e = s
+}
+
+// trim gives back the memory past the entries in use: the pages past them in a
+// mapping, or the room past them on the heap (by a copy of exactly their size).
+func (t *table) trim() {
+	switch n := len(t.e); {
+	case t.mem == nil:
+	case t.mem.mapped:
+		t.mem.trim(n * entrySize)
+	case cap(t.e)-n > n/64:
+		b := make([]byte, n*entrySize)
+		copy(b, t.mem.b)
+		t.mem.b = b
+		t.e = t.mem.entries(n)
+	}
+}
+
+// residentBytes is the memory the table takes: the pages of the entries in use when
+// in a mapped region, the whole array on the heap.
+func (t *table) residentBytes() int64 {
+	if t.mem != nil && t.mem.mapped {
+		return int64(len(t.e)) * entrySize
+	}
+	return int64(cap(t.e)) * entrySize
+}
+
+const entrySize = 48
