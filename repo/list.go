@@ -2,6 +2,7 @@ package repo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -227,7 +228,7 @@ func (r *Repository) LoadList(ctx context.Context, id chunk.ID, visit func(chunk
 		b := data[2+32:]
 		n := int(binary.LittleEndian.Uint32(b))
 		b = b[4:]
-		out := make([]chunk.ID, 0, len(base.Chunks))
+		out := make([]chunk.ID, 0, len(base.Chunks)+len(b)/32) // room for every insert: no regrowth
 		at := 0
 		for range n {
 			if len(b) < 12 {
@@ -261,10 +262,15 @@ func (r *Repository) LoadList(ctx context.Context, id chunk.ID, visit func(chunk
 // PrefetchLists loads list chunks and the bases of their deltas level by level, each
 // level in one pass that reads neighbouring frames together: on a high-latency link
 // resolving many lists then costs a few round trips, not one per list and base.
+// Smallest lists first, up to prefetchBytes in all: the lists of the largest
+// collections grow with the database, and they are loaded when used instead (one round
+// trip each, small beside their size), so memory does not grow with the whole
+// database's lists.
 func (r *Repository) PrefetchLists(ctx context.Context, ids []chunk.ID) error {
 	seen := map[chunk.ID]bool{}
 	level := ids
-	for len(level) > 0 {
+	budget := prefetchBytes
+	for len(level) > 0 && budget > 0 {
 		var need, next []chunk.ID
 		for _, id := range level {
 			if seen[id] || r.lists.has(id) {
@@ -279,6 +285,18 @@ func (r *Repository) PrefetchLists(ctx context.Context, ids []chunk.ID) error {
 				}
 			}
 			need = append(need, id)
+		}
+		slices.SortFunc(need, func(a, b chunk.ID) int {
+			la, _ := r.idx.Lookup(a)
+			lb, _ := r.idx.Lookup(b)
+			return cmp.Compare(la.Raw, lb.Raw)
+		})
+		for i, id := range need {
+			l, _ := r.idx.Lookup(id)
+			if budget -= int(l.Raw); budget < 0 {
+				need = need[:i]
+				break
+			}
 		}
 		// In pack and frame order, so that LoadChunks reads runs of frames at once.
 		slices.SortFunc(need, func(a, b chunk.ID) int {
@@ -305,6 +323,9 @@ func (r *Repository) PrefetchLists(ctx context.Context, ids []chunk.ID) error {
 	}
 	return nil
 }
+
+// prefetchBytes bounds the list chunks PrefetchLists holds at once.
+var prefetchBytes = 8 << 20 // a variable for tests
 
 // appendBase appends the base of a delta list chunk.
 func appendBase(ids []chunk.ID, data []byte) []chunk.ID {
