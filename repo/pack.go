@@ -78,7 +78,7 @@ type packWriter struct {
 
 func newPackWriter(size int, k *box) *packWriter {
 	p := &packWriter{}
-	p.mem = newRegion(p, false)
+	p.mem = packRegion(p)
 	// Room for the last section past size and for the entry table (48 bytes per chunk
 	// of a few hundred stored bytes: up to a sixth of the pack).
 	p.reserve(size + size/4)

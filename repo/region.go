@@ -2,6 +2,7 @@ package repo
 
 import (
 	"runtime"
+	"sync"
 	"unsafe"
 )
 
@@ -32,14 +33,50 @@ func newRegion[T any](owner *T, huge bool) *region {
 	return m
 }
 
+// spareRegions holds the regions of collected pack writers. A pack's bytes may still
+// be read by a transport after its Save returned (an HTTP client may close a request
+// body on its own goroutine after the round trip), so a pack's region is never
+// unmapped: its pages are given back (a late reader sees zeros, never unmapped memory)
+// and the region waits here for the next pack writer. The list is as long as the most
+// packs ever built at once.
+var spareRegions struct {
+	sync.Mutex
+	free []*region
+}
+
+// packRegion returns a region for a pack writer, put back in spareRegions when owner
+// is collected.
+func packRegion[T any](owner *T) *region {
+	spareRegions.Lock()
+	m := &region{}
+	if n := len(spareRegions.free); n > 0 {
+		m = spareRegions.free[n-1]
+		spareRegions.free = spareRegions.free[:n-1]
+	}
+	spareRegions.Unlock()
+	runtime.AddCleanup(owner, (*region).spare, m)
+	return m
+}
+
+func (m *region) spare() {
+	if !m.mapped {
+		m.b = nil // heap memory: a late reader keeps it alive
+		return
+	}
+	dropPages(m.b, 0)
+	spareRegions.Lock()
+	spareRegions.free = append(spareRegions.free, m)
+	spareRegions.Unlock()
+}
+
 // grow makes the region at least n bytes long, keeping its first used bytes. When
-// mapped, it grows by half again at least (room not written costs no memory); on the
-// heap, by an eighth.
+// mapped, it grows by half again at least, and to 2 MiB at least (room not written
+// costs no memory); on the heap, by an eighth.
 func (m *region) grow(n, used int) {
 	if n <= len(m.b) {
 		return
 	}
-	want := max(n, len(m.b)+len(m.b)/2)
+	want := max(n, len(m.b)+len(m.b)/2, 2<<20)
 	switch {
 	case m.mapped:
 		if b, ok := remapRegion(m.b, want); ok {

@@ -145,3 +145,44 @@ func TestPrefetchListsBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestPackRegionSpared: a collected pack writer's region is not unmapped (a transport
+// may still read a pack it was given) but emptied, and the next pack writer takes it.
+func TestPackRegionSpared(t *testing.T) {
+	p := newPackWriter(1<<20, nil)
+	p.addSection(make([]byte, 100<<10), nil)
+	m := p.mem
+	mapped := m.mapped
+	p = nil
+	spared := func() bool {
+		spareRegions.Lock()
+		defer spareRegions.Unlock()
+		for _, s := range spareRegions.free {
+			if s == m {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for mapped && !spared() {
+		if time.Now().After(deadline) {
+			t.Fatal("region not spared 10 s after its pack writer became unreachable")
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	if !mapped {
+		t.Skip("pack buffers are on the heap here")
+	}
+	if m.b == nil || m.b[0] != 0 || m.b[len(magic)] != 0 {
+		t.Fatal("spared region is unmapped or still holds the pack's bytes")
+	}
+	q := newPackWriter(1<<20, nil)
+	if q.mem != m {
+		t.Fatal("the next pack writer did not take the spared region")
+	}
+	if string(q.buf[:len(magic)]) != magic {
+		t.Fatal("pack header not written into the reused region")
+	}
+}

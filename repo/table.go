@@ -24,7 +24,7 @@ func (t *table) grow(n int) {
 		t.e = grown
 		return
 	}
-	t.mem.grow(max(n, 1<<16)*entrySize, len(t.e)*entrySize)
+	t.mem.grow(n*entrySize, len(t.e)*entrySize)
 	t.e = t.mem.entries(len(t.e))
 }
 
