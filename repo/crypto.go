@@ -58,14 +58,8 @@ func newBox(k *masterKey) (*box, error) {
 // stored.
 func (b *box) seal(dst, plaintext, ad []byte) []byte {
 	n := len(dst)
-	dst = append(dst, make([]byte, chacha20poly1305.NonceSizeX)...)
-	nonce := dst[n:]
-	if _, err := rand.Read(nonce); err != nil {
-		// The system's random source does not fail on supported platforms; a repeated
-		// nonce would be worse than stopping.
-		panic(fmt.Sprintf("cairn: random nonce: %v", err))
-	}
-	return b.aead.Seal(dst, nonce, plaintext, ad)
+	dst = append(append(dst, make([]byte, chacha20poly1305.NonceSizeX)...), plaintext...)
+	return b.sealAt(dst, n, ad)
 }
 
 // sealAt seals in place: dst[start:start+NonceSizeX] gets the nonce, the bytes after
@@ -74,6 +68,8 @@ func (b *box) sealAt(dst []byte, start int, ad []byte) []byte {
 	ns := chacha20poly1305.NonceSizeX
 	nonce := dst[start : start+ns]
 	if _, err := rand.Read(nonce); err != nil {
+		// The system's random source does not fail on supported platforms; a repeated
+		// nonce would be worse than stopping.
 		panic(fmt.Sprintf("cairn: random nonce: %v", err))
 	}
 	return b.aead.Seal(dst[:start+ns], nonce, dst[start+ns:], ad)
