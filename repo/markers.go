@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
-	"syscall"
 	"time"
 
 	"cairn/chunk"
@@ -21,12 +19,9 @@ import (
 // one of those markers is gone, and even then keeps any pack that a snapshot written
 // meanwhile needs. FORMAT.md gives the argument in full.
 
-// StaleAfter is the age after which a marker whose process cannot be checked (it runs
-// on another host) counts as left behind by a crash.
-var StaleAfter = 24 * time.Hour
-
 // ErrMarkerLost means a prune took this operation for crashed and removed its marker:
-// what it deduplicated against may be gone, so it must not commit.
+// packs it deduplicated against or reads from may be gone, so a backup must not commit
+// and a restore's or check's failures say nothing about the repository.
 var ErrMarkerLost = errors.New("this operation's marker was removed by a prune that took it for crashed; run it again")
 
 // ErrPruneRunning means another prune holds the repository.
@@ -37,12 +32,19 @@ const opPending = "pending-delete"
 // lockRecord is an object of kind locks: a marker of a running operation, or a
 // pending-delete record.
 type lockRecord struct {
-	Op      string     `json:"op"` // backup, restore, check, prune, or pending-delete
-	Host    string     `json:"host"`
-	PID     int        `json:"pid"`
-	Created time.Time  `json:"created"`
+	Op      string    `json:"op"` // backup, restore, check, prune, or pending-delete
+	Host    string    `json:"host"`
+	PID     int       `json:"pid"`
+	Created time.Time `json:"created"`
+	// Markers: the writer's clock when this copy was written, the operation's random
+	// token (the same in every copy), and what tells whether its process still runs.
+	Refreshed time.Time `json:"refreshed,omitzero"`
+	Token     string    `json:"token,omitempty"`
+	HostID    string    `json:"host_id,omitempty"` // boot id and PID namespace (Linux)
+	Start     uint64    `json:"start,omitempty"`   // process start, clock ticks since boot (Linux)
+
 	Packs   []ObjectID `json:"packs,omitempty"`    // pending-delete: the packs to delete
-	WaitFor []string   `json:"wait_for,omitempty"` // pending-delete: markers to outlive
+	WaitFor []string   `json:"wait_for,omitempty"` // pending-delete: ids (tokens) of the operations to outlive
 	// Final is false for the record a prune writes before it changes the index, and
 	// true for the one that replaces it afterwards. A draft left by a crashed prune
 	// does not know who loaded the old index, so it waits until no operation runs.
@@ -93,34 +95,9 @@ func (r *Repository) locks(ctx context.Context) ([]lockRecord, error) {
 	return out, nil
 }
 
-// stale reports whether a marker was left by a process that is gone: one on this host
-// whose process no longer runs, or any older than StaleAfter.
-func (m lockRecord) stale(now time.Time) bool {
-	if host, _ := os.Hostname(); host == m.Host && m.PID > 0 {
-		if m.PID == os.Getpid() {
-			return false
-		}
-		if err := syscall.Kill(m.PID, 0); errors.Is(err, syscall.ESRCH) {
-			return true
-		}
-	}
-	return now.Sub(m.Created) > StaleAfter
-}
-
-// writeMarker records that an operation of kind op runs, before it reads the index.
-func (r *Repository) writeMarker(ctx context.Context, op string) error {
-	host, _ := os.Hostname()
-	name, err := r.saveLock(ctx, lockRecord{Op: op, Host: host, PID: os.Getpid(), Created: time.Now().UTC()})
-	if err != nil {
-		return fmt.Errorf("write %s marker: %w", op, err)
-	}
-	r.marker = name
-	return nil
-}
-
 // WithMarker makes Open write a marker for an operation of kind op (backup, restore,
 // check) before it loads the index, so that no prune deletes a pack the operation may
-// use while it runs. Release removes it.
+// use while it runs. The handle refreshes it until Release removes it.
 func WithMarker(op string) Option { return func(o *options) { o.marker = op } }
 
 // Begin writes a marker for an operation on an already open handle and reloads the
@@ -133,19 +110,6 @@ func (r *Repository) Begin(ctx context.Context, op string) error {
 		return err
 	}
 	return r.LoadIndex(ctx)
-}
-
-// Release removes the handle's marker, if it has one.
-func (r *Repository) Release(ctx context.Context) error {
-	if r.marker == "" {
-		return nil
-	}
-	err := r.be.Remove(ctx, transport.Handle{Kind: transport.Locks, Name: r.marker})
-	if err != nil && !r.be.IsNotExist(err) {
-		return fmt.Errorf("remove marker: %w", err)
-	}
-	r.marker = ""
-	return nil
 }
 
 // PendingPacks returns the packs that pending-delete records name.
@@ -170,14 +134,11 @@ func (r *Repository) PendingPacks(ctx context.Context) (map[ObjectID]bool, error
 // has meanwhile retired are indexed again, so the snapshot never names a chunk the
 // index lacks or a pack that a later prune deletes.
 func (r *Repository) beforeCommit(ctx context.Context, sn *Snapshot) error {
-	if r.marker == "" {
+	if r.marker == nil {
 		return nil
 	}
-	if _, err := r.be.Stat(ctx, transport.Handle{Kind: transport.Locks, Name: r.marker}); err != nil {
-		if r.be.IsNotExist(err) {
-			return ErrMarkerLost
-		}
-		return fmt.Errorf("check marker: %w", err)
+	if err := r.CheckMarker(ctx); err != nil {
+		return err
 	}
 	return r.reviveRetired(ctx, sn)
 }
@@ -187,7 +148,7 @@ func (r *Repository) beforeCommit(ctx context.Context, sn *Snapshot) error {
 // it; what the snapshot uses of that prune's packs is indexed again now, before the
 // prune can finish (it waits for this handle's marker).
 func (r *Repository) afterCommit(ctx context.Context, sn *Snapshot) error {
-	if r.marker == "" {
+	if r.marker == nil {
 		return nil
 	}
 	return r.reviveRetired(ctx, sn)
@@ -245,6 +206,49 @@ type PendingStats struct {
 	StaleMarkers          int // markers of crashed operations removed
 }
 
+// liveOps removes the markers of operations that ended without removing them, and
+// returns the ids of the operations that may still run: those of which any marker is
+// present in a listing made after those removals (returned too). An operation is never counted as
+// ended on the word of a listing older than its last refresh: one that refreshed after
+// the first listing has a copy in the second, and one that did not finds, at its next
+// refresh, commit or recheck, that its marker is gone (ErrMarkerLost).
+func (r *Repository) liveOps(ctx context.Context) (alive map[string]bool, recs []lockRecord, removed int, err error) {
+	own := r.ownToken()
+	if recs, err = r.locks(ctx); err != nil {
+		return nil, nil, 0, err
+	}
+	now := r.timing.Now()
+	for _, g := range markerGroups(recs, own) {
+		if !r.proc.staleOp(g, r.timing, now) {
+			continue
+		}
+		for _, rec := range g {
+			if err := r.be.Remove(ctx, r.lockHandle(rec.name)); err != nil && !r.be.IsNotExist(err) {
+				return nil, nil, removed, fmt.Errorf("remove stale marker: %w", err)
+			}
+		}
+		removed++
+	}
+	if removed > 0 {
+		if recs, err = r.locks(ctx); err != nil {
+			return nil, nil, removed, err
+		}
+	}
+	alive = map[string]bool{}
+	for id := range markerGroups(recs, own) {
+		alive[id] = true
+	}
+	return alive, recs, removed, nil
+}
+
+// ownToken is the token of the handle's marker, "" without one.
+func (r *Repository) ownToken() string {
+	if r.marker == nil {
+		return ""
+	}
+	return r.marker.token
+}
+
 // FinishPending is the second phase of prune: for every pending-delete record whose
 // operations have all ended, it deletes the record's packs, except those holding a
 // chunk that a snapshot now needs and the index lacks (they are indexed again).
@@ -252,24 +256,10 @@ type PendingStats struct {
 // those operations wrote. Markers of crashed operations are removed on the way.
 func (r *Repository) FinishPending(ctx context.Context, liveChunks func(context.Context) (map[chunk.ID]bool, error)) (PendingStats, error) {
 	var st PendingStats
-	recs, err := r.locks(ctx)
+	alive, recs, removed, err := r.liveOps(ctx)
+	st.StaleMarkers = removed
 	if err != nil {
 		return st, err
-	}
-	now := time.Now()
-	alive := map[string]bool{}
-	for _, rec := range recs {
-		if rec.Op == opPending || rec.name == r.marker {
-			continue
-		}
-		if rec.stale(now) {
-			if err := r.be.Remove(ctx, transport.Handle{Kind: transport.Locks, Name: rec.name}); err != nil && !r.be.IsNotExist(err) {
-				return st, err
-			}
-			st.StaleMarkers++
-			continue
-		}
-		alive[rec.name] = true
 	}
 	var ready []lockRecord
 	for _, rec := range recs {
@@ -343,11 +333,11 @@ func (r *Repository) claimPrune(ctx context.Context) error {
 		r.Release(ctx)
 		return err
 	}
-	now := time.Now()
-	for _, rec := range recs {
-		if rec.Op == "prune" && rec.name != r.marker && !rec.stale(now) {
+	now := r.timing.Now()
+	for _, g := range markerGroups(recs, r.ownToken()) {
+		if g[0].Op == "prune" && !r.proc.staleOp(g, r.timing, now) {
 			r.Release(ctx)
-			return fmt.Errorf("%w (started %s on %s, pid %d)", ErrPruneRunning, rec.Created.Local().Format(time.DateTime), rec.Host, rec.PID)
+			return fmt.Errorf("%w (started %s on %s, pid %d)", ErrPruneRunning, g[0].Created.Local().Format(time.DateTime), g[0].Host, g[0].PID)
 		}
 	}
 	return nil
@@ -365,11 +355,9 @@ func (r *Repository) retire(ctx context.Context, packs []ObjectID, final bool) (
 		return "", err
 	}
 	var wait []string
-	for _, rec := range recs {
-		if rec.Op != opPending && rec.name != r.marker {
-			wait = append(wait, rec.name)
-		}
+	for id := range markerGroups(recs, r.ownToken()) {
+		wait = append(wait, id)
 	}
-	host, _ := os.Hostname()
-	return r.saveLock(ctx, lockRecord{Op: opPending, Host: host, PID: os.Getpid(), Created: time.Now().UTC(), Packs: packs, WaitFor: wait, Final: final})
+	slices.Sort(wait)
+	return r.saveLock(ctx, lockRecord{Op: opPending, Host: r.proc.host, PID: r.proc.pid, Created: r.timing.Now().UTC(), Packs: packs, WaitFor: wait, Final: final})
 }

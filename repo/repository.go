@@ -29,7 +29,10 @@ type Repository struct {
 	box     *box       // nil in an unencrypted repository
 	master  *masterKey // nil in an unencrypted repository
 	keyName string     // the key slot the repository was opened with
-	marker  string     // this handle's marker in locks/, if any
+
+	marker *liveMarker  // this handle's marker in locks/, if any
+	timing MarkerTiming // how markers are refreshed and judged
+	proc   processInfo  // this process, as markers name it
 
 	loadedIndex []string   // the index files the in-memory index was loaded from
 	lastFlushed indexFile  // while Rewrite runs: the packs of the index files written since it began
@@ -87,6 +90,7 @@ type options struct {
 	kdf      KDFParams
 	keys     *KeyCache
 	marker   string
+	timing   MarkerTiming
 }
 
 // WithKeyCache lets Open reuse master keys unlocked before in this process.
@@ -190,6 +194,7 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 	}
 	r := newRepository(be, cfg)
 	r.box, r.master, r.keyName = k, mk, keyName
+	r.timing = o.timing.withDefaults()
 	if o.marker != "" {
 		if err := r.writeMarker(ctx, o.marker); err != nil {
 			return nil, err
@@ -204,6 +209,7 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 
 func newRepository(be transport.Backend, cfg Config) *Repository {
 	return &Repository{be: be, cfg: cfg, idx: newIndex(), inflight: map[chunk.ID]struct{}{}, unindex: indexFile{},
+		timing: MarkerTiming{}.withDefaults(), proc: currentProcess(),
 		uploadSlots: make(chan struct{}, packUploads),
 		bufs:        newFreeList[*[]byte](4),
 		packs:       newFreeList[*packWriter](packUploads),
