@@ -52,13 +52,27 @@ type RestoreOptions struct {
 	Progress    Progress
 }
 
-// Restore writes a snapshot into sink, verifying every chunk against its id.
+// Restore writes a snapshot into sink, verifying every chunk against its id. When it
+// fails and a prune has meanwhile taken it for crashed (its marker is gone), it fails
+// with repo.ErrMarkerLost: the packs it misses were deleted under it, the repository
+// is not damaged. A restore that wrote everything is complete whatever happened to its
+// marker: every chunk it wrote matched its id.
 func Restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Sink, opt RestoreOptions) (err error) {
 	defer func() {
 		if err != nil {
 			sink.Abort()
 		}
 	}()
+	err = restore(ctx, r, sn, sink, opt)
+	if err != nil && ctx.Err() == nil {
+		if merr := r.CheckMarker(ctx); errors.Is(merr, repo.ErrMarkerLost) {
+			return fmt.Errorf("restore %s: %w (it failed with: %v)", sn.ID, merr, err)
+		}
+	}
+	return err
+}
+
+func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Sink, opt RestoreOptions) error {
 	prog := orNoProgress(opt.Progress)
 	start := time.Now()
 	if len(opt.Collections) > 0 {
