@@ -11,8 +11,10 @@
 //
 // Folders are made 0o700. A save writes a temporary file (".tmp-" and a random suffix)
 // in the object's folder, syncs it, renames it into place and syncs the folder, so a
-// crash never leaves a partial object under its final name; List ignores leftover
-// temporary files. Objects are written read-only for their owner (0o400): they are
+// crash never leaves a partial object under its final name. The temporary file is
+// held (a file lock) until it has its final name; List skips temporary files and
+// removes those nobody holds and that have not changed for LeftoverAge, left by a
+// killed process (Open does the same for the config's folder). Objects are written read-only for their owner (0o400): they are
 // never modified, only removed, and the repository is private to its owner.
 package local
 
@@ -27,6 +29,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"cairn/transport"
 )
@@ -57,6 +60,7 @@ func Open(dir string) (*Backend, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("open %s: not a folder", abs)
 	}
+	RemoveLeftovers(abs, tmpPrefix) // a config save that was killed; best effort
 	return &Backend{dir: abs}, nil
 }
 
@@ -120,11 +124,11 @@ func (b *Backend) Save(ctx context.Context, h transport.Handle, data []byte) err
 		return fmt.Errorf("save %s: %w", h, err)
 	}
 	if err := ctx.Err(); err != nil {
-		os.Remove(tmp)
+		discard(tmp)
 		return fmt.Errorf("save %s: %w", h, err)
 	}
-	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
+	if err := Rename(tmp, p); err != nil {
+		os.Remove(tmp.Name())
 		return fmt.Errorf("save %s: %w", h, err)
 	}
 	if err := SyncDir(dir); err != nil {
@@ -134,30 +138,30 @@ func (b *Backend) Save(ctx context.Context, h transport.Handle, data []byte) err
 }
 
 // writeTemp writes data to a new read-only temporary file in dir, synced to disk, and
-// returns its path. On error it leaves nothing behind.
-func writeTemp(dir string, data []byte) (name string, err error) {
-	f, err := os.CreateTemp(dir, tmpPrefix+"*")
+// returns it open and held (see CreateTemp). On error it leaves nothing behind.
+func writeTemp(dir string, data []byte) (*os.File, error) {
+	f, err := CreateTemp(dir, tmpPrefix+"*")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			os.Remove(f.Name())
-		}
-	}()
 	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}
-	if err == nil {
-		// Some file systems (exFAT, some network mounts) refuse chmod; the object
-		// is then merely writable, which is no reason to fail the save.
-		_ = f.Chmod(fileMode)
+	if err != nil {
+		discard(f)
+		return nil, err
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return f.Name(), err
+	// Some file systems (exFAT, some network mounts) refuse chmod; the object is
+	// then merely writable, which is no reason to fail the save.
+	_ = f.Chmod(fileMode)
+	return f, nil
+}
+
+// discard closes a temporary file and removes it.
+func discard(f *os.File) {
+	f.Close()
+	os.Remove(f.Name())
 }
 
 // mkdir makes the folder dir if it is missing (its parent must exist) and syncs the
@@ -286,6 +290,10 @@ func listDir(ctx context.Context, k transport.Kind, dir, prefix string, fn func(
 			return fmt.Errorf("list %s: %w", k, err)
 		}
 		name := e.Name()
+		if strings.HasPrefix(name, tmpPrefix) {
+			removeLeftover(filepath.Join(dir, name), time.Now()) // unless a save holds it
+			continue
+		}
 		if !e.Type().IsRegular() || !strings.HasPrefix(name, prefix) ||
 			(transport.Handle{Kind: k, Name: name}).Valid() != nil {
 			continue
