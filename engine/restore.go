@@ -191,6 +191,14 @@ func SnapshotMeta(sn *repo.Snapshot) Meta {
 	return m
 }
 
+// restoreTemp starts the names of the temporary files and folders restores write
+// beside their targets. They are held while in use (see local.MkdirTemp), so a restore
+// removes those that earlier restores, killed, left beside its target.
+const restoreTemp = ".cairn-restore-"
+
+// removeRestoreLeftovers removes what killed restores left in dir; best effort.
+func removeRestoreLeftovers(dir string) { local.RemoveLeftovers(dir, restoreTemp) }
+
 // FolderSink restores into a new folder of <collection>.jsonl files. It writes into
 // a temporary folder beside the target and renames it into place on Commit.
 //
@@ -200,6 +208,7 @@ func SnapshotMeta(sn *repo.Snapshot) Meta {
 // holding it. Collections may be written concurrently.
 type FolderSink struct {
 	dir, tmp string
+	release  func() // lets go of tmp
 	meta     Meta
 
 	mu    sync.Mutex
@@ -217,11 +226,12 @@ func NewFolderSink(dir string) (*FolderSink, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("restore target: %w", err)
 	}
-	tmp, err := os.MkdirTemp(parent, ".cairn-restore-")
+	removeRestoreLeftovers(parent)
+	tmp, release, err := local.MkdirTemp(parent, restoreTemp)
 	if err != nil {
 		return nil, fmt.Errorf("restore target: %w", err)
 	}
-	return &FolderSink{dir: dir, tmp: tmp}, nil
+	return &FolderSink{dir: dir, tmp: tmp, release: release}, nil
 }
 
 // Begin implements Sink.
@@ -240,6 +250,7 @@ func (s *FolderSink) Collection(name string, fn func(io.Writer) error) error {
 
 // Commit implements Sink.
 func (s *FolderSink) Commit() error {
+	defer s.release()
 	err := s.writeFile(filepath.Join(s.tmp, folderMetaFile), func(w io.Writer) error {
 		return json.NewEncoder(w).Encode(Meta{Version: s.meta.Version, Schema: s.meta.Schema})
 	})
@@ -269,7 +280,10 @@ func (s *FolderSink) Commit() error {
 }
 
 // Abort implements Sink.
-func (s *FolderSink) Abort() { os.RemoveAll(s.tmp) }
+func (s *FolderSink) Abort() {
+	os.RemoveAll(s.tmp)
+	s.release()
+}
 
 // writeFile writes a file through a temporary name in its folder, renamed once fn
 // returned and the bytes are handed to the OS; the file's writeback starts then and
@@ -318,23 +332,26 @@ func syncFile(path string) error {
 }
 
 // ExportedSink restores into an ExportedDatabase JSON file, written to a temporary
-// file and renamed into place on Commit.
+// file beside it, synced, renamed into place on Commit, and the folder synced, so the
+// file survives a crash once Commit returns.
 type ExportedSink struct {
-	meta Meta
-	path string
-	f    *os.File
-	bw   *bufio.Writer
-	enc  *exported.Encoder
+	meta    Meta
+	path    string
+	f       *os.File
+	bw      *bufio.Writer
+	enc     *exported.Encoder
+	syncDir func(dir string) error // local.SyncDir
 }
 
 // NewExportedSink prepares a restore into the file at path.
 func NewExportedSink(path string) (*ExportedSink, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), ".cairn-restore-*.json")
+	removeRestoreLeftovers(filepath.Dir(path))
+	f, err := local.CreateTemp(filepath.Dir(path), restoreTemp+"*.json")
 	if err != nil {
 		return nil, fmt.Errorf("restore target: %w", err)
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
-	return &ExportedSink{path: path, f: f, bw: bw, enc: exported.NewEncoder(bw)}, nil
+	return &ExportedSink{path: path, f: f, bw: bw, enc: exported.NewEncoder(bw), syncDir: local.SyncDir}, nil
 }
 
 // NewExportedWriter returns a sink that encodes onto w (an HTTP response, say); Commit
@@ -379,13 +396,12 @@ func (s *ExportedSink) Commit() error {
 		s.Abort()
 		return err
 	}
-	if err := s.f.Close(); err != nil {
-		os.Remove(s.f.Name())
-		return err
-	}
-	if err := os.Rename(s.f.Name(), s.path); err != nil {
+	if err := local.Rename(s.f, s.path); err != nil {
 		os.Remove(s.f.Name())
 		return fmt.Errorf("move restored file into place: %w", err)
+	}
+	if err := s.syncDir(filepath.Dir(s.path)); err != nil {
+		return fmt.Errorf("sync the folder holding the restored file: %w", err)
 	}
 	return nil
 }

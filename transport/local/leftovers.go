@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -56,7 +57,7 @@ func MkdirTemp(dir, pattern string) (path string, release func(), err error) {
 			return "", nil, err
 		}
 		if held(d) {
-			return path, func() { d.Close() }, nil
+			return path, sync.OnceFunc(func() { d.Close() }), nil
 		}
 		d.Close()
 	}
