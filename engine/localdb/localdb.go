@@ -59,6 +59,7 @@ func Open(path string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	removeLeftovers(path)
 	return &DB{path: path, db: db}, nil
 }
 
