@@ -15,9 +15,10 @@ import (
 // Prune never deletes a pack in the run that finds it unused. It takes the pack out of
 // the index and writes a pending-delete record naming the pack and the operations
 // (backups, restores, checks) that were running at that moment; each of those wrote a
-// marker before it loaded the index. A later prune deletes the pack only when every
-// one of those markers is gone, and even then keeps any pack that a snapshot written
-// meanwhile needs. FORMAT.md gives the argument in full.
+// marker before it loaded the index, and refreshes it while it runs. A later prune
+// deletes the pack only when every one of those operations has ended (or was taken for
+// crashed, and then fails before it commits), and even then keeps any pack that a
+// snapshot written meanwhile needs. FORMAT.md gives the argument in full.
 
 // ErrMarkerLost means a prune took this operation for crashed and removed its marker:
 // packs it deduplicated against or reads from may be gone, so a backup must not commit
