@@ -123,7 +123,7 @@ func LoadAll(ctx context.Context, b Backend, h Handle) ([]byte, error) {
 }
 
 // ErrTooLarge means an object holds more bytes than its reader takes of its kind.
-var ErrTooLarge = errors.New("object larger than cairn reads")
+var ErrTooLarge = errors.New("too large for cairn to read")
 
 // MaxList is the most objects of one kind a listing of a remote backend reports: about
 // 8 TiB of packs of the default size. A server that lists more fails the listing, so
@@ -183,7 +183,7 @@ func sizeString(n int64) string {
 	for _, u := range []struct {
 		shift uint
 		name  string
-	}{{30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
+	}{{40, "TiB"}, {30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
 		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
 			return fmt.Sprintf("%d %s", n>>u.shift, u.name)
 		}
