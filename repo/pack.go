@@ -112,7 +112,10 @@ func (p *packWriter) addSection(section []byte, refs []BlobRef) {
 	p.buf = append(p.buf, section...)
 }
 
-func (p *packWriter) size() int { return len(p.buf) }
+// size is what the pack's fullness is judged by: its bytes so far, or its entry table
+// when that is larger (chunks that compress a hundredfold), so that a pack read whole
+// stays within packMax.
+func (p *packWriter) size() int { return max(len(p.buf), len(p.entries)*packEntrySize) }
 
 // finish appends the entries (sealed when k is not nil) and returns the pack bytes
 // and its name.
@@ -223,13 +226,9 @@ func decodeFrame(k *box, stored, dst []byte) ([]byte, error) {
 	case codecNone:
 		return append(dst[:0], stored[1:]...), nil
 	case codecZstd:
-		if err := checkZstd(stored[1:]); err != nil {
-			return nil, fmt.Errorf("decompress frame: %w", err)
-		}
-		_, dec := codecs()
-		out, err := dec.DecodeAll(stored[1:], dst[:0])
+		out, err := decodeZstd(stored[1:], dst[:0], maxFrameBytes)
 		if err != nil {
-			return nil, fmt.Errorf("decompress frame: %v: %w", err, ErrDamaged)
+			return nil, fmt.Errorf("decompress frame: %w", err)
 		}
 		return out, nil
 	}
