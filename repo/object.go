@@ -16,14 +16,17 @@ import (
 //	"CAIRN" | envelope version | object type | codec
 //
 // Version 1 is a plain payload; version 2 is a sealed one (the objects of an encrypted
-// repository). Readers reject versions they do not know instead of misreading them, and
-// an encrypted repository rejects plain objects, so bytes swapped in by the storage
-// owner cannot pass for the owner's data.
+// repository); version 3 is a sealed pack whose entry table is padded, so that its
+// length does not give the entry count away (see pack.go). Readers reject versions
+// they do not know instead of misreading them, and an encrypted repository rejects
+// plain objects, so bytes swapped in by the storage owner cannot pass for the owner's
+// data.
 const (
 	magic           = "CAIRN"
 	envelopePlain   = 1
 	envelopeSealed  = 2
-	envelopeVersion = envelopeSealed // the newest this build reads
+	envelopePadded  = 3
+	envelopeVersion = envelopePadded // the newest this build reads
 	headerSize      = len(magic) + 3
 )
 
@@ -132,9 +135,14 @@ func envelopeOf(k *box) byte {
 	return envelopeSealed
 }
 
+// appendHeader appends the header this build writes: sealed packs are version 3.
 func appendHeader(dst []byte, k *box, t ObjectType, codec byte) []byte {
+	v := envelopeOf(k)
+	if k != nil && t == TypePack {
+		v = envelopePadded
+	}
 	dst = append(dst, magic...)
-	return append(dst, envelopeOf(k), byte(t), codec)
+	return append(dst, v, byte(t), codec)
 }
 
 // sealObject wraps a payload in the envelope, compressing it when codec says so and
@@ -169,10 +177,12 @@ func checkHeader(k *box, data []byte, want ObjectType) (codec byte, err error) {
 		return 0, fmt.Errorf("object envelope version %d: %w", v, ErrNewerFormat)
 	case v == 0:
 		return 0, fmt.Errorf("object envelope version 0: %w", ErrDamaged)
-	case v != envelopeOf(k) && k != nil:
+	case v == envelopePlain && k != nil:
 		return 0, fmt.Errorf("unencrypted object in an encrypted repository: %w", ErrDamaged)
-	case v != envelopeOf(k):
+	case v != envelopePlain && k == nil:
 		return 0, fmt.Errorf("encrypted object in an unencrypted repository: %w", ErrDamaged)
+	case v == envelopePadded && want != TypePack:
+		return 0, fmt.Errorf("a %s in envelope version %d, which only packs use: %w", want, v, ErrDamaged)
 	}
 	if t := ObjectType(data[len(magic)+1]); t != want {
 		return 0, fmt.Errorf("object is a %s, want a %s: %w", t, want, ErrDamaged)
