@@ -30,7 +30,8 @@ const (
 const maxIndexEntries = 1 << 23
 
 // objectMax is the most bytes of an object of type t that cairn reads, and the most its
-// payload decompresses to.
+// payload decompresses to: 0 for packs (read by packMax, their frames decompressed by
+// maxFrameBytes) and types cairn does not know.
 func objectMax(t ObjectType) int64 {
 	switch t {
 	case TypeConfig:

@@ -424,9 +424,12 @@ func (b *Backend) readListing(k transport.Kind, resp *http.Response) ([]transpor
 		return fmt.Errorf("list %s: the server's answer is not a v2 listing: %w", k, err)
 	}
 	dec := json.NewDecoder(body)
-	if tok, err := dec.Token(); err != nil {
+	switch tok, err := dec.Token(); {
+	case err != nil:
 		return nil, bad(err)
-	} else if tok != json.Delim('[') {
+	case tok == nil:
+		return nil, nil // null: nothing listed
+	case tok != json.Delim('['):
 		return nil, bad(fmt.Errorf("starts with %v, not a list", tok))
 	}
 	var items []transport.FileInfo
