@@ -282,7 +282,7 @@ func tryKeySlot(ctx context.Context, be transport.Backend, fi transport.FileInfo
 	data, err := transport.LoadMax(ctx, be, transport.Handle{Kind: transport.Keys, Name: name}, limit)
 	switch {
 	case be.IsNotExist(err):
-		return nil, fmt.Errorf("key slot %s: removed while opening: %w", short, ErrDamaged)
+		return nil, nil // removed since the listing (cairn key passwd elsewhere, say)
 	case err != nil:
 		if errors.Is(err, transport.ErrTooLarge) {
 			return nil, fmt.Errorf("key slot %s: %w", short, tooLarge(err))

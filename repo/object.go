@@ -241,7 +241,7 @@ func decodeZstd(b, dst []byte, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if size > uint64(limit) {
-		return nil, fmt.Errorf("zstd stream decodes to %d bytes or more, more than the %d read: %w", size, limit, ErrDamaged)
+		return nil, fmt.Errorf("zstd stream decodes to up to %d bytes, more than the %d read of it: %w", size, limit, ErrDamaged)
 	}
 	_, dec := codecs()
 	out, err := dec.DecodeAll(b, dst)

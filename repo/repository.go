@@ -169,7 +169,7 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 		if be.IsNotExist(err) {
 			return nil, fmt.Errorf("open %s: %w", be.Location(), ErrNoRepository)
 		}
-		return nil, fmt.Errorf("open %s: load config: %w", be.Location(), tooLarge(err))
+		return nil, fmt.Errorf("open %s: %w", be.Location(), tooLarge(err))
 	}
 	var (
 		mk      *masterKey
