@@ -253,7 +253,7 @@ func decodeZstd(b, dst []byte, limit int64) ([]byte, error) {
 
 // zstdSize is the most a zstd stream decodes to: the sum of its frames' declared sizes,
 // and for a frame that declares none, of its blocks' (a block decodes to 128 KiB at
-// most). It refuses a frame that declares more content than its blocks can hold: the
+// most, and to no more than the frame's window, which the decoder holds it to). It refuses a frame that declares more content than its blocks can hold: the
 // decoder reserves a frame's declared size before it reads the blocks, so a few
 // damaged or forged header bytes would make it allocate for content that is not there.
 func zstdSize(b []byte) (uint64, error) {
@@ -270,6 +270,10 @@ func zstdSize(b []byte) (uint64, error) {
 			}
 			b = rest[h.SkippableSize:]
 			continue
+		}
+		blockMax := uint64(128 << 10)
+		if h.WindowSize > 0 {
+			blockMax = min(blockMax, h.WindowSize)
 		}
 		var most uint64
 		for last := false; !last; {
@@ -289,7 +293,7 @@ func zstdSize(b []byte) (uint64, error) {
 			if len(rest) < 3+stored {
 				return 0, fmt.Errorf("zstd frame truncated: %w", ErrDamaged)
 			}
-			last, rest, most = bh&1 != 0, rest[3+stored:], most+uint64(min(size, 128<<10))
+			last, rest, most = bh&1 != 0, rest[3+stored:], most+min(uint64(size), blockMax)
 		}
 		if h.HasCheckSum {
 			if len(rest) < 4 {
