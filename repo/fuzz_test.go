@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/metrics"
 	"slices"
 	"strconv"
@@ -326,6 +327,9 @@ func packRoundTrip(t *testing.T, k *box, data []byte, mode byte) {
 			t.Fatalf("chunk %d: %v", i, err)
 		}
 	}
+	// The pack's bytes live in the writer's region, emptied once the writer is
+	// collected: it must outlive their last read.
+	runtime.KeepAlive(p)
 }
 
 // FuzzFrame: decodeFrame on one stored frame; fuzzWrap stores the input as a frame.
