@@ -197,7 +197,7 @@ func TestKeySlots(t *testing.T) {
 		t.Fatalf("new password: %v", err)
 	}
 	// Absurd argon2id parameters in a planted slot are refused, not obeyed.
-	if _, err := newKeySlot(r.master, "x", KDFParams{Time: 1, MemoryKiB: maxKDFMemoryKiB + 1, Threads: 1}); err == nil {
+	if _, err := newKeySlot(r.master, "x", KDFParams{Time: 1, MemoryKiB: MaxKDFMemoryKiB + 1, Threads: 1}); err == nil {
 		t.Fatal("slot with too much memory accepted")
 	}
 }

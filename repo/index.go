@@ -329,6 +329,31 @@ func (x *Index) EachDuplicate(fn func(id chunk.ID, loc Location)) {
 // inside an envelope of type index with zstd.
 type indexFile map[ObjectID][]BlobRef
 
+// splitIndex cuts f into index files of at most limit entries each, so that no file
+// grows past what a reader takes (maxIndexBytes). A pack's entries stay in one file
+// unless they alone are more than limit.
+func splitIndex(f indexFile, limit int) []indexFile {
+	packs := make([]ObjectID, 0, len(f))
+	for p := range f {
+		packs = append(packs, p)
+	}
+	slices.SortFunc(packs, func(a, b ObjectID) int { return bytes.Compare(a[:], b[:]) })
+	out := []indexFile{{}}
+	n := 0
+	for _, p := range packs {
+		for refs := f[p]; len(refs) > 0; {
+			if n > 0 && n+len(refs) > limit {
+				out, n = append(out, indexFile{}), 0
+			}
+			take := min(len(refs), limit)
+			out[len(out)-1][p] = refs[:take]
+			n += take
+			refs = refs[take:]
+		}
+	}
+	return out
+}
+
 func encodeIndex(k *box, f indexFile) []byte {
 	size := 4
 	packs := make([]ObjectID, 0, len(f))

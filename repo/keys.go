@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/user"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,10 @@ var (
 	ErrPasswordNeeded = errors.New("the repository is encrypted: a password is needed")
 	// ErrWrongPassword means no key slot opens with the password given.
 	ErrWrongPassword = errors.New("wrong password: no key slot of the repository opens with it")
+	// ErrTooManyKeySlots means the repository has more key slots than opening tries
+	// (maxKeySlots): the password may fit one that was not tried. Errors that wrap it
+	// wrap ErrWrongPassword too.
+	ErrTooManyKeySlots = errors.New("the repository has more key slots than cairn tries when opening")
 )
 
 // KDFParams are the argon2id parameters that turn a password into the key wrapping a
@@ -39,18 +44,30 @@ type KDFParams struct {
 // password guess costs an attacker the same.
 var DefaultKDF = KDFParams{Time: 3, MemoryKiB: 32 << 10, Threads: 2}
 
-// Bounds on slot parameters: a slot asking for more is refused rather than obeyed, so a
-// planted key file cannot make opening the repository exhaust memory.
+// Bounds on slot parameters. A slot asking for more is skipped as damaged, never
+// obeyed: whoever holds the storage can plant slots, and each slot tried costs one
+// derivation before the password is known to be right, so one derivation is held to
+// about 20 s of two cores and 1 GiB. A user asking for a strong slot still gets 1 GiB
+// with 4 passes, or 256 MiB with 16.
 const (
-	maxKDFMemoryKiB = 4 << 20
-	maxKDFTime      = 64
-	minKDFMemoryKiB = 64
+	MaxKDFMemoryKiB = 1 << 20 // 1 GiB
+	MaxKDFTime      = 16      // passes
+	MaxKDFThreads   = 16
+	MaxKDFWork      = 4 << 20 // memory × passes, in KiB: 4 GiB
+	MinKDFMemoryKiB = 64
 )
 
-func (p KDFParams) validate() error {
-	if p.Time < 1 || p.Time > maxKDFTime || p.Threads < 1 || p.MemoryKiB < minKDFMemoryKiB || p.MemoryKiB > maxKDFMemoryKiB || p.MemoryKiB < 8*uint32(p.Threads) {
-		return fmt.Errorf("argon2id parameters time=%d memory=%dKiB threads=%d out of range (time 1-%d, memory %d KiB-%d GiB)",
-			p.Time, p.MemoryKiB, p.Threads, maxKDFTime, minKDFMemoryKiB, maxKDFMemoryKiB>>20)
+// Validate reports whether a slot may use these parameters.
+func (p KDFParams) Validate() error {
+	switch {
+	case p.Time < 1 || p.Time > MaxKDFTime:
+		return fmt.Errorf("argon2id passes %d out of range (1 to %d)", p.Time, MaxKDFTime)
+	case p.MemoryKiB < MinKDFMemoryKiB || p.MemoryKiB > MaxKDFMemoryKiB:
+		return fmt.Errorf("argon2id memory %d KiB out of range (%d KiB to %d GiB)", p.MemoryKiB, MinKDFMemoryKiB, MaxKDFMemoryKiB>>20)
+	case p.Threads < 1 || p.Threads > MaxKDFThreads || p.MemoryKiB < 8*uint32(p.Threads):
+		return fmt.Errorf("argon2id threads %d out of range (1 to %d, and 8 KiB of memory each)", p.Threads, MaxKDFThreads)
+	case uint64(p.MemoryKiB)*uint64(p.Time) > MaxKDFWork:
+		return fmt.Errorf("argon2id memory %d MiB × %d passes is more than %d GiB × 1 pass", p.MemoryKiB>>10, p.Time, MaxKDFWork>>20)
 	}
 	return nil
 }
@@ -79,17 +96,19 @@ type KeyInfo struct {
 	KDFParams
 }
 
-func wrapKey(password string) func(salt []byte, p KDFParams) []byte {
-	return func(salt []byte, p KDFParams) []byte {
-		return argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, chacha20poly1305.KeySize)
-	}
+// deriveFunc turns a password into the key wrapping a slot.
+type deriveFunc func(password string, salt []byte, p KDFParams) []byte
+
+// argon2Key is the deriveFunc of every key slot: argon2id.
+func argon2Key(password string, salt []byte, p KDFParams) []byte {
+	return argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, chacha20poly1305.KeySize)
 }
 
 func newKeySlot(master *masterKey, password string, p KDFParams) ([]byte, error) {
 	if password == "" {
 		return nil, errors.New("empty password")
 	}
-	if err := p.validate(); err != nil {
+	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	ks := keySlot{Created: time.Now().UTC().Truncate(time.Second), KDF: "argon2id", KDFParams: p, Salt: make([]byte, 32)}
@@ -104,7 +123,7 @@ func newKeySlot(master *masterKey, password string, p KDFParams) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	wrap, err := chacha20poly1305.NewX(wrapKey(password)(ks.Salt, p))
+	wrap, err := chacha20poly1305.NewX(argon2Key(password, ks.Salt, p))
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +151,7 @@ func decodeKeySlot(data []byte) (keySlot, error) {
 	if ks.KDF != "argon2id" {
 		return ks, fmt.Errorf("key slot derives its key with %q: %w", ks.KDF, ErrNewerFormat)
 	}
-	if err := ks.KDFParams.validate(); err != nil {
+	if err := ks.KDFParams.Validate(); err != nil {
 		return ks, fmt.Errorf("key slot: %v: %w", err, ErrDamaged)
 	}
 	if len(ks.Salt) < 16 || len(ks.Sealed) < sealOverhead {
@@ -142,8 +161,8 @@ func decodeKeySlot(data []byte) (keySlot, error) {
 }
 
 // unlock opens the slot with password; ok is false when the password does not fit.
-func (ks keySlot) unlock(password string) (*masterKey, bool, error) {
-	wrap, err := chacha20poly1305.NewX(wrapKey(password)(ks.Salt, ks.KDFParams))
+func (ks keySlot) unlock(password string, derive deriveFunc) (*masterKey, bool, error) {
+	wrap, err := chacha20poly1305.NewX(derive(password, ks.Salt, ks.KDFParams))
 	if err != nil {
 		return nil, false, err
 	}
@@ -208,51 +227,104 @@ func (c *KeyCache) put(k [32]byte, mk *masterKey) {
 	c.m[k] = mk
 }
 
-// unlockRepository tries password against every key slot and returns the master key
-// and the name of the slot that opened.
-func unlockRepository(ctx context.Context, be transport.Backend, password string, cache *KeyCache) (*masterKey, string, error) {
-	if password == "" {
+// unlockRepository tries the password against the key slots and returns the master key
+// and the name of the slot that opened. It looks at maxKeySlots slots at most, the
+// first by name, and skips as damaged, without deriving a key, a slot larger than
+// maxKeySlotBytes, one whose bytes do not match its name and one whose parameters are
+// out of bounds: whatever the storage holds, opening costs maxKeySlots derivations
+// within the bounds at most.
+func unlockRepository(ctx context.Context, be transport.Backend, o options) (*masterKey, string, error) {
+	if o.password == "" {
 		return nil, "", ErrPasswordNeeded
 	}
-	var names []string
+	var slots []transport.FileInfo
 	if err := be.List(ctx, transport.Keys, func(fi transport.FileInfo) error {
-		names = append(names, fi.Name)
+		slots = append(slots, fi)
 		return nil
 	}); err != nil {
 		return nil, "", fmt.Errorf("list key slots: %w", err)
 	}
-	if len(names) == 0 {
+	if len(slots) == 0 {
 		return nil, "", fmt.Errorf("the repository has no key slots: %w", ErrDamaged)
 	}
-	slices.Sort(names)
-	var damaged error
-	for _, name := range names {
-		data, err := transport.LoadAll(ctx, be, transport.Handle{Kind: transport.Keys, Name: name})
-		if err != nil {
-			return nil, "", fmt.Errorf("load key slot %s: %w", name[:8], err)
-		}
-		ck := cacheKey(data, password)
-		if mk := cache.get(ck); mk != nil {
-			return mk, name, nil
-		}
-		ks, err := decodeKeySlot(data)
-		if err != nil {
-			damaged = fmt.Errorf("key slot %s: %w", name[:8], err)
-			continue
-		}
-		mk, ok, err := ks.unlock(password)
-		if err != nil {
-			return nil, "", fmt.Errorf("key slot %s: %w", name[:8], err)
-		}
-		if ok {
-			cache.put(ck, mk)
-			return mk, name, nil
+	slices.SortFunc(slots, func(a, b transport.FileInfo) int { return strings.Compare(a.Name, b.Name) })
+	var damaged []error
+	for _, fi := range slots[:min(len(slots), maxKeySlots)] {
+		mk, err := tryKeySlot(ctx, be, fi, o)
+		switch {
+		case errors.Is(err, ErrDamaged):
+			damaged = append(damaged, err)
+		case err != nil:
+			return nil, "", err
+		case mk != nil:
+			return mk, fi.Name, nil
 		}
 	}
-	if damaged != nil {
-		return nil, "", errors.Join(ErrWrongPassword, damaged)
+	var wrong error = ErrWrongPassword
+	if len(slots) > maxKeySlots {
+		wrong = tooManySlots{len(slots)}
 	}
-	return nil, "", ErrWrongPassword
+	return nil, "", errors.Join(append([]error{wrong}, damaged...)...)
+}
+
+// tryKeySlot opens one slot with the password: the master key, nil when the password
+// does not fit, or an error (wrapping ErrDamaged for a slot skipped as damaged).
+func tryKeySlot(ctx context.Context, be transport.Backend, fi transport.FileInfo, o options) (*masterKey, error) {
+	name := fi.Name
+	if len(name) < 8 {
+		return nil, fmt.Errorf("key slot %q: invalid name: %w", name, ErrDamaged)
+	}
+	short := name[:8]
+	limit := o.limits.of(TypeKey)
+	if fi.Size > limit {
+		return nil, fmt.Errorf("key slot %s: %w", short, tooLarge(transport.TooLarge(fi.Size, limit)))
+	}
+	data, err := transport.LoadMax(ctx, be, transport.Handle{Kind: transport.Keys, Name: name}, limit)
+	switch {
+	case be.IsNotExist(err):
+		return nil, nil // removed since the listing (cairn key passwd elsewhere, say)
+	case err != nil:
+		if errors.Is(err, transport.ErrTooLarge) {
+			return nil, fmt.Errorf("key slot %s: %w", short, tooLarge(err))
+		}
+		return nil, fmt.Errorf("load key slot %s: %w", short, err)
+	}
+	// Named by the SHA-256 of its bytes: a slot that is not was not stored by cairn
+	// (or was changed since), and costs no derivation.
+	if objectID(data).String() != name {
+		return nil, fmt.Errorf("key slot %s: its bytes do not match its name: %w", short, ErrDamaged)
+	}
+	ck := cacheKey(data, o.password)
+	if mk := o.keys.get(ck); mk != nil {
+		return mk, nil
+	}
+	ks, err := decodeKeySlot(data)
+	if err != nil {
+		return nil, fmt.Errorf("key slot %s: %w", short, err)
+	}
+	mk, ok, err := ks.unlock(o.password, o.derive)
+	if err != nil {
+		return nil, fmt.Errorf("key slot %s: %w", short, err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	o.keys.put(ck, mk)
+	return mk, nil
+}
+
+// tooManySlots is the error of a password that opens none of the slots tried when the
+// repository has more than maxKeySlots.
+type tooManySlots struct{ n int }
+
+func (e tooManySlots) Error() string {
+	return fmt.Sprintf("%v: the password opens none of the first %d key slots by name, and the repository has %d; "+
+		"the others were not tried (anyone with access to the storage can add slots: remove the ones you do not know)",
+		ErrTooManyKeySlots, maxKeySlots, e.n)
+}
+
+func (e tooManySlots) Is(target error) bool {
+	return target == ErrTooManyKeySlots || target == ErrWrongPassword
 }
 
 // Keys lists the key slots of an encrypted repository.
@@ -262,9 +334,12 @@ func (r *Repository) Keys(ctx context.Context) ([]KeyInfo, error) {
 	}
 	var out []KeyInfo
 	err := r.be.List(ctx, transport.Keys, func(fi transport.FileInfo) error {
-		data, err := transport.LoadAll(ctx, r.be, transport.Handle{Kind: transport.Keys, Name: fi.Name})
+		data, err := transport.LoadMax(ctx, r.be, transport.Handle{Kind: transport.Keys, Name: fi.Name}, r.limits.of(TypeKey))
 		if err != nil {
-			return err
+			return fmt.Errorf("key slot %s: %w", fi.Name, tooLarge(err))
+		}
+		if objectID(data).String() != fi.Name {
+			return fmt.Errorf("key slot %s: its bytes do not match its name: %w", fi.Name, ErrDamaged)
 		}
 		ks, err := decodeKeySlot(data)
 		if err != nil {
@@ -281,10 +356,21 @@ func (r *Repository) Keys(ctx context.Context) ([]KeyInfo, error) {
 	return out, nil
 }
 
-// AddKey stores a new key slot for password and returns its name.
+// AddKey stores a new key slot for password and returns its name. A repository holds
+// maxKeySlots slots at most: opening tries no more.
 func (r *Repository) AddKey(ctx context.Context, password string, p KDFParams) (string, error) {
 	if r.box == nil {
 		return "", errors.New("the repository is not encrypted: it takes no keys")
+	}
+	n := 0
+	if err := r.be.List(ctx, transport.Keys, func(transport.FileInfo) error {
+		n++
+		return nil
+	}); err != nil {
+		return "", fmt.Errorf("list key slots: %w", err)
+	}
+	if n >= maxKeySlots {
+		return "", fmt.Errorf("the repository has %d key slots, the most cairn tries when opening: remove one first (cairn key remove)", n)
 	}
 	return saveKeySlot(ctx, r.be, r.master, password, p)
 }
@@ -313,9 +399,13 @@ func (r *Repository) RemoveKey(ctx context.Context, name string) error {
 }
 
 // ChangePassword replaces the slot in use by one for a new password: the new slot is
-// stored before the old one is removed.
+// stored before the old one is removed, so for a moment the repository may hold one
+// slot more than AddKey allows.
 func (r *Repository) ChangePassword(ctx context.Context, password string, p KDFParams) (string, error) {
-	name, err := r.AddKey(ctx, password, p)
+	if r.box == nil {
+		return "", errors.New("the repository is not encrypted: it takes no keys")
+	}
+	name, err := saveKeySlot(ctx, r.be, r.master, password, p)
 	if err != nil {
 		return "", err
 	}

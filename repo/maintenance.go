@@ -32,7 +32,7 @@ func (r *Repository) Packs(ctx context.Context) (map[ObjectID]int64, error) {
 // LoadPack reads a whole pack, checks that its bytes match its name and returns its
 // entry table.
 func (r *Repository) LoadPack(ctx context.Context, name ObjectID) ([]byte, []BlobRef, error) {
-	data, err := r.loadAll(ctx, transport.Handle{Kind: transport.Data, Name: name.String()})
+	data, err := r.loadAll(ctx, transport.Handle{Kind: transport.Data, Name: name.String()}, packMax(r.cfg.PackSize))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -58,6 +58,9 @@ func (r *Repository) saveLock(ctx context.Context, rec lockRecord) (string, erro
 	if err != nil {
 		return "", err
 	}
+	if len(js) > maxLockBytes-headerSize-sealOverhead {
+		return "", fmt.Errorf("a %s record of %d bytes (naming %d packs) is more than cairn reads of one", rec.Op, len(js), len(rec.Packs))
+	}
 	data := sealObject(r.box, TypeLock, codecNone, js)
 	name := objectID(data).String()
 	return name, r.save(ctx, transport.Handle{Kind: transport.Locks, Name: name}, data)
@@ -75,12 +78,12 @@ func (r *Repository) locks(ctx context.Context) ([]lockRecord, error) {
 	}
 	var out []lockRecord
 	for _, name := range names {
-		data, err := transport.LoadAll(ctx, r.be, transport.Handle{Kind: transport.Locks, Name: name})
+		data, err := transport.LoadMax(ctx, r.be, transport.Handle{Kind: transport.Locks, Name: name}, r.limits.of(TypeLock))
 		if r.be.IsNotExist(err) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("load lock %s: %w", name[:8], err)
+			return nil, fmt.Errorf("load lock %s: %w", name[:8], tooLarge(err))
 		}
 		payload, err := openObject(r.box, data, TypeLock)
 		if err != nil {

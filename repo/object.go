@@ -16,14 +16,17 @@ import (
 //	"CAIRN" | envelope version | object type | codec
 //
 // Version 1 is a plain payload; version 2 is a sealed one (the objects of an encrypted
-// repository). Readers reject versions they do not know instead of misreading them, and
-// an encrypted repository rejects plain objects, so bytes swapped in by the storage
-// owner cannot pass for the owner's data.
+// repository); version 3 is a sealed pack whose entry table is padded, so that its
+// length does not give the entry count away (see pack.go). Readers reject versions
+// they do not know instead of misreading them, and an encrypted repository rejects
+// plain objects, so bytes swapped in by the storage owner cannot pass for the owner's
+// data.
 const (
 	magic           = "CAIRN"
 	envelopePlain   = 1
 	envelopeSealed  = 2
-	envelopeVersion = envelopeSealed // the newest this build reads
+	envelopePadded  = 3
+	envelopeVersion = envelopePadded // the newest this build reads
 	headerSize      = len(magic) + 3
 )
 
@@ -132,9 +135,14 @@ func envelopeOf(k *box) byte {
 	return envelopeSealed
 }
 
+// appendHeader appends the header this build writes: sealed packs are version 3.
 func appendHeader(dst []byte, k *box, t ObjectType, codec byte) []byte {
+	v := envelopeOf(k)
+	if k != nil && t == TypePack {
+		v = envelopePadded
+	}
 	dst = append(dst, magic...)
-	return append(dst, envelopeOf(k), byte(t), codec)
+	return append(dst, v, byte(t), codec)
 }
 
 // sealObject wraps a payload in the envelope, compressing it when codec says so and
@@ -169,10 +177,12 @@ func checkHeader(k *box, data []byte, want ObjectType) (codec byte, err error) {
 		return 0, fmt.Errorf("object envelope version %d: %w", v, ErrNewerFormat)
 	case v == 0:
 		return 0, fmt.Errorf("object envelope version 0: %w", ErrDamaged)
-	case v != envelopeOf(k) && k != nil:
+	case v == envelopePlain && k != nil:
 		return 0, fmt.Errorf("unencrypted object in an encrypted repository: %w", ErrDamaged)
-	case v != envelopeOf(k):
+	case v != envelopePlain && k == nil:
 		return 0, fmt.Errorf("encrypted object in an unencrypted repository: %w", ErrDamaged)
+	case v == envelopePadded && want != TypePack:
+		return 0, fmt.Errorf("a %s in envelope version %d, which only packs use: %w", want, v, ErrDamaged)
 	}
 	if t := ObjectType(data[len(magic)+1]); t != want {
 		return 0, fmt.Errorf("object is a %s, want a %s: %w", t, want, ErrDamaged)
@@ -211,41 +221,64 @@ func openObjectTo(k *box, data []byte, want ObjectType, inPlace bool) ([]byte, e
 		}
 	}
 	if codec == codecZstd {
-		if err := checkZstd(payload); err != nil {
-			return nil, fmt.Errorf("decompress %s: %w", want, err)
-		}
-		_, dec := codecs()
-		out, err := dec.DecodeAll(payload, nil)
+		out, err := decodeZstd(payload, nil, objectMax(want))
 		if err != nil {
-			return nil, fmt.Errorf("decompress %s: %v: %w", want, err, ErrDamaged)
+			return nil, fmt.Errorf("decompress %s: %w", want, err)
 		}
 		return out, nil
 	}
 	return payload, nil
 }
 
-// checkZstd refuses a zstd stream with a frame that declares more content than its
-// blocks can hold (a block decodes to 128 KiB at most). The decoder reserves a frame's
-// declared size before it reads the blocks, so without this a few damaged or forged
-// header bytes make it allocate up to its limit, 1 GiB, for an object of 20 bytes.
-func checkZstd(b []byte) error {
+// decodeZstd decompresses a zstd stream, appended to dst, when it decodes to limit
+// bytes at most. It knows before decoding: the stream's frames declare their sizes
+// (which the decoder holds them to) or are bounded by their blocks, so a stream that
+// would decode to more is refused before anything is allocated for it, in a plain
+// repository as in an encrypted one.
+func decodeZstd(b, dst []byte, limit int64) ([]byte, error) {
+	size, err := zstdSize(b)
+	if err != nil {
+		return nil, err
+	}
+	if size > uint64(limit) {
+		return nil, fmt.Errorf("zstd stream decodes to up to %d bytes, more than the %d read of it: %w", size, limit, ErrDamaged)
+	}
+	_, dec := codecs()
+	out, err := dec.DecodeAll(b, dst)
+	if err != nil {
+		return nil, fmt.Errorf("%v: %w", err, ErrDamaged)
+	}
+	return out, nil
+}
+
+// zstdSize is the most a zstd stream decodes to: the sum of its frames' declared sizes,
+// and for a frame that declares none, of its blocks' (a block decodes to 128 KiB at
+// most, and to no more than the frame's window, which the decoder holds it to). It refuses a frame that declares more content than its blocks can hold: the
+// decoder reserves a frame's declared size before it reads the blocks, so a few
+// damaged or forged header bytes would make it allocate for content that is not there.
+func zstdSize(b []byte) (uint64, error) {
+	var total uint64
 	for len(b) > 0 {
 		var h zstd.Header
 		rest, err := h.DecodeAndStrip(b)
 		if err != nil {
-			return fmt.Errorf("zstd frame header: %v: %w", err, ErrDamaged)
+			return 0, fmt.Errorf("zstd frame header: %v: %w", err, ErrDamaged)
 		}
 		if h.Skippable {
 			if uint64(len(rest)) < uint64(h.SkippableSize) {
-				return fmt.Errorf("zstd frame truncated: %w", ErrDamaged)
+				return 0, fmt.Errorf("zstd frame truncated: %w", ErrDamaged)
 			}
 			b = rest[h.SkippableSize:]
 			continue
 		}
+		blockMax := uint64(128 << 10)
+		if h.WindowSize > 0 {
+			blockMax = min(blockMax, h.WindowSize)
+		}
 		var most uint64
 		for last := false; !last; {
 			if len(rest) < 3 {
-				return fmt.Errorf("zstd frame truncated: %w", ErrDamaged)
+				return 0, fmt.Errorf("zstd frame truncated: %w", ErrDamaged)
 			}
 			bh := int(rest[0]) | int(rest[1])<<8 | int(rest[2])<<16
 			size, stored := bh>>3, bh>>3 // what the block decodes to, what it takes
@@ -255,23 +288,27 @@ func checkZstd(b []byte) error {
 			case 2: // compressed
 				size = 128 << 10
 			case 3:
-				return fmt.Errorf("zstd block type 3: %w", ErrDamaged)
+				return 0, fmt.Errorf("zstd block type 3: %w", ErrDamaged)
 			}
 			if len(rest) < 3+stored {
-				return fmt.Errorf("zstd frame truncated: %w", ErrDamaged)
+				return 0, fmt.Errorf("zstd frame truncated: %w", ErrDamaged)
 			}
-			last, rest, most = bh&1 != 0, rest[3+stored:], most+uint64(min(size, 128<<10))
+			last, rest, most = bh&1 != 0, rest[3+stored:], most+min(uint64(size), blockMax)
 		}
 		if h.HasCheckSum {
 			if len(rest) < 4 {
-				return fmt.Errorf("zstd frame truncated: %w", ErrDamaged)
+				return 0, fmt.Errorf("zstd frame truncated: %w", ErrDamaged)
 			}
 			rest = rest[4:]
 		}
 		if h.HasFCS && h.FrameContentSize > most {
-			return fmt.Errorf("zstd frame declares %d bytes, its blocks hold at most %d: %w", h.FrameContentSize, most, ErrDamaged)
+			return 0, fmt.Errorf("zstd frame declares %d bytes, its blocks hold at most %d: %w", h.FrameContentSize, most, ErrDamaged)
 		}
+		if h.HasFCS {
+			most = h.FrameContentSize // the decoder fails a frame that decodes to more
+		}
+		total += most
 		b = rest
 	}
-	return nil
+	return total, nil
 }

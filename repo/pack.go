@@ -3,6 +3,7 @@ package repo
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sync"
 
@@ -19,10 +20,12 @@ import (
 //	                           offset in frame u32 | length u32
 //	entry count u32
 //
-// In an encrypted repository (envelope version 2) every frame is sealed on its own
-// (nonce | ciphertext | tag of the codec byte and the frame's bytes), and the entry
-// table with its count is sealed as one blob followed by the blob's length (u32), so
-// the storage owner learns neither chunk ids nor where chunks start.
+// In an encrypted repository every frame is sealed on its own (nonce | ciphertext | tag
+// of the codec byte and the frame's bytes), and the entry table with its count is
+// sealed as one blob followed by the blob's length (u32), so the storage owner learns
+// neither chunk ids nor where chunks start. Since envelope version 3 the table is
+// padded with zeros before the count (to tableBucket), so the blob's length no longer
+// gives the entry count away; version 2 packs, unpadded, are still read.
 //
 // A frame is the unit of compression: the raw bytes of consecutive new chunks, up to
 // frameTarget, compressed together, so that small chunks (which deduplicate well)
@@ -33,7 +36,23 @@ import (
 const (
 	packEntrySize = 32 + 4 + 4 + 4 + 4
 	frameTarget   = 64 << 10
+	minTable      = 4 << 10 // the smallest padded table: 85 entries or fewer look alike
 )
+
+// tableBucket is the padded length of a sealed pack's table of n bytes (entries and
+// count): at least minTable, and above it rounded up as Padmé does (Nikitin et al.,
+// "Reducing metadata leakage from encrypted files and communication with PURBs",
+// 2019): to a multiple of 2^(e-s), where 2^e <= n < 2^(e+1) and s is the bit length
+// of e. That adds 11% at most and leaves O(log log n) bits of n to be read from the
+// length: a table of 16,000 entries is known to within 340.
+func tableBucket(n int) int {
+	if n <= minTable {
+		return minTable
+	}
+	e := bits.Len(uint(n)) - 1
+	mask := 1<<(e-bits.Len(uint(e))) - 1
+	return (n + mask) &^ mask
+}
 
 // BlobRef locates one chunk in a pack.
 type BlobRef struct {
@@ -112,17 +131,22 @@ func (p *packWriter) addSection(section []byte, refs []BlobRef) {
 	p.buf = append(p.buf, section...)
 }
 
-func (p *packWriter) size() int { return len(p.buf) }
+// size is what the pack's fullness is judged by: its bytes so far, or its entry table
+// when that is larger (chunks that compress a hundredfold), so that a pack read whole
+// stays within packMax.
+func (p *packWriter) size() int { return max(len(p.buf), len(p.entries)*packEntrySize) }
 
-// finish appends the entries (sealed when k is not nil) and returns the pack bytes
-// and its name.
+// finish appends the entries (padded and sealed when k is not nil) and returns the
+// pack bytes and its name.
 // The table is written after the frames and sealed where it lies: the pack's buffer
 // grows once at most, and it keeps the larger size for the packs after it.
 func (p *packWriter) finish(k *box) ([]byte, ObjectID) {
 	n := len(p.buf)
-	need := len(p.entries)*packEntrySize + 4
+	table := len(p.entries)*packEntrySize + 4
+	need := table
 	if k != nil {
-		need += sealOverhead + 4
+		need = tableBucket(table) + sealOverhead + 4
+		p.buf[len(magic)] = envelopePadded // the header says the table is padded, whoever wrote it
 	}
 	p.reserve(n + need)
 	if k != nil {
@@ -130,6 +154,11 @@ func (p *packWriter) finish(k *box) ([]byte, ObjectID) {
 	}
 	for _, e := range p.entries {
 		p.buf = appendRef(p.buf, e)
+	}
+	if k != nil {
+		end := len(p.buf) + tableBucket(table) - table
+		clear(p.buf[len(p.buf):end])
+		p.buf = p.buf[:end]
 	}
 	p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(len(p.entries)))
 	if k != nil {
@@ -157,7 +186,8 @@ func readRef(b []byte) BlobRef {
 	return r
 }
 
-// parsePackEntries reads the entry table at the end of a whole pack.
+// parsePackEntries reads the entry table at the end of a whole pack. The sealed table
+// of a version 3 pack holds zeros between its entries and its count.
 func parsePackEntries(k *box, pack []byte) ([]BlobRef, error) {
 	if _, err := checkHeader(k, pack, TypePack); err != nil {
 		return nil, err
@@ -182,8 +212,15 @@ func parsePackEntries(k *box, pack []byte) ([]BlobRef, error) {
 	}
 	n := int(binary.LittleEndian.Uint32(table[len(table)-4:]))
 	tableStart := len(table) - 4 - n*packEntrySize
+	padded := pack[len(magic)] == envelopePadded
 	if k == nil {
 		framesEnd = tableStart
+	} else if padded && tableStart >= 0 {
+		// Entries first, then the padding.
+		if slices.ContainsFunc(table[n*packEntrySize:len(table)-4], func(c byte) bool { return c != 0 }) {
+			return nil, fmt.Errorf("pack table padding is not zeros: %w", ErrDamaged)
+		}
+		tableStart = 0
 	}
 	if n < 0 || n > len(table)/packEntrySize || tableStart < 0 || k == nil && tableStart < headerSize || k != nil && tableStart != 0 {
 		return nil, fmt.Errorf("pack entry count %d does not fit its %d bytes: %w", n, len(pack), ErrDamaged)
@@ -223,13 +260,9 @@ func decodeFrame(k *box, stored, dst []byte) ([]byte, error) {
 	case codecNone:
 		return append(dst[:0], stored[1:]...), nil
 	case codecZstd:
-		if err := checkZstd(stored[1:]); err != nil {
-			return nil, fmt.Errorf("decompress frame: %w", err)
-		}
-		_, dec := codecs()
-		out, err := dec.DecodeAll(stored[1:], dst[:0])
+		out, err := decodeZstd(stored[1:], dst[:0], maxFrameBytes)
 		if err != nil {
-			return nil, fmt.Errorf("decompress frame: %v: %w", err, ErrDamaged)
+			return nil, fmt.Errorf("decompress frame: %w", err)
 		}
 		return out, nil
 	}

@@ -178,9 +178,13 @@ func TestPackRegionSpared(t *testing.T) {
 	if m.b == nil || m.b[0] != 0 || m.b[len(magic)] != 0 {
 		t.Fatal("spared region is unmapped or still holds the pack's bytes")
 	}
+	// Pack writers of earlier tests may be collected meanwhile and their regions spared
+	// after this one: the spared regions are taken last spared first, until this one.
 	q := newPackWriter(1<<20, nil)
-	if q.mem != m {
-		t.Fatal("the next pack writer did not take the spared region")
+	for held := []*packWriter{}; q.mem != m; q = newPackWriter(1<<20, nil) {
+		if held = append(held, q); len(held) > 1000 {
+			t.Fatal("no later pack writer took the spared region")
+		}
 	}
 	if string(q.buf[:len(magic)]) != magic {
 		t.Fatal("pack header not written into the reused region")

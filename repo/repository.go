@@ -29,6 +29,7 @@ type Repository struct {
 	box     *box       // nil in an unencrypted repository
 	master  *masterKey // nil in an unencrypted repository
 	keyName string     // the key slot the repository was opened with
+	limits  readLimits // bounds on the objects it reads
 
 	marker *liveMarker  // this handle's marker in locks/, if any
 	timing MarkerTiming // how markers are refreshed and judged
@@ -91,6 +92,8 @@ type options struct {
 	keys     *KeyCache
 	marker   string
 	timing   MarkerTiming
+	limits   readLimits
+	derive   deriveFunc // argon2id unless a test counts the calls
 }
 
 // WithKeyCache lets Open reuse master keys unlocked before in this process.
@@ -109,7 +112,7 @@ func WithPassword(password string, kdf KDFParams) Option {
 }
 
 func collect(opts []Option) options {
-	o := options{kdf: DefaultKDF}
+	o := options{kdf: DefaultKDF, derive: argon2Key}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -157,7 +160,7 @@ func Init(ctx context.Context, be transport.Backend, cfg Config, opts ...Option)
 		return nil, fmt.Errorf("init %s: save config: %w", be.Location(), err)
 	}
 	r := newRepository(be, cfg)
-	r.box, r.master, r.keyName = k, mk, keyName
+	r.box, r.master, r.keyName, r.limits = k, mk, keyName, o.limits
 	return r, nil
 }
 
@@ -165,12 +168,12 @@ func Init(ctx context.Context, be transport.Backend, cfg Config, opts ...Option)
 // repository needs WithPassword.
 func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repository, error) {
 	o := collect(opts)
-	data, err := transport.LoadAll(ctx, be, transport.Handle{Kind: transport.Config})
+	data, err := transport.LoadMax(ctx, be, transport.Handle{Kind: transport.Config}, o.limits.of(TypeConfig))
 	if err != nil {
 		if be.IsNotExist(err) {
 			return nil, fmt.Errorf("open %s: %w", be.Location(), ErrNoRepository)
 		}
-		return nil, fmt.Errorf("open %s: %w", be.Location(), err)
+		return nil, fmt.Errorf("open %s: %w", be.Location(), tooLarge(err))
 	}
 	var (
 		mk      *masterKey
@@ -178,7 +181,7 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 		keyName string
 	)
 	if len(data) > len(magic) && string(data[:len(magic)]) == magic && data[len(magic)] == envelopeSealed {
-		if mk, keyName, err = unlockRepository(ctx, be, o.password, o.keys); err != nil {
+		if mk, keyName, err = unlockRepository(ctx, be, o); err != nil {
 			return nil, fmt.Errorf("open %s: %w", be.Location(), err)
 		}
 		if k, err = newBox(mk); err != nil {
@@ -193,7 +196,7 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 		return nil, fmt.Errorf("open %s: config says encryption %q but is stored otherwise: %w", be.Location(), cfg.Encryption, ErrDamaged)
 	}
 	r := newRepository(be, cfg)
-	r.box, r.master, r.keyName = k, mk, keyName
+	r.box, r.master, r.keyName, r.limits = k, mk, keyName, o.limits
 	r.timing = o.timing.withDefaults()
 	if o.marker != "" {
 		if err := r.writeMarker(ctx, o.marker); err != nil {
@@ -239,13 +242,14 @@ func (r *Repository) save(ctx context.Context, h transport.Handle, data []byte) 
 	return nil
 }
 
-func (r *Repository) loadAll(ctx context.Context, h transport.Handle) ([]byte, error) {
-	data, err := transport.LoadAll(ctx, r.be, h)
+// loadAll reads a whole object of at most limit bytes.
+func (r *Repository) loadAll(ctx context.Context, h transport.Handle, limit int64) ([]byte, error) {
+	data, err := transport.LoadMax(ctx, r.be, h, limit)
 	if err != nil {
 		if r.be.IsNotExist(err) {
 			return nil, fmt.Errorf("load %s: %w", h, errors.Join(ErrNotFound, err))
 		}
-		return nil, fmt.Errorf("load %s: %w", h, err)
+		return nil, fmt.Errorf("load %s: %w", h, tooLarge(err))
 	}
 	r.read.Add(int64(len(data)))
 	return data, nil
@@ -286,7 +290,7 @@ func (r *Repository) loadIndex(ctx context.Context) error {
 	g.SetLimit(4)
 	for _, name := range names {
 		g.Go(func() error {
-			data, err := r.loadAll(gctx, transport.Handle{Kind: transport.Index, Name: name})
+			data, err := r.loadAll(gctx, transport.Handle{Kind: transport.Index, Name: name}, r.limits.of(TypeIndex))
 			if err != nil {
 				return err
 			}
@@ -609,11 +613,18 @@ func (r *Repository) Flush(ctx context.Context) error {
 	return r.writeIndex(ctx, pending)
 }
 
-// SaveIndex writes one index file and returns its name.
+// SaveIndex writes an index file (more than one for more than maxIndexEntries chunks)
+// and returns the name of the last.
 func (r *Repository) SaveIndex(ctx context.Context, f indexFile) (ObjectID, error) {
-	data := encodeIndex(r.box, f)
-	name := objectID(data)
-	return name, r.save(ctx, transport.Handle{Kind: transport.Index, Name: name.String()}, data)
+	var name ObjectID
+	for _, part := range splitIndex(f, maxIndexEntries) {
+		data := encodeIndex(r.box, part)
+		name = objectID(data)
+		if err := r.save(ctx, transport.Handle{Kind: transport.Index, Name: name.String()}, data); err != nil {
+			return name, err
+		}
+	}
+	return name, nil
 }
 
 // LoadChunk returns the raw bytes of a chunk, verified against its id.
@@ -952,7 +963,7 @@ func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
 
 func (r *Repository) loadSnapshot(ctx context.Context, name string) (*Snapshot, error) {
 	h := transport.Handle{Kind: transport.Snapshots, Name: name}
-	data, err := r.loadAll(ctx, h)
+	data, err := r.loadAll(ctx, h, r.limits.of(TypeSnapshot))
 	if err != nil {
 		return nil, err
 	}

@@ -110,7 +110,11 @@ func encodeSnapshot(k *box, sn *Snapshot) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode snapshot %s: %w", sn.ID, err)
 	}
-	return sealObject(k, TypeSnapshot, codecZstd, js), nil
+	data := sealObject(k, TypeSnapshot, codecZstd, js)
+	if len(js) > maxSnapshotBytes || len(data) > maxSnapshotBytes {
+		return nil, fmt.Errorf("encode snapshot %s: a manifest of %d bytes is more than cairn reads of one (%d)", sn.ID, len(js), maxSnapshotBytes)
+	}
+	return data, nil
 }
 
 func decodeSnapshot(k *box, data []byte) (*Snapshot, error) {

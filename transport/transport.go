@@ -109,7 +109,9 @@ func NotExist(h Handle) error {
 	return fmt.Errorf("%s: %w", h, ErrNotExist)
 }
 
-// LoadAll reads a whole object into memory.
+// LoadAll reads a whole object into memory, whatever its size. Objects read from a
+// repository, which whoever holds the storage can make as large as they like, are
+// read with LoadMax instead.
 func LoadAll(ctx context.Context, b Backend, h Handle) ([]byte, error) {
 	var data []byte
 	err := b.Load(ctx, h, 0, 0, func(rd io.Reader) error {
@@ -118,6 +120,75 @@ func LoadAll(ctx context.Context, b Backend, h Handle) ([]byte, error) {
 		return err
 	})
 	return data, err
+}
+
+// ErrTooLarge means an object holds more bytes than its reader takes of its kind.
+var ErrTooLarge = errors.New("too large for cairn to read")
+
+// MaxList is the most objects of one kind a listing of a remote backend reports: about
+// 8 TiB of packs of the default size. A server that lists more fails the listing, so
+// it cannot make a client collect names without end.
+const MaxList = 1 << 21
+
+// LoadMax reads a whole object into memory, up to limit bytes. An object whose reader
+// announces more (a response's Content-Length, a file's size) fails before any byte is
+// read; one that sends more fails as soon as limit is passed, without reading the rest.
+// Either way the error wraps ErrTooLarge.
+func LoadMax(ctx context.Context, b Backend, h Handle, limit int64) ([]byte, error) {
+	var data []byte
+	err := b.Load(ctx, h, 0, 0, func(rd io.Reader) error {
+		var err error
+		data, err = ReadAllMax(rd, limit)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// ReadAllMax is ReadAll for at most limit bytes: a reader that announces or holds more
+// fails with an error wrapping ErrTooLarge, having read at most limit+1 bytes.
+func ReadAllMax(rd io.Reader, limit int64) ([]byte, error) {
+	if s, ok := rd.(Sizer); ok {
+		switch size := s.Size(); {
+		case size > limit:
+			return nil, TooLarge(size, limit)
+		case size >= 0 && size <= maxSized:
+			return ReadAll(rd) // exactly size bytes, and fails if more follow
+		}
+	}
+	lr := &io.LimitedReader{R: rd, N: limit + 1}
+	data, err := io.ReadAll(lr)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, TooLarge(-1, limit)
+	}
+	return data, nil
+}
+
+// TooLarge is the error of an object of size bytes (negative: unknown, it went on past
+// limit) read by a reader that takes limit bytes at most.
+func TooLarge(size, limit int64) error {
+	if size < 0 {
+		return fmt.Errorf("%w: it holds more than %s, the most read of its kind", ErrTooLarge, sizeString(limit))
+	}
+	return fmt.Errorf("%w: it holds %s, more than the %s read of its kind", ErrTooLarge, sizeString(size), sizeString(limit))
+}
+
+// sizeString prints a byte count for a message: whole KiB, MiB or GiB when it is one.
+func sizeString(n int64) string {
+	for _, u := range []struct {
+		shift uint
+		name  string
+	}{{40, "TiB"}, {30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d %s", n>>u.shift, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // Sizer is a reader that knows how many bytes it holds from the start: io.SectionReader,

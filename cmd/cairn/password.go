@@ -22,15 +22,21 @@ var (
 	}
 )
 
-// kdfParams reads --kdf-memory and --kdf-time.
+// kdfParams reads --kdf-memory and --kdf-time. Their bounds are those a repository
+// accepts of a key slot (repo.KDFParams.Validate): a slot it would skip is never made.
 func kdfParams(c *cli.Context) (repo.KDFParams, error) {
 	mem, err := parseSize(c.String("kdf-memory"))
 	if err != nil {
 		return repo.KDFParams{}, usagef("--kdf-memory: %v", err)
 	}
-	p := repo.KDFParams{Time: uint32(c.Int("kdf-time")), MemoryKiB: uint32(mem >> 10), Threads: repo.DefaultKDF.Threads}
-	if c.Int("kdf-time") < 1 || mem>>10 < 64 || mem>>10 > 4<<20 {
-		return p, usagef("--kdf-time must be at least 1 and --kdf-memory between 64KiB and 4GiB")
+	passes := c.Int("kdf-time")
+	if mem>>10 < repo.MinKDFMemoryKiB || mem>>10 > repo.MaxKDFMemoryKiB || passes < 1 || passes > repo.MaxKDFTime {
+		return repo.KDFParams{}, usagef("--kdf-memory must be between %dKiB and %dGiB and --kdf-time between 1 and %d",
+			repo.MinKDFMemoryKiB, repo.MaxKDFMemoryKiB>>20, repo.MaxKDFTime)
+	}
+	p := repo.KDFParams{Time: uint32(passes), MemoryKiB: uint32(mem >> 10), Threads: repo.DefaultKDF.Threads}
+	if err := p.Validate(); err != nil {
+		return p, usagef("--kdf-memory and --kdf-time: %v (at most %dGiB of memory times passes)", err, repo.MaxKDFWork>>20)
 	}
 	return p, nil
 }

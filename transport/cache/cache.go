@@ -101,10 +101,13 @@ func (c *Backend) Load(ctx context.Context, h transport.Handle, length int, offs
 	if b, ok := c.get(h); ok {
 		return fn(bytes.NewReader(b))
 	}
+	// fn reads the download itself, so it stops where it would without the cache (at
+	// its size limit, say); what it read is kept when that is the whole object.
 	var data []byte
 	err := c.Backend.Load(ctx, h, 0, 0, func(rd io.Reader) error {
-		var err error
-		data, err = io.ReadAll(rd)
+		t := &tee{r: rd}
+		err := fn(t)
+		data = t.buf
 		return err
 	})
 	if err != nil {
@@ -114,7 +117,34 @@ func (c *Backend) Load(ctx context.Context, h transport.Handle, length int, offs
 	if hex.EncodeToString(sum[:]) == h.Name {
 		c.put(h, data)
 	}
-	return fn(bytes.NewReader(data))
+	return nil
+}
+
+// tee keeps a copy of what is read through it. It passes on the size its reader
+// announces, so that transport.ReadAll and LoadMax see it as they would without it.
+type tee struct {
+	r   io.Reader
+	buf []byte
+}
+
+func (t *tee) Read(p []byte) (int, error) {
+	if t.buf == nil {
+		// Read only once fn took the announced size: room for all of it at once.
+		if size := t.Size(); size > 0 && size <= 1<<30 {
+			t.buf = make([]byte, 0, size)
+		}
+	}
+	n, err := t.r.Read(p)
+	t.buf = append(t.buf, p[:n]...)
+	return n, err
+}
+
+// Size implements transport.Sizer.
+func (t *tee) Size() int64 {
+	if s, ok := t.r.(transport.Sizer); ok {
+		return s.Size()
+	}
+	return -1
 }
 
 // Remove implements transport.Backend.

@@ -33,8 +33,14 @@ type Options struct {
 	RetryWaitMin  time.Duration // first backoff; 200 ms when 0
 	RetryWaitMax  time.Duration // longest backoff; 10 s when 0
 	HeaderTimeout time.Duration // longest wait for a response's headers; 60 s when 0
+	MaxListBytes  int64         // the longest listing read; DefaultMaxListBytes when 0
 	Transport     http.RoundTripper
 }
+
+// DefaultMaxListBytes bounds the JSON listing of one kind of object: room for about
+// 2.5 million names of 64 hex digits (transport.MaxList are reported at most), and a
+// bound on what a server that sends a listing without end makes a client read.
+const DefaultMaxListBytes = 256 << 20
 
 // Backend is a repository on a REST server.
 type Backend struct {
@@ -42,6 +48,7 @@ type Backend struct {
 	user     *url.Userinfo
 	client   *retryablehttp.Client
 	location string
+	maxList  int64 // bytes of one listing
 }
 
 var _ transport.Backend = (*Backend)(nil)
@@ -103,6 +110,9 @@ func Open(rawURL string, opt Options) (*Backend, error) {
 	if opt.HeaderTimeout == 0 {
 		opt.HeaderTimeout = 60 * time.Second
 	}
+	if opt.MaxListBytes <= 0 {
+		opt.MaxListBytes = DefaultMaxListBytes
+	}
 	rt := opt.Transport
 	if rt == nil {
 		rt = &http.Transport{
@@ -122,7 +132,7 @@ func Open(rawURL string, opt Options) (*Backend, error) {
 	c.Backoff = jitterBackoff
 	c.CheckRetry = checkRetry
 	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	return &Backend{base: u, user: user, client: c, location: "rest:" + u.String()}, nil
+	return &Backend{base: u, user: user, client: c, location: "rest:" + u.String(), maxList: opt.MaxListBytes}, nil
 }
 
 // jitterBackoff is transport.Backoff in retryablehttp's shape.
@@ -357,7 +367,8 @@ func (b *Backend) Stat(ctx context.Context, h transport.Handle) (transport.FileI
 	return transport.FileInfo{Name: h.Name, Size: resp.ContentLength}, nil
 }
 
-// List implements transport.Backend.
+// List implements transport.Backend. The listing is read as it arrives, up to
+// MaxListBytes and transport.MaxList names, and reported once it is complete.
 func (b *Backend) List(ctx context.Context, k transport.Kind, fn func(transport.FileInfo) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -369,10 +380,7 @@ func (b *Backend) List(ctx context.Context, k transport.Kind, fn func(transport.
 		return fmt.Errorf("list: %w", err)
 	}
 	h := transport.Handle{Kind: k}
-	var items []struct {
-		Name string `json:"name"`
-		Size int64  `json:"size"`
-	}
+	var items []transport.FileInfo
 	err := b.retryShort(ctx, "list "+string(k), func() error {
 		resp, err := b.do(ctx, http.MethodGet, b.url(h), nil, http.Header{"Accept": {"application/vnd.x.restic.rest.v2"}})
 		if err != nil {
@@ -382,27 +390,69 @@ func (b *Backend) List(ctx context.Context, k transport.Kind, fn func(transport.
 		if resp.StatusCode != http.StatusOK {
 			return &StatusError{Op: "list", Handle: h, Status: resp.StatusCode}
 		}
-		body, err := io.ReadAll(transport.NewExactReader(resp.Body, resp.ContentLength))
-		if err != nil {
-			return err
-		}
-		if err := json.Unmarshal(body, &items); err != nil {
-			return fmt.Errorf("list %s: the server's answer is not a v2 listing: %w", k, err)
-		}
-		return nil
+		items, err = b.readListing(k, resp)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	for _, it := range items {
-		if (transport.Handle{Kind: k, Name: it.Name}).Valid() != nil {
-			continue
-		}
-		if err := fn(transport.FileInfo{Name: it.Name, Size: it.Size}); err != nil {
+		if err := fn(it); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// readListing decodes a v2 listing, [{"name": ..., "size": ...}, ...], keeping the
+// entries whose names are valid handles of kind k. It stops with an error wrapping
+// transport.ErrTooLarge once the body passes b.maxList bytes or names more than
+// transport.MaxList objects.
+func (b *Backend) readListing(k transport.Kind, resp *http.Response) ([]transport.FileInfo, error) {
+	if resp.ContentLength > b.maxList {
+		return nil, fmt.Errorf("list %s: %w", k, transport.TooLarge(resp.ContentLength, b.maxList))
+	}
+	body := &io.LimitedReader{R: transport.NewExactReader(resp.Body, resp.ContentLength), N: b.maxList + 1}
+	bad := func(err error) error {
+		if body.N <= 0 {
+			return fmt.Errorf("list %s: %w", k, transport.TooLarge(-1, b.maxList))
+		}
+		var short *transport.ShortBody
+		if errors.As(err, &short) {
+			return err // cut on the way: read again
+		}
+		return fmt.Errorf("list %s: the server's answer is not a v2 listing: %w", k, err)
+	}
+	dec := json.NewDecoder(body)
+	switch tok, err := dec.Token(); {
+	case err != nil:
+		return nil, bad(err)
+	case tok == nil:
+		return nil, nil // null: nothing listed
+	case tok != json.Delim('['):
+		return nil, bad(fmt.Errorf("starts with %v, not a list", tok))
+	}
+	var items []transport.FileInfo
+	for dec.More() {
+		var it struct {
+			Name string `json:"name"`
+			Size int64  `json:"size"`
+		}
+		if err := dec.Decode(&it); err != nil {
+			return nil, bad(err)
+		}
+		if (transport.Handle{Kind: k, Name: it.Name}).Valid() != nil || it.Size < 0 {
+			continue
+		}
+		if len(items) == transport.MaxList {
+			return nil, fmt.Errorf("list %s: %w: the server lists more than %d objects", k, transport.ErrTooLarge, transport.MaxList)
+		}
+		items = append(items, transport.FileInfo{Name: it.Name, Size: it.Size})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, bad(err)
+	}
+	return items, nil
 }
 
 // Remove implements transport.Backend. The server answers a delete of a missing

@@ -46,6 +46,7 @@ type Options struct {
 	RetryWaitMin  time.Duration // first backoff; 200 ms when 0
 	RetryWaitMax  time.Duration // longest backoff; 10 s when 0
 	HeaderTimeout time.Duration // longest wait for a response's headers; 60 s when 0
+	MaxList       int           // most objects one listing reports; transport.MaxList when 0
 	Transport     http.RoundTripper
 
 	AccessKeyID     string // AWS_ACCESS_KEY_ID when empty
@@ -201,6 +202,9 @@ func Open(rawURL string, opt Options) (*Backend, error) {
 	if opt.HeaderTimeout == 0 {
 		opt.HeaderTimeout = 60 * time.Second
 	}
+	if opt.MaxList <= 0 {
+		opt.MaxList = transport.MaxList
+	}
 	b := &Backend{bucket: bucket, prefix: prefix, region: opt.Region, location: location}
 	rt := opt.Transport
 	if rt == nil {
@@ -216,6 +220,7 @@ func Open(rawURL string, opt Options) (*Backend, error) {
 		}
 		rt = b.http
 	}
+	rt = bodyCap{next: rt}
 	client, err := minio.New(u.Host, &minio.Options{
 		Creds:      credentials.NewStaticV4(opt.AccessKeyID, opt.SecretAccessKey, opt.SessionToken),
 		Secure:     u.Scheme == "https",
@@ -477,7 +482,10 @@ func (b *Backend) stat(ctx context.Context, h transport.Handle) (transport.FileI
 }
 
 // List implements transport.Backend. A listing that fails on the way resumes after the
-// last object it reported.
+// last object it reported. S3 lists keys in ascending order, a page at a time: a server
+// that repeats or reorders keys, or lists more than MaxList objects, fails the listing
+// (each page's body is bounded by bodyCap), so a server cannot make it run or grow
+// without end.
 func (b *Backend) List(ctx context.Context, k transport.Kind, fn func(transport.FileInfo) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -490,12 +498,19 @@ func (b *Backend) List(ctx context.Context, k transport.Kind, fn func(transport.
 	}
 	prefix := b.prefix + string(k) + "/"
 	var after string
+	listed := 0
 	err := b.retry(ctx, func() error {
 		lctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		for obj := range b.client.ListObjectsIter(lctx, b.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, StartAfter: after}) {
 			if obj.Err != nil {
 				return b.wrap("list "+string(k), obj.Err)
+			}
+			if obj.Key <= after {
+				return &final{fmt.Errorf("list %s: the server listed %q after %q: not in ascending order", k, obj.Key, after)}
+			}
+			if listed++; listed > b.opt.MaxList {
+				return &final{fmt.Errorf("list %s: %w: the server lists more than %d objects", k, transport.ErrTooLarge, b.opt.MaxList)}
 			}
 			after = obj.Key
 			name := strings.TrimPrefix(obj.Key, prefix)
