@@ -86,15 +86,8 @@ func (p Pins) save(location string, cfg Config) error {
 	return cache.WriteFile(p.Path(location), b)
 }
 
-// check compares cfg with the pin of location, recording it on first contact.
-func (p Pins) check(location string, cfg Config) error {
-	pn, ok, err := p.load(location)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return p.save(location, cfg)
-	}
+// compare refuses cfg unless it is the repository pn recorded at location.
+func (p Pins) compare(location string, pn pin, cfg Config) error {
 	way := fmt.Sprintf("if you re-created the repository there yourself, delete %s and run again", p.Path(location))
 	switch {
 	case pn.Encryption != cfg.Encryption:
@@ -107,18 +100,32 @@ func (p Pins) check(location string, cfg Config) error {
 	return nil
 }
 
-// trust refuses a repository that cannot be the one the caller means: unencrypted
-// although a password was given, or other than its pin says. It runs right after the
-// config is decoded, before anything is written.
+// trust refuses a repository that cannot be the one the caller means: other than its
+// pin says, or unencrypted although a password was given. It runs right after the
+// config is decoded, before anything is written; on first contact it records the pin
+// of a repository it accepts.
 func (o options) trust(location string, cfg Config) error {
+	pinned := false
+	if o.pins != nil {
+		pn, ok, err := o.pins.load(location)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := o.pins.compare(location, pn, cfg); err != nil {
+				return err
+			}
+		}
+		pinned = ok
+	}
 	if o.password != "" && cfg.Encryption == EncryptionNone {
 		return fmt.Errorf("%w: a password was given but its config says it is not encrypted; whoever holds the storage may have replaced an encrypted repository to read what is written next (for a repository made with --no-encryption, give no password)",
 			ErrRepositoryChanged)
 	}
-	if o.pins == nil {
-		return nil
+	if o.pins != nil && !pinned {
+		return o.pins.save(location, cfg)
 	}
-	return o.pins.check(location, cfg)
+	return nil
 }
 
 // normalizeLocation is the form of a location a pin is keyed by: for a server, the

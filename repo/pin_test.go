@@ -75,7 +75,7 @@ func TestPins(t *testing.T) {
 		{"no encryption where there was", plain, pinned, "", `it was stored with encryption "xchacha20-poly1305"`},
 		{"no encryption and another id", other, pinned, "", `it was stored with encryption "xchacha20-poly1305"`},
 		{"no encryption with a password, no pin yet", plain, Pins{Dir: t.TempDir()}, pw, "a password was given but its config says it is not encrypted"},
-		{"no encryption with a password, pinned", plain, pinned, pw, "a password was given"},
+		{"no encryption with a password, pinned", plain, pinned, pw, `it was stored with encryption "xchacha20-poly1305"`},
 		{"first contact without a password", plain, Pins{Dir: t.TempDir()}, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,6 +96,11 @@ func TestPins(t *testing.T) {
 			}
 			if after := objectCount(t, tc.be); after != before {
 				t.Fatalf("a refused open wrote %d objects", after-before)
+			}
+			if tc.pins != pinned {
+				if _, err := os.Stat(tc.pins.Path("mem:")); !os.IsNotExist(err) {
+					t.Fatalf("a refused first contact left a pin: %v", err)
+				}
 			}
 		})
 	}
