@@ -186,7 +186,6 @@ func reroute(from, to string) rule {
 	}
 }
 
-
 // hostileFixture is one case's world: a lying server, a cache folder of its own (in
 // CAIRN_CACHE_DIR), a snippet database, and a folder for everything else.
 type hostileFixture struct {
