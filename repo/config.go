@@ -31,6 +31,9 @@ const (
 	EncryptionXChaCha = "xchacha20-poly1305" // with argon2id key slots and keyed BLAKE3 chunk ids
 )
 
+// idLen is the length of a repository id: 16 random bytes in lowercase hex.
+const idLen = 32
+
 // DefaultPackSize is small enough that a backup cut off on a thin link loses little.
 const DefaultPackSize = 4 << 20
 
@@ -46,7 +49,7 @@ func NewConfig(now time.Time) (Config, error) {
 	}
 	return Config{
 		Format:      FormatVersion,
-		ID:          hex.EncodeToString(b[:16]),
+		ID:          hex.EncodeToString(b[:idLen/2]),
 		Created:     now.UTC(),
 		Chunking:    params,
 		Compression: "zstd",
@@ -61,6 +64,10 @@ func (c Config) validate() error {
 	}
 	if c.Format < 1 {
 		return fmt.Errorf("repository format %d: %w", c.Format, ErrDamaged)
+	}
+	if !validHex(c.ID, idLen) {
+		// The id names local folders (the list cache): it must never be a path.
+		return fmt.Errorf("repository id %q is not %d lowercase hex digits: %w", clip(c.ID), idLen, ErrDamaged)
 	}
 	if c.Encryption != EncryptionNone && c.Encryption != EncryptionXChaCha {
 		return fmt.Errorf("repository encryption %q: %w", c.Encryption, ErrNewerFormat)
@@ -98,4 +105,26 @@ func decodeConfig(k *box, data []byte) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// validHex reports whether s is exactly n lowercase hex digits: the only form a value
+// read from storage may have when it names a local file or folder.
+func validHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// clip shortens a hostile value for an error message.
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
 }

@@ -180,11 +180,9 @@ func (r *Repository) LoadList(ctx context.Context, id chunk.ID, visit func(chunk
 	if l, ok := r.lists.get(id); ok && visit == nil {
 		return l, nil
 	}
-	data, ok := r.lists.takeRaw(id)
-	if !ok && r.listStore != nil {
-		if data, ok = r.listStore.Get(id); ok && r.ChunkID(data) != id {
-			data, ok = nil, false
-		}
+	data, ok := r.lists.takeRaw(id) // checked when it was taken in
+	if !ok {
+		data, ok = r.cachedList(id)
 	}
 	if !ok {
 		var err error
@@ -277,12 +275,10 @@ func (r *Repository) PrefetchLists(ctx context.Context, ids []chunk.ID) error {
 				continue
 			}
 			seen[id] = true
-			if r.listStore != nil {
-				if data, ok := r.listStore.Get(id); ok {
-					r.lists.putRaw(id, data)
-					next = appendBase(next, data)
-					continue
-				}
+			if data, ok := r.cachedList(id); ok {
+				r.lists.putRaw(id, data)
+				next = appendBase(next, data)
+				continue
 			}
 			need = append(need, id)
 		}

@@ -94,6 +94,7 @@ type options struct {
 	timing   MarkerTiming
 	limits   readLimits
 	derive   deriveFunc // argon2id unless a test counts the calls
+	pins     *Pins      // nil: nothing remembered
 }
 
 // WithKeyCache lets Open reuse master keys unlocked before in this process.
@@ -121,7 +122,8 @@ func collect(opts []Option) options {
 
 // Init creates a repository in an empty location. A config with EncryptionXChaCha
 // needs WithPassword: a random master key is made and its first key slot stored
-// before the config, which is sealed with it.
+// before the config, which is sealed with it. WithPins records the new repository as
+// the one this client trusts at the location.
 func Init(ctx context.Context, be transport.Backend, cfg Config, opts ...Option) (*Repository, error) {
 	o := collect(opts)
 	if err := cfg.validate(); err != nil {
@@ -159,13 +161,21 @@ func Init(ctx context.Context, be transport.Backend, cfg Config, opts ...Option)
 	if err := be.Save(ctx, transport.Handle{Kind: transport.Config}, data); err != nil {
 		return nil, fmt.Errorf("init %s: save config: %w", be.Location(), err)
 	}
+	if o.pins != nil {
+		// What was made here is what this client trusts from now on.
+		if err := o.pins.save(be.Location(), cfg); err != nil {
+			return nil, fmt.Errorf("init %s: the repository was created but cannot be remembered: %w", be.Location(), err)
+		}
+	}
 	r := newRepository(be, cfg)
 	r.box, r.master, r.keyName, r.limits = k, mk, keyName, o.limits
 	return r, nil
 }
 
 // Open reads the config of an existing repository and loads its index. An encrypted
-// repository needs WithPassword.
+// repository needs WithPassword; given a password, Open refuses an unencrypted one
+// (ErrRepositoryChanged), and with WithPins a repository other than the one pinned
+// for the location, before it writes anything.
 func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repository, error) {
 	o := collect(opts)
 	data, err := transport.LoadMax(ctx, be, transport.Handle{Kind: transport.Config}, o.limits.of(TypeConfig))
@@ -194,6 +204,9 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 	}
 	if (k != nil) != (cfg.Encryption == EncryptionXChaCha) {
 		return nil, fmt.Errorf("open %s: config says encryption %q but is stored otherwise: %w", be.Location(), cfg.Encryption, ErrDamaged)
+	}
+	if err := o.trust(be.Location(), cfg); err != nil {
+		return nil, fmt.Errorf("open %s: %w", be.Location(), err)
 	}
 	r := newRepository(be, cfg)
 	r.box, r.master, r.keyName, r.limits = k, mk, keyName, o.limits

@@ -27,7 +27,7 @@ const (
 	exitUsage     = 2 // wrong flags or arguments
 	exitDamaged   = 3 // check found damage, or data read back did not verify
 	exitNoRepo    = 4 // no repository, not a cairn repository, or a newer format
-	exitPassword  = 5 // the repository is encrypted and no password, or a wrong one, was given
+	exitPassword  = 5 // the repository is encrypted and no password, or a wrong one, was given; or it is not the one seen there before
 	exitInterrupt = 130
 )
 
@@ -70,7 +70,7 @@ func exitCode(ctx context.Context, err error) int {
 		return exitUsage
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		return exitInterrupt
-	case errors.Is(err, repo.ErrPasswordNeeded), errors.Is(err, repo.ErrWrongPassword):
+	case errors.Is(err, repo.ErrPasswordNeeded), errors.Is(err, repo.ErrWrongPassword), errors.Is(err, repo.ErrRepositoryChanged):
 		return exitPassword
 	case errors.Is(err, repo.ErrNoRepository), errors.Is(err, repo.ErrForeign), errors.Is(err, repo.ErrNewerFormat):
 		return exitNoRepo
@@ -153,7 +153,8 @@ func openRepo(c *cli.Context, extra ...repo.Option) (*repo.Repository, error) {
 		be.Close()
 		return nil, err
 	}
-	opts := append([]repo.Option{repo.WithPassword(pw, repo.KDFParams{})}, extra...)
+	opts := append([]repo.Option{repo.WithPassword(pw, repo.KDFParams{})}, pinOptions(c)...)
+	opts = append(opts, extra...)
 	r, err := repo.Open(c.Context, be, opts...)
 	if errors.Is(err, repo.ErrPasswordNeeded) && pw == "" {
 		if pw, err = promptPassword("repository password", false); err == nil {
@@ -167,7 +168,11 @@ func openRepo(c *cli.Context, extra ...repo.Option) (*repo.Repository, error) {
 		be.Close()
 		return nil, err
 	}
-	keepLists(r, loc, locationOptions(c))
+	if err := keepLists(r, loc, locationOptions(c)); err != nil {
+		r.Release(c.Context)
+		be.Close()
+		return nil, err
+	}
 	opened.Lock()
 	opened.repos = append(opened.repos, r)
 	opened.Unlock()
@@ -193,10 +198,26 @@ func releaseAll() {
 
 // keepLists gives a remote repository a local store of its chunk lists, beside the
 // cache of its index files and manifests.
-func keepLists(r *repo.Repository, loc string, opt location.Options) {
-	if opt.CacheDir != "" && location.Remote(loc) {
-		r.SetListStore(repo.DirListStore{Dir: filepath.Join(opt.CacheDir, "lists", r.Config().ID)})
+func keepLists(r *repo.Repository, loc string, opt location.Options) error {
+	if opt.CacheDir == "" || !location.Remote(loc) {
+		return nil
 	}
+	s, err := repo.NewDirListStore(filepath.Join(opt.CacheDir, "lists"), r.Config())
+	if err != nil {
+		return err
+	}
+	r.SetListStore(s)
+	return nil
+}
+
+// pinOptions remembers each repository's id and encryption in the cache folder's
+// pins/, with --no-cache too (which only stops the copies of objects).
+func pinOptions(c *cli.Context) []repo.Option {
+	dir := c.String("cache-dir")
+	if dir == "" {
+		return nil
+	}
+	return []repo.Option{repo.WithPins(repo.Pins{Dir: filepath.Join(dir, "pins")})}
 }
 
 // locationOptions reads the global transport flags.

@@ -45,7 +45,7 @@ func initCommand(e *env) *cli.Command {
 			if cfg.Chunking.Max < 16*cfg.Chunking.Average {
 				cfg.Chunking.Max = max(cfg.Chunking.Max, 16*cfg.Chunking.Average)
 			}
-			var opts []repo.Option
+			opts := pinOptions(c) // init pins what it creates, replacing an older pin
 			if !c.Bool("no-encryption") {
 				kdf, err := kdfParams(c)
 				if err != nil {

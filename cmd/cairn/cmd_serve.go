@@ -93,7 +93,8 @@ func serveCommand(e *env) *cli.Command {
 				return err
 			}
 			keys := &repo.KeyCache{}
-			opts := []repo.Option{repo.WithPassword(pw, kdf), repo.WithKeyCache(keys)}
+			opts := []repo.Option{repo.WithPassword(pw, kdf), repo.WithKeyCache(keys),
+				repo.WithPins(repo.Pins{Dir: filepath.Join(data, "pins")})} // what the daemon saw first
 			api := httpapi.New(httpapi.Config{
 				DB: db,
 				OpenRepo: func(ctx context.Context) (*repo.Repository, error) {
@@ -159,7 +160,10 @@ func daemonRepo(ctx context.Context, loc string, explicit bool, opt location.Opt
 	if err != nil {
 		return nil, err
 	}
-	keepLists(r, loc, opt)
+	if err := keepLists(r, loc, opt); err != nil {
+		r.Release(ctx)
+		return nil, err
+	}
 	return r, nil
 }
 

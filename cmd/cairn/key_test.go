@@ -76,7 +76,9 @@ func TestEncryptedRepositoryCLI(t *testing.T) {
 	if out := p.ok("init", "--no-encryption"); !strings.Contains(out, "UNENCRYPTED") {
 		t.Fatalf("init --no-encryption: %s", out)
 	}
+	t.Setenv("CAIRN_PASSWORD", "") // a password given refuses an unencrypted repository
 	p.ok("backup", db)
+	t.Setenv("CAIRN_PASSWORD", "test password")
 	samples := someRecordText(t, db)
 	leaks := 0
 	for _, s := range samples {
@@ -135,6 +137,7 @@ func TestEncryptedRepositoryCLI(t *testing.T) {
 	t.Setenv("CAIRN_PASSWORD", "third password")
 	c.ok("check", "--read-data")
 	c.ok("restore", "latest", "--target", filepath.Join(dir, "out"))
+	t.Setenv("CAIRN_PASSWORD", "")
 	p.fails(exitFailure, "not encrypted", "key", "list")
 }
 

@@ -38,8 +38,17 @@ func New(b transport.Backend, dir string) (*Backend, error) {
 	return &Backend{Backend: b, dir: d}, nil
 }
 
+// cached reports whether h is kept here: an index file or a manifest whose name is a
+// SHA-256 (64 lowercase hex digits). Names come from the repository, so nothing else
+// ever becomes a local path.
 func cached(h transport.Handle) bool {
-	return (h.Kind == transport.Index || h.Kind == transport.Snapshots) && h.Valid() == nil
+	return (h.Kind == transport.Index || h.Kind == transport.Snapshots) && len(h.Name) == 2*sha256.Size && h.Valid() == nil
+}
+
+// matches reports whether data is the object h names.
+func matches(h transport.Handle, data []byte) bool {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]) == h.Name
 }
 
 func (c *Backend) path(h transport.Handle) string {
@@ -52,29 +61,18 @@ func (c *Backend) get(h transport.Handle) ([]byte, bool) {
 	if err != nil {
 		return nil, false
 	}
-	sum := sha256.Sum256(b)
-	if hex.EncodeToString(sum[:]) != h.Name {
+	if !matches(h, b) { // truncated, damaged, or another object's bytes
 		os.Remove(c.path(h))
 		return nil, false
 	}
 	return b, true
 }
 
-// put stores a copy; a failure only costs a later download.
+// put stores a copy of an object that matches its name; a failure only costs a later
+// download.
 func (c *Backend) put(h transport.Handle, data []byte) {
-	tmp, err := os.CreateTemp(filepath.Dir(c.path(h)), ".tmp-*")
-	if err != nil {
-		return
-	}
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), c.path(h))
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if matches(h, data) {
+		WriteFile(c.path(h), data)
 	}
 }
 
@@ -113,10 +111,7 @@ func (c *Backend) Load(ctx context.Context, h transport.Handle, length int, offs
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(data)
-	if hex.EncodeToString(sum[:]) == h.Name {
-		c.put(h, data)
-	}
+	c.put(h, data) // kept only when it is the whole object its name says
 	return nil
 }
 

@@ -60,3 +60,53 @@ func TestServesFromCache(t *testing.T) {
 		t.Fatal("a removed object stayed in the cache")
 	}
 }
+
+// TestOnlyMatchingCopies: the cache keeps and serves only objects whose bytes match
+// their 64-digit names; a truncated or foreign copy is fetched again and replaced.
+func TestOnlyMatchingCopies(t *testing.T) {
+	ctx := context.Background()
+	under := faulty.New(mem.New())
+	c, err := New(under, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, other := handle("index bytes"), handle("other index")
+	under.Save(ctx, h, []byte("index bytes"))
+	under.Save(ctx, other, []byte("other index"))
+	copyOf := func(h transport.Handle) string { return filepath.Join(c.dir, string(h.Kind), h.Name) }
+	for name, bad := range map[string][]byte{"truncated": []byte("index"), "foreign": []byte("other index"), "empty": {}} {
+		if err := os.WriteFile(copyOf(h), bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		loads := under.Calls("load")
+		if b, err := transport.LoadAll(ctx, c, h); err != nil || string(b) != "index bytes" {
+			t.Fatalf("%s copy: %q %v", name, b, err)
+		}
+		if under.Calls("load") != loads+1 {
+			t.Fatalf("%s copy was served without a download", name)
+		}
+		if b, _ := os.ReadFile(copyOf(h)); string(b) != "index bytes" {
+			t.Fatalf("%s copy was not replaced: %q", name, b)
+		}
+	}
+	// What the cache writes itself must match too: an object saved under a name that
+	// is not its hash, or under a shorter name, is not kept.
+	lying := handle("what the name says")
+	if err := c.Save(ctx, lying, []byte("something else")); err != nil {
+		t.Fatal(err)
+	}
+	short := transport.Handle{Kind: transport.Snapshots, Name: "0123abcd"}
+	if err := c.Save(ctx, short, []byte("short name")); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []transport.Handle{lying, short} {
+		if _, err := os.Stat(copyOf(h)); !os.IsNotExist(err) {
+			t.Fatalf("%s was kept: %v", h, err)
+		}
+	}
+	// Nothing but the copies is left in the folders (no temporary files).
+	entries, _ := os.ReadDir(filepath.Join(c.dir, "index"))
+	if len(entries) != 1 || entries[0].Name() != h.Name {
+		t.Fatalf("index copies: %v", entries)
+	}
+}
