@@ -301,7 +301,7 @@ func (s *Server) startRestoration(r *http.Request) (*job, error) {
 			return b, err
 		}
 		defer rp.Release(context.WithoutCancel(ctx))
-		sink := engine.NewDatabaseSink(s.cfg.DB, sn.Kind == repo.KindAssets)
+		sink := engine.NewDatabaseSink(ctx, s.cfg.DB, sn.Kind == repo.KindAssets)
 		err := engine.Restore(ctx, rp, sn, sink, engine.RestoreOptions{Progress: engine.ProgressFunc(func(e engine.Event) {
 			if total > 0 {
 				progress(100 * float64(e.BytesDone) / float64(total))
