@@ -162,32 +162,7 @@ func TestTricklingImportDoesNotBlockRestore(t *testing.T) {
 	const timeout = 2 * time.Second
 	f := newFixture(t, func(c *Config) { c.IOTimeout = timeout })
 	id, original, _ := f.backupThenChange(256 << 10)
-
-	c := f.rawConn()
-	fmt.Fprintf(c, "POST /database/import HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"version\":\"1\",\"tags\":[",
-		strings.TrimPrefix(f.http.URL, "http://"), 1<<20)
-	trickled := make(chan error, 1)
-	go func() { // one byte array element every 50 ms, until the server cuts it off
-		for i := 0; ; i++ {
-			if _, err := fmt.Fprintf(c, "%d,", 'a'+i%26); err != nil {
-				trickled <- err
-				return
-			}
-			time.Sleep(50 * time.Millisecond) // the trickle itself
-		}
-	}()
-	// The import holds the writer once it has made its copy of the database.
-	for {
-		if _, err := os.Stat(f.db.Path() + ".new"); err == nil {
-			break
-		}
-		select {
-		case err := <-trickled:
-			t.Fatalf("the import ended before it began: %v", err)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-
+	c := f.trickleImport()
 	start := time.Now()
 	restored := make(chan response, 1)
 	go func() { restored <- f.do("POST", "/backup/"+id+"/restore", nil) }()
@@ -207,6 +182,68 @@ func TestTricklingImportDoesNotBlockRestore(t *testing.T) {
 	}
 	if after := f.do("GET", "/database/export", nil).body; !bytes.Equal(after, original) {
 		t.Fatal("the database is not the restored backup")
+	}
+}
+
+// trickleImport starts an import whose body trickles in on a raw connection, and
+// returns the connection once the import holds the database's writer (its copy of the
+// database exists).
+func (f *fixture) trickleImport() net.Conn {
+	f.t.Helper()
+	c := f.rawConn()
+	fmt.Fprintf(c, "POST /database/import HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"version\":\"1\",\"tags\":[",
+		strings.TrimPrefix(f.http.URL, "http://"), 1<<20)
+	ended := make(chan error, 1)
+	go func() { // one byte array element every 50 ms, until the server cuts it off
+		for i := 0; ; i++ {
+			if _, err := fmt.Fprintf(c, "%d,", 'a'+i%26); err != nil {
+				ended <- err
+				return
+			}
+			time.Sleep(50 * time.Millisecond) // the trickle itself
+		}
+	}()
+	for {
+		if _, err := os.Stat(f.db.Path() + ".new"); err == nil {
+			return c
+		}
+		select {
+		case err := <-ended:
+			f.t.Fatalf("the import ended before it began: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// TestCancelRestoreWaitingForWriter: a restore waiting for the database's writer
+// behind a trickling import is cancelled at once, and the cancel answers.
+func TestCancelRestoreWaitingForWriter(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.IOTimeout = time.Minute })
+	id, _, changed := f.backupThenChange(256 << 10)
+	f.trickleImport()
+	restored := make(chan response, 1)
+	go func() { restored <- f.do("POST", "/backup/"+id+"/restore", nil) }()
+	// Time for the restore to reach its wait for the writer; cancelled sooner, it
+	// ends all the same.
+	time.Sleep(500 * time.Millisecond)
+	cancelled := make(chan response, 1)
+	go func() { cancelled <- f.do("POST", "/backup/"+id+"/restoration/cancel", nil) }()
+	select {
+	case r := <-cancelled:
+		f.want(r, 204, "")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cancel of a restore waiting for the writer still waits after 10 s")
+	}
+	if r := <-restored; r.code == 200 {
+		t.Fatal("a cancelled restore answered 200")
+	}
+	var st BackupStatus
+	json.Unmarshal(f.do("GET", "/backup/"+id+"/restoration/status", nil).body, &st)
+	if st.Value != StatusCanceled {
+		t.Fatalf("status after cancel: %+v", st)
+	}
+	if after := f.do("GET", "/database/export", nil).body; !bytes.Equal(after, changed) {
+		t.Fatal("a cancelled restore changed the database")
 	}
 }
 
