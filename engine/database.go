@@ -34,24 +34,26 @@ func (s DatabaseSource) CollectionTags(ctx context.Context) (map[string]string, 
 // DatabaseSink restores into the local database: a whole-database snapshot replaces it
 // (built beside it and swapped in on Commit), an assets snapshot is merged into it.
 type DatabaseSink struct {
+	ctx   context.Context
 	db    *localdb.DB
 	merge bool
 	p     *localdb.Pending
 }
 
-// NewDatabaseSink returns a sink that replaces the database, or merges into it.
-func NewDatabaseSink(db *localdb.DB, merge bool) *DatabaseSink {
-	return &DatabaseSink{db: db, merge: merge}
+// NewDatabaseSink returns a sink that replaces the database, or merges into it; ctx
+// ends its wait for the database's writer.
+func NewDatabaseSink(ctx context.Context, db *localdb.DB, merge bool) *DatabaseSink {
+	return &DatabaseSink{ctx: ctx, db: db, merge: merge}
 }
 
 // Begin implements Sink.
 func (s *DatabaseSink) Begin(meta Meta) error {
 	var err error
 	if s.merge {
-		s.p, err = s.db.BeginMerge()
+		s.p, err = s.db.BeginMerge(s.ctx)
 		return err
 	}
-	if s.p, err = s.db.BeginReplace(); err != nil {
+	if s.p, err = s.db.BeginReplace(s.ctx); err != nil {
 		return err
 	}
 	return s.p.SetMeta(localdb.Meta{Version: meta.Version, Schema: meta.Schema})

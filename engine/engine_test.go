@@ -576,7 +576,7 @@ func TestDatabaseRoundTrip(t *testing.T) {
 	db.Merge(ctx, func(w *localdb.Writer) error {
 		return w.Collection("tags", strings.NewReader(`{"id":"added-later"}`+"\n"))
 	})
-	if err := engine.Restore(ctx, r, sn, engine.NewDatabaseSink(db, false), engine.RestoreOptions{}); err != nil {
+	if err := engine.Restore(ctx, r, sn, engine.NewDatabaseSink(ctx, db, false), engine.RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	sameCollections(t, before, dump())
@@ -588,7 +588,7 @@ func TestDatabaseRoundTrip(t *testing.T) {
 		return w.Collection("tags", strings.NewReader(`{"id":"kept"}`+"\n"))
 	})
 	current := dump()
-	if err := engine.Restore(ctx, r, &bad, engine.NewDatabaseSink(db, false), engine.RestoreOptions{}); err == nil {
+	if err := engine.Restore(ctx, r, &bad, engine.NewDatabaseSink(ctx, db, false), engine.RestoreOptions{}); err == nil {
 		t.Fatal("restore of a damaged snapshot succeeded")
 	}
 	sameCollections(t, current, dump())

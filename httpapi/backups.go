@@ -33,8 +33,10 @@ func checkSchemaValue(sc *Schema) error {
 	return nil
 }
 
-// startCreation starts a backup job of src and returns it.
-func (s *Server) startCreation(ctx context.Context, src engine.Source, kind string) (*job, error) {
+// startCreation starts a backup job of src and returns it. The job runs prepare, when
+// given, before it backs up: what a job changes in the database happens only once the
+// job has the server's one job slot.
+func (s *Server) startCreation(ctx context.Context, src engine.Source, kind string, prepare func(context.Context) error) (*job, error) {
 	r, err := s.repository(ctx)
 	if err != nil {
 		return nil, err
@@ -65,6 +67,11 @@ func (s *Server) startCreation(ctx context.Context, src engine.Source, kind stri
 		Created:    GroupedTimestamp{Value: now.UTC().Format("2006-01-02T15:04:05.000Z"), Readable: readable(now.UTC())},
 		DeviceName: s.cfg.DeviceName, Platform: s.cfg.Platform}
 	return s.jobs.start(creation, id, initial, func(ctx context.Context, progress func(float64)) (Backup, error) {
+		if prepare != nil {
+			if err := prepare(ctx); err != nil {
+				return Backup{}, err
+			}
+		}
 		// A marker for the job, and the index as it is after it: a prune running
 		// meanwhile then deletes nothing this backup uses.
 		if err := r.Begin(ctx, "backup"); err != nil {
@@ -92,14 +99,18 @@ func (s *Server) backupsCreate(w http.ResponseWriter, r *http.Request) {
 	answer(w, r, s.createFromRequest)
 }
 
-// answer starts a job, waits for it and answers its Backup.
+// answer starts a job, waits for it and answers its Backup. A client that leaves
+// gets nothing; the job goes on.
 func answer(w http.ResponseWriter, r *http.Request, start func(*http.Request) (*job, error)) {
 	j, err := start(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	b, err := j.result()
+	b, err := j.result(r.Context())
+	if r.Context().Err() != nil {
+		return
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -116,7 +127,7 @@ func (s *Server) createFromRequest(r *http.Request) (*job, error) {
 	if err := checkSchemaValue(seed.Schema); err != nil {
 		return nil, err
 	}
-	return s.startCreation(r.Context(), engine.DatabaseSource{DB: s.cfg.DB}, repo.KindDatabase)
+	return s.startCreation(r.Context(), engine.DatabaseSource{DB: s.cfg.DB}, repo.KindDatabase, nil)
 }
 
 func (s *Server) backupsList(w http.ResponseWriter, r *http.Request) {
@@ -212,20 +223,10 @@ func assetLines(raws []json.RawMessage) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// backupAssetsOf stores assets in the local database and snapshots just them.
+// backupAssetsOf stores assets in the local database and snapshots just them, in one
+// job: while another job runs it answers 409 and the database stays as it was.
 func (s *Server) backupAssetsOf(w http.ResponseWriter, r *http.Request, raws []json.RawMessage) {
 	lines, err := assetLines(raws)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if _, err := s.repository(r.Context()); err != nil {
-		writeError(w, err)
-		return
-	}
-	err = s.cfg.DB.Merge(r.Context(), func(wr *localdb.Writer) error {
-		return wr.Collection("assets", bytes.NewReader(lines))
-	})
 	if err != nil {
 		writeError(w, err)
 		return
@@ -236,16 +237,24 @@ func (s *Server) backupAssetsOf(w http.ResponseWriter, r *http.Request, raws []j
 		return
 	}
 	src := engine.BytesSource{Version: meta.Version, Collections: map[string][]byte{"assets": lines}}
-	j, err := s.startCreation(r.Context(), src, repo.KindAssets)
+	store := func(ctx context.Context) error {
+		return s.cfg.DB.Merge(ctx, func(wr *localdb.Writer) error {
+			return wr.Collection("assets", bytes.NewReader(lines))
+		})
+	}
+	j, err := s.startCreation(r.Context(), src, repo.KindAssets, store)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	if _, err := j.result(); err != nil {
+	_, err = j.result(r.Context())
+	switch {
+	case r.Context().Err() != nil:
+	case err != nil:
 		writeError(w, err)
-		return
+	default:
+		w.WriteHeader(http.StatusNoContent)
 	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) backupAssets(w http.ResponseWriter, r *http.Request) {
@@ -301,7 +310,7 @@ func (s *Server) startRestoration(r *http.Request) (*job, error) {
 			return b, err
 		}
 		defer rp.Release(context.WithoutCancel(ctx))
-		sink := engine.NewDatabaseSink(s.cfg.DB, sn.Kind == repo.KindAssets)
+		sink := engine.NewDatabaseSink(ctx, s.cfg.DB, sn.Kind == repo.KindAssets)
 		err := engine.Restore(ctx, rp, sn, sink, engine.RestoreOptions{Progress: engine.ProgressFunc(func(e engine.Event) {
 			if total > 0 {
 				progress(100 * float64(e.BytesDone) / float64(total))
@@ -355,8 +364,11 @@ func (s *Server) cancel(kind string) http.HandlerFunc {
 			return
 		}
 		j.cancel()
-		<-j.done
-		w.WriteHeader(http.StatusNoContent)
+		select {
+		case <-j.done:
+			w.WriteHeader(http.StatusNoContent)
+		case <-r.Context().Done():
+		}
 	}
 }
 

@@ -61,7 +61,7 @@ func (s *Server) databaseImport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	p, err := s.cfg.DB.BeginImport()
+	p, err := s.cfg.DB.BeginMerge(r.Context())
 	if err != nil {
 		writeError(w, err)
 		return

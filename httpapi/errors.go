@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"cairn/engine"
 	"cairn/engine/exported"
@@ -35,9 +36,12 @@ var (
 func statusOf(err error) int {
 	var ae *apiError
 	var se *exported.SyntaxError
+	var slow *errSlowClient
 	switch {
 	case errors.As(err, &ae):
 		return ae.status
+	case errors.As(err, &slow):
+		return http.StatusRequestTimeout
 	case errors.Is(err, errBusy):
 		return http.StatusConflict
 	case errors.Is(err, repo.ErrNewerFormat), errors.Is(err, exported.ErrNewerSchema):
@@ -71,9 +75,17 @@ func writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, code, errorBody{Status: code, Error: http.StatusText(code), Message: msg})
 }
 
+// writeJSON answers v with its length, so the answer goes out whole even when the
+// connection closes after it.
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code, b = http.StatusInternalServerError, []byte(`{"status":500,"error":"Internal Server Error","message":"internal error: encode the answer"}`)
+	}
+	b = append(b, '\n')
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
+	w.Write(b)
 }

@@ -78,7 +78,9 @@ func fuzzDaemonFor(tb testing.TB) *fuzzDaemon {
 	}
 	d.srv = New(Config{DB: d.db, DeviceName: "fuzz-box", Platform: "LINUX", Now: func() time.Time { return fuzzNow },
 		OpenRepo: func(ctx context.Context) (*repo.Repository, error) { return repo.Open(ctx, be) }})
-	d.hs = httptest.NewServer(d.srv.Handler())
+	d.hs = httptest.NewUnstartedServer(nil)
+	d.hs.Config = d.srv.HTTPServer()
+	d.hs.Start()
 	fuzzD = d
 	for _, step := range []struct {
 		method, path, body string
@@ -87,7 +89,7 @@ func fuzzDaemonFor(tb testing.TB) *fuzzDaemon {
 		{"POST", "/database/import", tinyDocument, 204},
 		{"POST", "/backups/create", "", 200},
 	} {
-		res, err := d.do(step.method, step.path, "", []byte(step.body))
+		res, err := d.do(step.method, step.path, jsonBody, []byte(step.body))
 		if err != nil || res.code != step.code {
 			tb.Fatalf("setup %s %s: %v %d %s", step.method, step.path, err, res.code, res.body)
 		}
@@ -101,8 +103,8 @@ var tinyDocument = `{"version":"11.2.0","schema":{"migration":0,"semantic":"MAJO
 	`,"tags":` + byteArray(`{"id":"t1","text":"go"}`+"\n") + `}`
 
 func (d *fuzzDaemon) close() {
+	d.srv.Shutdown(context.Background())
 	d.hs.Close()
-	d.srv.Close()
 	d.db.Close()
 	os.RemoveAll(d.dir)
 }
@@ -184,6 +186,9 @@ func isToken(r rune) bool {
 	return r < 0x7f && r > ' ' && !strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r)
 }
 
+// jsonBody is the header of a request with a JSON body, as the SDK sends it.
+const jsonBody = "Content-Type: application/json"
+
 // wsHandshake are the headers of a websocket handshake.
 const wsHandshake = "Connection: Upgrade\nUpgrade: websocket\nSec-WebSocket-Version: 13\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="
 
@@ -202,24 +207,27 @@ func handlerSeeds(tb testing.TB) []handlerSeed {
 		{"list", "GET", "/backups", "", ""},
 		{"progress", "GET", "/backups/streamed/progress", "", ""},
 		{"export", "GET", "/database/export", "", ""},
-		{"import-tiny", "POST", "/database/import", "Content-Type: application/json", tinyDocument},
-		{"import-generated", "POST", "/database/import", "", doc},
-		{"import-truncated", "POST", "/database/import", "", `{"version":"1","assets":[1,2`},
-		{"import-newer", "POST", "/database/import", "", `{"version":"1","schema":{"migration":9,"semantic":"MAJOR_9"}}`},
+		{"import-tiny", "POST", "/database/import", jsonBody, tinyDocument},
+		{"import-text", "POST", "/database/import", "Content-Type: text/plain", tinyDocument},
+		{"create-form", "POST", "/backups/create", "Content-Type: application/x-www-form-urlencoded\nOrigin: http://localhost:3000", "a=1"},
+		{"create-other-port", "POST", "/backups/create", jsonBody + "\nSec-Fetch-Site: same-site\nOrigin: http://localhost:3000", "{}"},
+		{"import-generated", "POST", "/database/import", jsonBody, doc},
+		{"import-truncated", "POST", "/database/import", jsonBody, `{"version":"1","assets":[1,2`},
+		{"import-newer", "POST", "/database/import", jsonBody, `{"version":"1","schema":{"migration":9,"semantic":"MAJOR_9"}}`},
 		{"create", "POST", "/backups/create", "", ""},
-		{"create-schema", "POST", "/backups/create", "", `{"schema":{"migration":0,"semantic":"UNKNOWN"}}`},
-		{"create-newer", "POST", "/backups/create", "", `{"schema":{"migration":1,"semantic":"MAJOR_2"}}`},
+		{"create-schema", "POST", "/backups/create", jsonBody, `{"schema":{"migration":0,"semantic":"UNKNOWN"}}`},
+		{"create-newer", "POST", "/backups/create", jsonBody, `{"schema":{"migration":1,"semantic":"MAJOR_2"}}`},
 		{"create-streamed", "POST", "/backups/create/streamed", "Accept: application/x-ndjson", ""},
 		{"create-ws-plain", "GET", "/backups/create/streamed/websocket", "", ""},
 		{"create-ws-no-upgrade", "GET", "/backups/create/streamed/websocket", "Sec-WebSocket-Version: 13\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", ""},
 		{"create-ws", "GET", "/backups/create/streamed/websocket", wsHandshake, ""},
 		{"create-ws-origin", "GET", "/backups/create/streamed/websocket", wsHandshake + "\nOrigin: http://localhost", ""},
 		{"delete", "POST", "/backups/" + fuzzBackup + "/delete", "", ""},
-		{"delete-body", "POST", "/backups/" + fuzzBackup + "/delete", "", `{"id":"x"}`},
-		{"assets", "POST", "/backup", "", `{"iterable":[{"id":"a3","name":"third"}]}`},
-		{"assets-no-id", "POST", "/backup", "", `{"iterable":[{"name":"no id"}]}`},
-		{"asset", "POST", "/backup/asset", "", `{"id":"a4"}`},
-		{"asset-array", "POST", "/backup/asset", "", `[1]`},
+		{"delete-body", "POST", "/backups/" + fuzzBackup + "/delete", jsonBody, `{"id":"x"}`},
+		{"assets", "POST", "/backup", jsonBody, `{"iterable":[{"id":"a3","name":"third"}]}`},
+		{"assets-no-id", "POST", "/backup", jsonBody, `{"iterable":[{"name":"no id"}]}`},
+		{"asset", "POST", "/backup/asset", jsonBody, `{"id":"a4"}`},
+		{"asset-array", "POST", "/backup/asset", jsonBody, `[1]`},
 		{"get", "GET", b, "", ""},
 		{"get-unknown", "GET", "/backup/11.2.0_1", "", ""},
 		{"get-bad-id", "GET", "/backup/nope", "", ""},
@@ -230,7 +238,7 @@ func handlerSeeds(tb testing.TB) []handlerSeed {
 		{"creation-status", "GET", b + "/creation/status", "", ""},
 		{"restoration-status", "GET", b + "/restoration/status", "", ""},
 		{"creation-cancel", "POST", b + "/creation/cancel", "", ""},
-		{"restoration-cancel", "POST", b + "/restoration/cancel", "", "{}"},
+		{"restoration-cancel", "POST", b + "/restoration/cancel", jsonBody, "{}"},
 		{"foreign-host", "GET", "/backups", "Host: evil.example:1000", ""},
 		{"local-origin", "GET", "/backups", "Origin: http://localhost:1000", ""},
 		{"foreign-origin", "GET", "/backups", "Origin: https://evil.example", ""},

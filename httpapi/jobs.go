@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -49,8 +50,14 @@ func (j *job) frame() BackupStreamedProgress {
 	return BackupStreamedProgress{Status: j.status, Percentage: pct(j.pct), Backup: &b}
 }
 
-func (j *job) result() (Backup, error) {
-	<-j.done
+// result waits for the job to end and returns what it made, or ctx's error when ctx
+// ends first (the job goes on).
+func (j *job) result(ctx context.Context) (Backup, error) {
+	select {
+	case <-j.done:
+	case <-ctx.Done():
+		return Backup{}, ctx.Err()
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.backup, j.err
@@ -137,5 +144,18 @@ func (js *jobs) active() *job {
 	return nil
 }
 
-// wait blocks until every job goroutine has ended.
-func (js *jobs) wait() { js.wg.Wait() }
+// wait blocks until every job goroutine has ended, or ctx does. The goroutine it
+// starts ends with the last job.
+func (js *jobs) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		js.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("jobs still running: %w", ctx.Err())
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -55,9 +54,7 @@ func TestDaemonUnderLoad(t *testing.T) {
 	}
 	srv := New(Config{DB: db, DeviceName: "load-box", Platform: "LINUX",
 		OpenRepo: func(ctx context.Context) (*repo.Repository, error) { return repo.Open(ctx, slow) }})
-	hs := httptest.NewServer(srv.Handler())
-	defer srv.Close()
-	defer hs.Close()
+	hs := serve(t, srv)
 	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2 * clients}}
 	defer client.CloseIdleConnections()
 	post := func(path, accept string, body []byte) (*http.Response, error) {
@@ -67,6 +64,9 @@ func TestDaemonUnderLoad(t *testing.T) {
 		}
 		if accept != "" {
 			req.Header.Set("Accept", accept)
+		}
+		if len(body) > 0 {
+			req.Header.Set("Content-Type", "application/json")
 		}
 		return client.Do(req)
 	}

@@ -10,12 +10,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
-	"path"
-	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"cairn/engine/localdb"
@@ -34,15 +30,24 @@ type Config struct {
 	Now        func() time.Time
 	MaxBody    int64 // largest request body for everything but import; 16 MiB when 0
 	MaxImport  int64 // largest import body; 16 GiB when 0
+
+	// HeaderTimeout bounds the reading of a request's headers; 10 s when 0.
+	HeaderTimeout time.Duration
+	// IdleTimeout closes a kept-alive connection that sends no request; 2 min when 0.
+	IdleTimeout time.Duration
+	// IOTimeout is the time a client has for each 64 KiB of a request body or of a
+	// response: a client that stops reading an export, or trickles an import in, is
+	// cut off after it; 30 s when 0.
+	IOTimeout time.Duration
 }
 
-// Server is the HTTP API. Close it to cancel running jobs and wait for them.
+// Server is the HTTP API. Shut it down to cancel running jobs and wait for them.
 type Server struct {
 	cfg    Config
 	jobs   *jobs
 	stop   context.CancelFunc
-	repoMu sync.Mutex
-	repo   *repo.Repository
+	repoMu chan struct{} // held (one token) while the repository is opened
+	repo   atomic.Pointer[repo.Repository]
 }
 
 // New returns a server.
@@ -59,18 +64,38 @@ func New(cfg Config) *Server {
 	if cfg.MaxImport == 0 {
 		cfg.MaxImport = 16 << 30
 	}
+	if cfg.HeaderTimeout == 0 {
+		cfg.HeaderTimeout = 10 * time.Second
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 2 * time.Minute
+	}
+	if cfg.IOTimeout == 0 {
+		cfg.IOTimeout = 30 * time.Second
+	}
 	if !platforms[cfg.Platform] {
 		cfg.Platform = "UNKNOWN"
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	return &Server{cfg: cfg, jobs: newJobs(ctx), stop: stop}
+	return &Server{cfg: cfg, jobs: newJobs(ctx), stop: stop, repoMu: make(chan struct{}, 1)}
 }
 
-// Close cancels running jobs and waits until they have ended; a cancelled restore
-// leaves the database as it was, a cancelled backup leaves no snapshot.
-func (s *Server) Close() {
+// Shutdown cancels running jobs and waits until they have ended or ctx is done; a
+// cancelled restore leaves the database as it was, a cancelled backup leaves no
+// snapshot.
+func (s *Server) Shutdown(ctx context.Context) error {
 	s.stop()
-	s.jobs.wait()
+	return s.jobs.wait(ctx)
+}
+
+// HTTPServer returns an http.Server for the API with its timeouts.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: s.cfg.HeaderTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
+	}
 }
 
 // Handler returns the API's routes behind the local-service guards.
@@ -102,51 +127,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
-	return s.guard(mux)
-}
-
-// guard refuses requests that are not for a loopback host (DNS rebinding), that come
-// from a web page of another origin, or whose path is not clean; it sets no CORS
-// headers, so browsers keep other origins out.
-func (s *Server) guard(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !loopbackHost(r.Host) {
-			writeError(w, errorf(http.StatusForbidden, "host %q is not a loopback name; this service answers only on localhost", r.Host))
-			return
-		}
-		if o := r.Header.Get("Origin"); o != "" {
-			u, err := url.Parse(o)
-			if err != nil || !loopbackHost(u.Host) {
-				writeError(w, errorf(http.StatusForbidden, "requests from origin %q are not allowed", o))
-				return
-			}
-		}
-		if p := r.URL.EscapedPath(); p != "/" && (path.Clean(p) != p || strings.Contains(p, "//")) {
-			writeError(w, errorf(http.StatusBadRequest, "invalid path %q", p))
-			return
-		}
-		limit := s.cfg.MaxBody
-		if r.URL.Path == "/database/import" {
-			limit = s.cfg.MaxImport
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		start := s.cfg.Now()
-		next.ServeHTTP(w, r)
-		s.cfg.Logger.Debug("request", "method", r.Method, "path", r.URL.Path, "took", s.cfg.Now().Sub(start))
-	})
-}
-
-func loopbackHost(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.Trim(host, "[]")
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return s.exchange(s.guard(mux))
 }
 
 // decodeBody reads a JSON body strictly into v: no unknown fields, one value. An
@@ -154,11 +135,7 @@ func loopbackHost(hostport string) bool {
 func decodeBody(r *http.Request, v any, optional bool) error {
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return errorf(http.StatusRequestEntityTooLarge, "request body is larger than %d bytes", mbe.Limit)
-		}
-		return errorf(http.StatusBadRequest, "read request body: %v", err)
+		return bodyError(err)
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		if optional {
@@ -186,12 +163,20 @@ func backupID(r *http.Request) (string, error) {
 	return id, nil
 }
 
-// repository returns the open repository, connecting on first use.
+// repository returns the open repository, connecting on first use. Callers wait for
+// one another's connecting until their ctx ends.
 func (s *Server) repository(ctx context.Context) (*repo.Repository, error) {
-	s.repoMu.Lock()
-	defer s.repoMu.Unlock()
-	if s.repo != nil {
-		return s.repo, nil
+	if r := s.repo.Load(); r != nil {
+		return r, nil
+	}
+	select {
+	case s.repoMu <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.repoMu }()
+	if r := s.repo.Load(); r != nil {
+		return r, nil
 	}
 	if s.cfg.OpenRepo == nil {
 		return nil, errNoRepository
@@ -203,14 +188,10 @@ func (s *Server) repository(ctx context.Context) (*repo.Repository, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", errNoRepository, err)
 	}
-	s.repo = r
+	s.repo.Store(r)
 	return r, nil
 }
 
 // forgetRepository drops the open repository, so the next call reconnects and
 // reloads its index (after a failed job, say).
-func (s *Server) forgetRepository() {
-	s.repoMu.Lock()
-	defer s.repoMu.Unlock()
-	s.repo = nil
-}
+func (s *Server) forgetRepository() { s.repo.Store(nil) }

@@ -100,28 +100,48 @@ type fixture struct {
 	gate *gate
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture starts a server over a fresh database and an in-memory repository
+// behind a gate; opts change its Config.
+func newFixture(t *testing.T, opts ...func(*Config)) *fixture {
 	t.Helper()
 	db, err := localdb.Open(filepath.Join(t.TempDir(), "pieces.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	g := newGate(mem.New())
-	cfg, _ := repo.NewConfig(time.Now())
-	cfg.PackSize = 256 << 10
-	if _, err := repo.Init(context.Background(), g, cfg); err != nil {
+	rcfg, _ := repo.NewConfig(time.Now())
+	rcfg.PackSize = 256 << 10
+	if _, err := repo.Init(context.Background(), g, rcfg); err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Config{DB: db, DeviceName: "test-box", Platform: "LINUX",
-		OpenRepo: func(ctx context.Context) (*repo.Repository, error) { return repo.Open(ctx, g) }})
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		g.release()
-		hs.Close()
-		srv.Close()
-		db.Close()
-	})
+	cfg := Config{DB: db, DeviceName: "test-box", Platform: "LINUX",
+		OpenRepo: func(ctx context.Context) (*repo.Repository, error) { return repo.Open(ctx, g) }}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv := New(cfg)
+	t.Cleanup(func() { db.Close() })
+	t.Cleanup(g.release) // first: a job held at the gate can end
+	hs := serve(t, srv)
 	return &fixture{t: t, srv: srv, http: hs, db: db, gate: g}
+}
+
+// serve runs srv on a loopback port with the http.Server it configures, and shuts it
+// down at the end of the test: jobs first, then connections.
+func serve(tb testing.TB, srv *Server) *httptest.Server {
+	tb.Helper()
+	hs := httptest.NewUnstartedServer(nil)
+	hs.Config = srv.HTTPServer()
+	hs.Start()
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			tb.Errorf("shutdown: %v", err)
+		}
+		hs.Close()
+	})
+	return hs
 }
 
 type response struct {
@@ -134,6 +154,9 @@ func (f *fixture) do(method, path string, body []byte, header ...string) respons
 	req, err := http.NewRequest(method, f.http.URL+path, bytes.NewReader(body))
 	if err != nil {
 		f.t.Fatal(err)
+	}
+	if len(body) > 0 {
+		req.Header.Set("Content-Type", "application/json") // as the SDK sends
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		if header[i] == "Host" {
@@ -472,10 +495,7 @@ func TestNoRepository(t *testing.T) {
 	srv := New(Config{DB: db, OpenRepo: func(context.Context) (*repo.Repository, error) {
 		return nil, errors.New("dial tcp 192.0.2.1:443: connection refused")
 	}})
-	defer srv.Close()
-	hs := httptest.NewServer(srv.Handler())
-	defer hs.Close()
-	f := &fixture{t: t, http: hs}
+	f := &fixture{t: t, http: serve(t, srv)}
 	f.want(f.do("POST", "/backups/create", nil), 511, "connection refused")
 	f.want(f.do("GET", "/backups", nil), 511, "no cloud repository")
 	f.want(f.do("GET", "/database/export", nil), 200, "")
@@ -497,10 +517,7 @@ func TestRejectedCredentials(t *testing.T) {
 		}
 		return repo.Open(ctx, be)
 	}})
-	defer api.Close()
-	hs := httptest.NewServer(api.Handler())
-	defer hs.Close()
-	f := &fixture{t: t, http: hs}
+	f := &fixture{t: t, http: serve(t, api)}
 	f.want(f.do("POST", "/backups/create", nil), 511, "credentials")
 	r := f.do("GET", "/backups", nil)
 	f.want(r, 511, "credentials")

@@ -50,8 +50,10 @@ func frames(ctx context.Context, j *job, send func(BackupStreamedProgress) error
 // one JSON value) gets the final BackupStreamedProgress once the job has ended.
 func stream(w http.ResponseWriter, r *http.Request, j *job) {
 	if !strings.Contains(r.Header.Get("Accept"), "application/x-ndjson") {
-		j.result()
-		writeJSON(w, http.StatusOK, j.frame())
+		j.result(r.Context()) // a failed or cancelled job answers its frame like any other
+		if r.Context().Err() == nil {
+			writeJSON(w, http.StatusOK, j.frame())
+		}
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -86,8 +88,9 @@ func (s *Server) backupRestoreStreamed(w http.ResponseWriter, r *http.Request) {
 }
 
 // websocketFrames upgrades the connection and sends the job's progress frames as
-// text messages, then closes it normally. The job goes on if the client leaves.
-func websocketFrames(w http.ResponseWriter, r *http.Request, start func() (*job, error)) {
+// text messages, then closes it normally. The job goes on if the client leaves; a
+// client that stops reading is left after the write timeout.
+func (s *Server) websocketFrames(w http.ResponseWriter, r *http.Request, start func() (*job, error)) {
 	// Errors before the upgrade are plain HTTP answers. The handshake is checked before
 	// the job starts: a request that is not one (a plain GET, which any web page can
 	// make) starts nothing.
@@ -111,7 +114,9 @@ func websocketFrames(w http.ResponseWriter, r *http.Request, start func() (*job,
 		if err != nil {
 			return err
 		}
-		return c.Write(ctx, websocket.MessageText, b)
+		wctx, cancel := context.WithTimeout(ctx, s.cfg.IOTimeout)
+		defer cancel()
+		return c.Write(wctx, websocket.MessageText, b)
 	})
 	if err == nil {
 		c.Close(websocket.StatusNormalClosure, "done")
@@ -149,9 +154,9 @@ func checkHandshake(r *http.Request) error {
 }
 
 func (s *Server) backupsCreateWebsocket(w http.ResponseWriter, r *http.Request) {
-	websocketFrames(w, r, func() (*job, error) { return s.createFromRequest(r) })
+	s.websocketFrames(w, r, func() (*job, error) { return s.createFromRequest(r) })
 }
 
 func (s *Server) backupRestoreWebsocket(w http.ResponseWriter, r *http.Request) {
-	websocketFrames(w, r, func() (*job, error) { return s.startRestoration(r) })
+	s.websocketFrames(w, r, func() (*job, error) { return s.startRestoration(r) })
 }

@@ -20,6 +20,8 @@ import (
 	"cairn/engine/localdb"
 	"cairn/httpapi"
 	"cairn/repo"
+	"cairn/transport"
+	"cairn/transport/local"
 	"cairn/transport/location"
 )
 
@@ -34,6 +36,9 @@ func defaultDataDir() string {
 	}
 	return "cairn-data"
 }
+
+// shutdownTimeout bounds how long cairn serve takes to stop once asked to.
+const shutdownTimeout = 5 * time.Second
 
 func serveCommand(e *env) *cli.Command {
 	host, _ := os.Hostname()
@@ -112,7 +117,7 @@ func serveCommand(e *env) *cli.Command {
 				}
 				return fmt.Errorf("cannot listen on %s: %w%s", addr, err, hint)
 			}
-			srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+			srv := api.HTTPServer()
 			served := make(chan error, 1)
 			go func() { served <- srv.Serve(ln) }() // ends when srv is shut down
 			fmt.Fprintf(e.stdout, "cairn serving on http://%s (database %s, repository %s)\n", ln.Addr(), db.Path(), loc)
@@ -120,12 +125,17 @@ func serveCommand(e *env) *cli.Command {
 			case err = <-served:
 			case <-c.Context.Done():
 			}
-			// Cancel running jobs first (a cancelled restore leaves the database as it
-			// was), then let requests finish.
-			api.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			// Within shutdownTimeout whatever clients do: cancel running jobs and wait
+			// for them (a cancelled restore leaves the database as it was), let requests
+			// finish, then cut the connections still open.
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 			defer cancel()
-			srv.Shutdown(ctx)
+			if serr := api.Shutdown(ctx); serr != nil {
+				logger.Warn("stopping with a job still running", "err", serr)
+			}
+			if srv.Shutdown(ctx) != nil {
+				srv.Close()
+			}
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
@@ -143,12 +153,7 @@ func daemonRepo(ctx context.Context, loc string, explicit bool, opt location.Opt
 		if be, err = location.Create(ctx, loc, opt); err != nil {
 			return nil, err
 		}
-		cfg, err := repo.NewConfig(time.Now())
-		if err != nil {
-			return nil, err
-		}
-		cfg.Encryption = repo.EncryptionXChaCha
-		return repo.Init(ctx, be, cfg, opts...)
+		return initDefault(ctx, be, opts...)
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -157,6 +162,9 @@ func daemonRepo(ctx context.Context, loc string, explicit bool, opt location.Opt
 		return nil, err
 	}
 	r, err := repo.Open(ctx, be, opts...)
+	if errors.Is(err, repo.ErrNoRepository) && !explicit {
+		r, err = initAgain(ctx, be, opts...)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -167,27 +175,71 @@ func daemonRepo(ctx context.Context, loc string, explicit bool, opt location.Opt
 	return r, nil
 }
 
-// daemonPassword reads the default repository's password file, making one with 32
-// random bytes (readable by the user alone) when there is none.
-func daemonPassword(name string) (string, error) {
-	if b, err := os.ReadFile(name); err == nil {
-		if pw := strings.TrimSpace(string(b)); pw != "" {
-			return pw, nil
+// initDefault initializes the daemon's default repository, encrypted.
+func initDefault(ctx context.Context, be transport.Backend, opts ...repo.Option) (*repo.Repository, error) {
+	cfg, err := repo.NewConfig(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	cfg.Encryption = repo.EncryptionXChaCha
+	return repo.Init(ctx, be, cfg, opts...)
+}
+
+// initAgain initializes the default repository once more after a first start that
+// ended between its key slot and its config. That leaves a folder with no config and
+// no data, index or snapshots, whose key slots wrap a master key nothing uses: they are
+// removed, so that none of them is tried before the new one. A folder holding anything
+// more is left alone.
+func initAgain(ctx context.Context, be transport.Backend, opts ...repo.Option) (*repo.Repository, error) {
+	for _, k := range []transport.Kind{transport.Data, transport.Index, transport.Snapshots} {
+		n := 0
+		if err := be.List(ctx, k, func(transport.FileInfo) error { n++; return nil }); err != nil {
+			return nil, fmt.Errorf("%s: %w", be.Location(), err)
 		}
-		return "", fmt.Errorf("password file %s is empty", name)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("password file: %w", err)
+		if n > 0 {
+			return nil, fmt.Errorf("%s has %s objects but no config: %w", be.Location(), k, repo.ErrNoRepository)
+		}
+	}
+	var slots []string
+	if err := be.List(ctx, transport.Keys, func(fi transport.FileInfo) error {
+		slots = append(slots, fi.Name)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("%s: %w", be.Location(), err)
+	}
+	for _, name := range slots {
+		if err := be.Remove(ctx, transport.Handle{Kind: transport.Keys, Name: name}); err != nil {
+			return nil, fmt.Errorf("remove the unused key slot of an interrupted first start: %w", err)
+		}
+	}
+	return initDefault(ctx, be, opts...)
+}
+
+// daemonPassword reads the default repository's password file, making one with 32
+// random bytes (readable by the user alone) when there is none. A new file is written
+// whole and synced under a temporary name, then renamed into place and its folder
+// synced before the repository is made, so that no crash leaves a repository whose
+// password was lost. (Two daemons cannot race here: the second one does not get past
+// the database's file lock.)
+func daemonPassword(name string) (string, error) {
+	if pw, err := readDaemonPassword(name); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return pw, err
 	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
 	}
 	pw := base64.RawURLEncoding.EncodeToString(b[:])
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	tmp := name + ".tmp" // a crash's leftover is overwritten next time
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return "", fmt.Errorf("password file: %w", err)
 	}
-	_, err = f.WriteString(pw + "\n")
+	defer os.Remove(tmp)
+	err = f.Chmod(0o600)
+	if err == nil {
+		_, err = f.WriteString(pw + "\n")
+	}
 	if err == nil {
 		err = f.Sync()
 	}
@@ -195,8 +247,26 @@ func daemonPassword(name string) (string, error) {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(name)
 		return "", fmt.Errorf("password file: %w", err)
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		return "", fmt.Errorf("password file: %w", err)
+	}
+	if err := local.SyncDir(filepath.Dir(name)); err != nil {
+		return "", fmt.Errorf("password file: sync its folder: %w", err)
+	}
+	return pw, nil
+}
+
+// readDaemonPassword reads a password file; fs.ErrNotExist when there is none.
+func readDaemonPassword(name string) (string, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return "", fmt.Errorf("password file: %w", err)
+	}
+	pw := strings.TrimSpace(string(b))
+	if pw == "" {
+		return "", fmt.Errorf("password file %s is empty", name)
 	}
 	return pw, nil
 }

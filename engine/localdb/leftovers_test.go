@@ -25,7 +25,7 @@ func TestHelperKilledImport(t *testing.T) {
 		fmt.Println("error", err)
 		os.Exit(1)
 	}
-	p, err := db.BeginImport()
+	p, err := db.BeginMerge(context.Background())
 	if err == nil {
 		err = p.Collection("assets", strings.NewReader(`{"id":"new"}`+"\n"))
 	}
@@ -82,7 +82,7 @@ func TestOpenRemovesLeftoverOfKilledImport(t *testing.T) {
 	if got, _ := dump(t, db); got["assets"] != `{"id":"old"}`+"\n" {
 		t.Fatalf("the database after the killed import: %q", got)
 	}
-	p, err := db.BeginImport()
+	p, err := db.BeginMerge(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

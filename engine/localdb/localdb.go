@@ -2,9 +2,12 @@
 // one bucket per collection, records keyed by their id, values being the record's line
 // (without its newline) in the collection byte format.
 //
-// Export streams a consistent read transaction; import merges in one write transaction
-// (all or nothing); restore builds a new database file beside the live one and swaps it
-// in, so a failed or cancelled restore leaves the original untouched.
+// The live database file is only ever read. Every write (a merge, an import, a restore)
+// builds a new file beside it, a copy of it or an empty one, and renames it into place
+// on Commit, all or nothing. Each swap starts a new generation: a reader keeps the
+// generation it began with until it ends (an export reads one consistent snapshot, and
+// a slow client delays no writer), and an old file is closed when its last reader ends.
+// Writers take turns; every wait for a turn ends when its context does.
 package localdb
 
 import (
@@ -39,15 +42,29 @@ var (
 // DefaultVersion is the version a new, empty database reports.
 const DefaultVersion = "1.0.0"
 
-// ErrBadRecord means an imported record is not a JSON object with a string id.
-var ErrBadRecord = errors.New("invalid record")
+// Errors callers branch on.
+var (
+	// ErrBadRecord means an imported record is not a JSON object with a string id.
+	ErrBadRecord = errors.New("invalid record")
+	// ErrClosed means the database was closed.
+	ErrClosed = errors.New("local database is closed")
+)
 
 // DB is an open local database. Its methods are safe for concurrent use.
 type DB struct {
-	path string
-	wmu  sync.Mutex   // held by a writer (merge, import, replace) from its start to its end
-	mu   sync.RWMutex // held for reading by every transaction, for writing by the swap of a new file
+	path   string
+	writer chan struct{} // holds a token while a writer runs, from its Begin to its Commit or Abort
+	closed chan struct{} // closed by Close: writers waiting for their turn give up
+	once   sync.Once
+
+	mu  sync.Mutex
+	cur *generation // the file readers start on; nil once closed
+}
+
+// generation is one database file, open while it is current or being read.
+type generation struct {
 	db   *bolt.DB
+	refs int // running readers, plus one while current; guarded by DB.mu
 }
 
 // Open opens or creates the database file at path.
@@ -60,7 +77,7 @@ func Open(path string) (*DB, error) {
 		return nil, err
 	}
 	removeLeftovers(path)
-	return &DB{path: path, db: db}, nil
+	return &DB{path: path, writer: make(chan struct{}, 1), closed: make(chan struct{}), cur: &generation{db: db, refs: 1}}, nil
 }
 
 func openBolt(path string) (*bolt.DB, error) {
@@ -74,12 +91,78 @@ func openBolt(path string) (*bolt.DB, error) {
 // Path is the database file.
 func (d *DB) Path() string { return d.path }
 
-// Close closes the database.
+// Close closes the database. Readers still running finish on the file they began
+// with, which is closed when the last of them ends; writers still waiting give up.
 func (d *DB) Close() error {
+	d.once.Do(func() { close(d.closed) })
+	d.mu.Lock()
+	g := d.cur
+	d.cur = nil
+	d.mu.Unlock()
+	if g == nil {
+		return nil
+	}
+	return d.release(g)
+}
+
+// acquire returns the current generation, held until release.
+func (d *DB) acquire() (*generation, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.db.Close()
+	if d.cur == nil {
+		return nil, ErrClosed
+	}
+	d.cur.refs++
+	return d.cur, nil
 }
+
+// release drops a hold on g and closes its file when nothing holds it any more.
+func (d *DB) release(g *generation) error {
+	d.mu.Lock()
+	g.refs--
+	last := g.refs == 0
+	d.mu.Unlock()
+	if !last {
+		return nil
+	}
+	if err := g.db.Close(); err != nil {
+		return fmt.Errorf("close local database: %w", err)
+	}
+	return nil
+}
+
+// install makes a newly written file the current generation.
+func (d *DB) install(db *bolt.DB) error {
+	d.mu.Lock()
+	old := d.cur
+	if old == nil {
+		d.mu.Unlock()
+		return db.Close()
+	}
+	d.cur = &generation{db: db, refs: 1}
+	d.mu.Unlock()
+	d.release(old) // the new file is in place whether or not the old one closes cleanly
+	return nil
+}
+
+// lockWriter waits for the writer's turn, until ctx is done or the database closed.
+func (d *DB) lockWriter(ctx context.Context) error {
+	select {
+	case <-d.closed:
+		return ErrClosed
+	default:
+	}
+	select {
+	case d.writer <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the local database's writer: %w", ctx.Err())
+	case <-d.closed:
+		return ErrClosed
+	}
+}
+
+func (d *DB) unlockWriter() { <-d.writer }
 
 // Meta is the database's version and schema.
 type Meta struct {
@@ -173,15 +256,21 @@ func (d *DB) Stats() (Stats, error) {
 	return st, err
 }
 
+// view runs fn in a read transaction of the current generation, which stays open
+// until fn returns whatever writers do meanwhile.
 func (d *DB) view(fn func(*bolt.Tx) error) error {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return d.db.View(fn)
+	g, err := d.acquire()
+	if err != nil {
+		return err
+	}
+	defer d.release(g)
+	return g.db.View(fn)
 }
 
 // Read calls fn for each collection in name order with a reader of its bytes (records
 // in id order, one per line), all from one consistent read transaction, and returns
-// the database's metadata.
+// the database's metadata. Writers go on meanwhile: fn sees the database as it was
+// when Read began.
 func (d *DB) Read(ctx context.Context, fn func(name string, r io.Reader) error) (Meta, error) {
 	var m Meta
 	err := d.view(func(tx *bolt.Tx) error {
@@ -247,10 +336,11 @@ func (r *bucketReader) Read(p []byte) (int, error) {
 	return written, nil
 }
 
-// Writer receives collections inside one write transaction.
+// Writer receives collections into a new database file, committed in batches that
+// stay invisible to readers until the whole file is swapped in.
 type Writer struct {
 	tx      *bolt.Tx
-	ndb     *bolt.DB // set when writing a new file: the transaction may then be committed in batches
+	ndb     *bolt.DB
 	records int
 	pending int64 // bytes put since the last batch commit
 }
@@ -266,7 +356,7 @@ func (w *Writer) bucket(name string) (*bolt.Bucket, error) {
 
 // maybeCommit commits a batch of a new-file write and begins the next one.
 func (w *Writer) maybeCommit() (bool, error) {
-	if w.ndb == nil || w.pending < batchBytes {
+	if w.pending < batchBytes {
 		return false, nil
 	}
 	if err := w.tx.Commit(); err != nil {
@@ -370,10 +460,11 @@ func recordID(rec []byte) ([]byte, error) {
 	return []byte(*v.ID), nil
 }
 
-// Merge runs fn in one write transaction; records are upserted by id. If fn or the
-// commit fails, the database is exactly as before.
+// Merge runs fn on a copy of the database and swaps the copy in; records are upserted
+// by id. If fn or the commit fails, or ctx ends first, the database is exactly as
+// before.
 func (d *DB) Merge(ctx context.Context, fn func(w *Writer) error) error {
-	p, err := d.BeginMerge()
+	p, err := d.BeginMerge(ctx)
 	if err != nil {
 		return err
 	}
@@ -384,7 +475,7 @@ func (d *DB) Merge(ctx context.Context, fn func(w *Writer) error) error {
 // swap the live database serves readers unchanged; if fn fails or ctx is cancelled the
 // new file is removed and nothing changes.
 func (d *DB) Replace(ctx context.Context, fn func(w *Writer) error) error {
-	p, err := d.BeginReplace()
+	p, err := d.BeginReplace(ctx)
 	if err != nil {
 		return err
 	}
@@ -396,7 +487,6 @@ func (d *DB) Replace(ctx context.Context, fn func(w *Writer) error) error {
 type Pending struct {
 	*Writer
 	d    *DB
-	ndb  *bolt.DB // the new database file of a replacement
 	tmp  string
 	done bool
 }
@@ -409,40 +499,28 @@ func (p *Pending) run(ctx context.Context, fn func(w *Writer) error) error {
 	return p.Commit(ctx)
 }
 
-// BeginMerge starts a merge into the live database in one transaction. Other writers
-// wait until it ends.
-func (d *DB) BeginMerge() (*Pending, error) {
-	d.wmu.Lock()
-	d.mu.RLock()
-	tx, err := d.db.Begin(true)
-	if err != nil {
-		d.mu.RUnlock()
-		d.wmu.Unlock()
-		return nil, fmt.Errorf("begin merge: %w", err)
+// BeginMerge starts a merge: it works on a copy of the database, committed in batches
+// so memory stays flat, and swaps the copy in on Commit. It waits for the writer
+// before it, until ctx ends; readers see the live database meanwhile.
+func (d *DB) BeginMerge(ctx context.Context) (*Pending, error) { return d.beginFile(ctx, true) }
+
+// BeginReplace starts building a replacement database beside the live one. It waits
+// for the writer before it, until ctx ends.
+func (d *DB) BeginReplace(ctx context.Context) (*Pending, error) { return d.beginFile(ctx, false) }
+
+func (d *DB) beginFile(ctx context.Context, copyLive bool) (*Pending, error) {
+	if err := d.lockWriter(ctx); err != nil {
+		return nil, err
 	}
-	return &Pending{Writer: &Writer{tx: tx}, d: d}, nil
-}
-
-// BeginReplace starts building a replacement database beside the live one.
-func (d *DB) BeginReplace() (*Pending, error) { return d.beginFile(false) }
-
-// BeginImport starts a large merge: it works on a copy of the database, committed in
-// batches so memory stays flat, and swaps the copy in on Commit. Other writers wait
-// until it ends; readers see the live database meanwhile.
-func (d *DB) BeginImport() (*Pending, error) { return d.beginFile(true) }
-
-func (d *DB) beginFile(copyLive bool) (*Pending, error) {
-	d.wmu.Lock()
 	tmp := d.path + ".new"
 	os.Remove(tmp)
 	fail := func(err error) (*Pending, error) {
 		os.Remove(tmp)
-		d.wmu.Unlock()
+		d.unlockWriter()
 		return nil, err
 	}
 	if copyLive {
-		err := d.view(func(tx *bolt.Tx) error { return tx.CopyFile(tmp, 0o600) })
-		if err != nil {
+		if err := d.copyTo(ctx, tmp); err != nil {
 			return fail(fmt.Errorf("copy local database: %w", err))
 		}
 	}
@@ -456,7 +534,37 @@ func (d *DB) beginFile(copyLive bool) (*Pending, error) {
 		ndb.Close()
 		return fail(fmt.Errorf("begin: %w", err))
 	}
-	return &Pending{Writer: &Writer{tx: tx, ndb: ndb}, d: d, ndb: ndb, tmp: tmp}, nil
+	return &Pending{Writer: &Writer{tx: tx, ndb: ndb}, d: d, tmp: tmp}, nil
+}
+
+// copyTo writes a consistent copy of the current generation to a new file; ctx ends
+// it between writes.
+func (d *DB) copyTo(ctx context.Context, name string) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	err = d.view(func(tx *bolt.Tx) error {
+		_, err := tx.WriteTo(ctxWriter{ctx: ctx, w: f})
+		return err
+	})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// ctxWriter fails its writes once ctx is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // Abort discards everything written.
@@ -465,18 +573,15 @@ func (p *Pending) Abort() {
 		return
 	}
 	p.done = true
-	defer p.d.wmu.Unlock()
+	defer p.d.unlockWriter()
 	p.tx.Rollback()
-	if p.ndb == nil {
-		p.d.mu.RUnlock()
-		return
-	}
 	p.ndb.Close()
 	os.Remove(p.tmp)
 }
 
-// Commit makes the writes visible: a merge commits its transaction; a replacement is
-// synced and swapped in for the live database, waiting for running readers to finish.
+// Commit makes the writes visible: the new file is synced and renamed over the live
+// one, and becomes the generation new readers start on. Readers of the old file finish
+// on it undisturbed; nothing waits for them.
 func (p *Pending) Commit(ctx context.Context) error {
 	if p.done {
 		return errors.New("commit after the end of a pending write")
@@ -487,11 +592,7 @@ func (p *Pending) Commit(ctx context.Context) error {
 	}
 	p.done = true
 	d := p.d
-	defer d.wmu.Unlock()
-	if p.ndb == nil {
-		defer d.mu.RUnlock()
-		return p.tx.Commit()
-	}
+	defer d.unlockWriter()
 	err := p.tx.Commit()
 	if err == nil {
 		err = p.ndb.Sync()
@@ -501,22 +602,27 @@ func (p *Pending) Commit(ctx context.Context) error {
 	}
 	if err != nil {
 		os.Remove(p.tmp)
-		return err
+		return fmt.Errorf("commit local database: %w", err)
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if err := d.db.Close(); err != nil {
+	select {
+	case <-d.closed:
 		os.Remove(p.tmp)
-		return fmt.Errorf("close local database for restore: %w", err)
+		return ErrClosed
+	default:
 	}
+	// The old file stays open for its readers under its old inode; the rename is
+	// atomic, so a crash leaves one file or the other whole.
 	if err := os.Rename(p.tmp, d.path); err != nil {
 		os.Remove(p.tmp)
-		d.db, _ = openBolt(d.path)
-		return fmt.Errorf("swap restored database into place: %w", err)
+		return fmt.Errorf("swap the new local database into place: %w", err)
 	}
 	_ = local.SyncDir(filepath.Dir(d.path))
-	d.db, err = openBolt(d.path)
-	return err
+	ndb, err := openBolt(d.path)
+	if err != nil {
+		// Readers go on with the old generation until the next successful write.
+		return err
+	}
+	return d.install(ndb)
 }
 
 // lineReader splits a stream into lines of any length, reusing one buffer.

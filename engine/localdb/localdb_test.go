@@ -182,7 +182,7 @@ func TestImportIsAllOrNothing(t *testing.T) {
 	}
 	big := sb.String() // about 41 MB: more than one batch
 	before, _ := dump(t, db)
-	p, err := db.BeginImport()
+	p, err := db.BeginMerge(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestImportIsAllOrNothing(t *testing.T) {
 	if len(after) != len(before) || after["tags"] != before["tags"] {
 		t.Fatalf("a failed import changed the database: %d collections", len(after))
 	}
-	p, err = db.BeginImport()
+	p, err = db.BeginMerge(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
