@@ -42,8 +42,8 @@ func statusOf(err error) int {
 		return ae.status
 	case errors.As(err, &slow):
 		return http.StatusRequestTimeout
-	case errors.Is(err, errBusy):
-		return http.StatusConflict
+	case errors.Is(err, errBusy), errors.Is(err, repo.ErrMarkerLost):
+		return http.StatusConflict // a prune took the job for crashed: run it again
 	case errors.Is(err, repo.ErrNewerFormat), errors.Is(err, exported.ErrNewerSchema):
 		return http.StatusHTTPVersionNotSupported
 	case errors.Is(err, errNoRepository), errors.Is(err, repo.ErrNoRepository), errors.Is(err, repo.ErrForeign):

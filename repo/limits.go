@@ -12,11 +12,11 @@ import (
 // therefore bounded, before any password is checked and after; each bound is far above
 // what cairn writes, and FORMAT.md says why.
 const (
-	maxConfigBytes   = 64 << 10 // a config is about 400 bytes of JSON
-	maxKeySlotBytes  = 64 << 10 // a key slot is about 500 bytes of JSON
-	maxLockBytes     = 64 << 20 // a pending-delete record names up to about 500,000 packs
-	maxSnapshotBytes = 16 << 20 // a manifest is a few KiB: a line per collection
-	maxIndexBytes    = 1 << 30  // an index file names at most maxIndexEntries chunks
+	maxConfigBytes   = 64 << 10  // a config is about 400 bytes of JSON
+	maxKeySlotBytes  = 64 << 10  // a key slot is about 500 bytes of JSON
+	maxLockBytes     = 64 << 20  // a pending-delete record names up to about 500,000 packs
+	maxSnapshotBytes = 16 << 20  // a manifest is a few KiB: a line per collection
+	maxIndexBytes    = 256 << 20 // an index file names at most maxIndexEntries chunks
 	// maxFrameBytes is the most a frame decodes to. A frame holds either chunks
 	// shorter than frameTarget that start before it (under 2 × frameTarget in all),
 	// or one chunk, and index entries hold chunk lengths below 2^24.
@@ -26,8 +26,10 @@ const (
 )
 
 // maxIndexEntries is the most chunks one index file names: SaveIndex splits larger
-// ones. Each takes 48 bytes, plus 36 per pack, so a file stays well below maxIndexBytes.
-const maxIndexEntries = 1 << 23
+// ones. Each takes 48 bytes, plus 36 per pack, so a file stays well below maxIndexBytes,
+// which also leaves room for the single index file an older prune wrote for a
+// repository of up to about five million chunks.
+const maxIndexEntries = 1 << 21
 
 // objectMax is the most bytes of an object of type t that cairn reads, and the most its
 // payload decompresses to: 0 for packs (read by packMax, their frames decompressed by

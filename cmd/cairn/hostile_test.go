@@ -30,10 +30,9 @@ import (
 // cairn refuses with a clear error, writes no plaintext and nothing outside its own
 // folders, and still restores byte for byte where the lie is only in its caches.
 //
-// More lies go into hostileCases as cases that install rules: absurd key slots (a
-// keys/ listing of many slots asking argon2id for gigabytes and many passes), endless
-// bodies (a rule whose answer writes to config, key, lock, index or listing reads
-// until the client goes away), and so on.
+// More lies go into hostileCases as cases that install rules; those that cost the
+// client CPU and memory before any password is checked (absurd key slots, bodies
+// without end) are in hostile_limits_test.go.
 var hostileCases = []struct {
 	name string
 	run  func(t *testing.T, f *hostileFixture)
@@ -43,6 +42,8 @@ var hostileCases = []struct {
 	{"swapped repository", swappedRepository},
 	{"traversal id", traversalID},
 	{"truncated and foreign cached copies", damagedCaches},
+	{"endless bodies", endlessBodies},
+	{"absurd key slots", absurdKeySlots},
 }
 
 func TestHostileStorage(t *testing.T) {
