@@ -200,14 +200,8 @@ func document(t *testing.T, size int64, seed int64) []byte {
 	}
 	var buf bytes.Buffer
 	enc := exported.NewEncoder(&buf)
-	for _, name := range exported.Collections {
-		b, err := os.ReadFile(filepath.Join(dir, name+".jsonl"))
-		if err != nil || exported.IsValueSet(name) {
-			continue
-		}
-		if err := enc.WriteCollection(name, bytes.NewReader(b)); err != nil {
-			t.Fatal(err)
-		}
+	if err := enc.WriteFolder(dir); err != nil {
+		t.Fatal(err)
 	}
 	enc.WriteCollection("values", strings.NewReader(`{"id":"v1","raw":"AAEC"}`+"\n"))
 	if err := enc.Close(exported.Meta{Version: "11.2.0", Schema: json.RawMessage(`{"migration":0,"semantic":"MAJOR_0_MINOR_0_PATCH_1"}`)}); err != nil {

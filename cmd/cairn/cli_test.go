@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -315,20 +314,7 @@ func TestProgressBar(t *testing.T) {
 // stops it with the context as SIGINT would.
 func TestServe(t *testing.T) {
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	var errb bytes.Buffer
-	code := make(chan int, 1)
-	go func() {
-		code <- run(ctx, []string{"cairn", "serve", "--addr", "127.0.0.1:0", "--data", dir}, pw, &errb)
-		pw.Close()
-	}()
-	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil {
-		t.Fatalf("serve printed nothing: %v %s", err, errb.String())
-	}
-	go io.Copy(io.Discard, pr)
-	base := strings.Fields(strings.TrimPrefix(line, "cairn serving on "))[0]
+	base, stop := startServe(t, dir)
 	res, err := http.Post(base+"/backups/create", "application/json", strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)
@@ -343,9 +329,8 @@ func TestServe(t *testing.T) {
 		t.Fatalf("list: %v %v", err, res)
 	}
 	res.Body.Close()
-	cancel()
-	if c := <-code; c != 0 {
-		t.Fatalf("serve exited %d: %s", c, errb.String())
+	if c := stop(); c != 0 {
+		t.Fatalf("serve exited %d", c)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "repository", "config")); err != nil {
 		t.Fatalf("the default repository was not created: %v", err)

@@ -77,14 +77,8 @@ func exportedDocument(t *testing.T, size int64) []byte {
 	}
 	var buf bytes.Buffer
 	enc := exported.NewEncoder(&buf)
-	for _, name := range exported.Collections {
-		b, err := os.ReadFile(filepath.Join(dir, name+".jsonl"))
-		if err != nil || exported.IsValueSet(name) {
-			continue
-		}
-		if err := enc.WriteCollection(name, bytes.NewReader(b)); err != nil {
-			t.Fatal(err)
-		}
+	if err := enc.WriteFolder(dir); err != nil {
+		t.Fatal(err)
 	}
 	if err := enc.Close(exported.Meta{Version: "11.2.0"}); err != nil {
 		t.Fatal(err)

@@ -102,16 +102,8 @@ func writeDocument(dir, path string) (int64, error) {
 	defer out.Close()
 	cw := &counter{w: out}
 	enc := exported.NewEncoder(cw)
-	for _, name := range exported.Collections {
-		f, err := os.Open(filepath.Join(dir, name+".jsonl"))
-		if err != nil || exported.IsValueSet(name) {
-			continue
-		}
-		err = enc.WriteCollection(name, bufio.NewReaderSize(f, 1<<20))
-		f.Close()
-		if err != nil {
-			return 0, err
-		}
+	if err := enc.WriteFolder(dir); err != nil {
+		return 0, err
 	}
 	if err := enc.Close(exported.Meta{Version: "11.2.0"}); err != nil {
 		return 0, err
