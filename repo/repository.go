@@ -47,8 +47,10 @@ type Repository struct {
 	unindexN int                   // their chunks
 	failed   error                 // set when a write failed; the handle must then be reopened
 
-	uploads     sync.WaitGroup // packs being uploaded
-	uploadSlots chan struct{}  // bounds them
+	uploads     sync.WaitGroup     // packs being uploaded
+	uploadSlots chan struct{}      // bounds them
+	uploadCtx   context.Context    // theirs: they outlive the call that started them
+	stopUploads context.CancelFunc // cancels them when a Flush is cancelled
 
 	lists     listCache
 	listStore ListStore    // optional local copies of list chunks
@@ -224,7 +226,9 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 }
 
 func newRepository(be transport.Backend, cfg Config) *Repository {
+	uploadCtx, stopUploads := context.WithCancel(context.Background())
 	return &Repository{be: be, cfg: cfg, idx: newIndex(), inflight: map[chunk.ID]struct{}{}, unindex: indexFile{},
+		uploadCtx: uploadCtx, stopUploads: stopUploads,
 		timing: MarkerTiming{}.withDefaults(), proc: currentProcess(),
 		uploadSlots: make(chan struct{}, packUploads),
 		bufs:        newFreeList[*[]byte](4),
@@ -494,13 +498,20 @@ const packUploads = 2
 // uploadLater uploads a full pack on its own goroutine, so hashing and compressing go
 // on while it is written (and fsynced, or sent); it blocks while packUploads are
 // already in flight. A failed upload makes the handle fail; Flush waits for all.
+// The upload runs under the handle's upload context, not ctx: the caller's context
+// may be a worker group's, which ends when the group does, long before the upload
+// must; a cancelled Flush cancels the uploads (waitUploads).
 func (r *Repository) uploadLater(ctx context.Context, p *packWriter) error {
-	r.uploadSlots <- struct{}{}
+	select {
+	case r.uploadSlots <- struct{}{}:
+	case <-ctx.Done():
+		return r.fail(ctx.Err())
+	}
 	r.uploads.Add(1)
-	go func() {
+	go func() { // ends when the pack is stored or its upload fails
 		defer r.uploads.Done()
 		defer func() { <-r.uploadSlots }()
-		r.uploadPack(context.WithoutCancel(ctx), p) // failures are kept in r.failed
+		r.uploadPack(r.uploadCtx, p) // failures are kept in r.failed
 	}()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -582,11 +593,32 @@ func (r *Repository) writeIndex(ctx context.Context, f indexFile) error {
 	return nil
 }
 
+// waitUploads waits for the packs being uploaded. When ctx ends first, it cancels
+// them, waits for them to stop, and fails the handle: what they carried may not have
+// arrived.
+func (r *Repository) waitUploads(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { // ends when the uploads do
+		r.uploads.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		r.stopUploads()
+		<-done
+		return r.fail(ctx.Err())
+	}
+}
+
 // Flush seals the open frame, uploads the open pack and writes an index file for every
 // pack uploaded since the last flush. After Flush returns, every chunk saved before it
 // is durable.
 func (r *Repository) Flush(ctx context.Context) error {
-	r.uploads.Wait()
+	if err := r.waitUploads(ctx); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	if r.failed != nil {
 		r.mu.Unlock()
@@ -611,7 +643,9 @@ func (r *Repository) Flush(ctx context.Context) error {
 	}
 	// Sealing the last frame may have filled a pack that went to the uploaders: the
 	// index file must wait for it too.
-	r.uploads.Wait()
+	if err := r.waitUploads(ctx); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	if r.failed != nil {
 		r.mu.Unlock()
