@@ -155,3 +155,47 @@ func TestCloseLeavesReadersTheirFile(t *testing.T) {
 		t.Fatalf("the file is still open after Close and its last reader: %v", err)
 	}
 }
+
+// TestMergeBesideStalledReader: a small merge writes in place on the file a stalled
+// reader is reading; it completes, new readers see it, and the stalled reader keeps
+// the snapshot it began with.
+func TestMergeBesideStalledReader(t *testing.T) {
+	db := openTest(t)
+	var old strings.Builder
+	for i := range 5000 {
+		fmt.Fprintf(&old, "{\"id\":\"%05d\",\"text\":\"%s\"}\n", i, strings.Repeat("o", 100))
+	}
+	if err := merge(db, map[string]string{"formats": old.String()}); err != nil {
+		t.Fatal(err)
+	}
+	started, resume := make(chan struct{}), make(chan struct{})
+	read := make(chan string, 1)
+	go func() {
+		var got strings.Builder
+		db.Read(context.Background(), func(name string, r io.Reader) error {
+			if _, err := io.CopyN(&got, r, 1000); err != nil {
+				return err
+			}
+			close(started)
+			<-resume
+			_, err := io.Copy(&got, r)
+			return err
+		})
+		read <- got.String()
+	}()
+	<-started
+	merged := make(chan error, 1)
+	go func() {
+		merged <- merge(db, map[string]string{"formats": `{"id":"00000","text":"changed"}` + "\n", "tags": `{"id":"t"}` + "\n"})
+	}()
+	if err := within(t, 10*time.Second, "a merge beside a stalled reader of the same file", merged); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := dump(t, db); !strings.HasPrefix(got["formats"], `{"id":"00000","text":"changed"}`) || got["tags"] != `{"id":"t"}`+"\n" {
+		t.Fatalf("a new reader does not see the merge: %.80q", got["formats"])
+	}
+	close(resume)
+	if got := <-read; got != old.String() {
+		t.Fatalf("the stalled reader's snapshot changed under it: %d bytes, want %d", len(got), old.Len())
+	}
+}

@@ -2,12 +2,14 @@
 // one bucket per collection, records keyed by their id, values being the record's line
 // (without its newline) in the collection byte format.
 //
-// The live database file is only ever read. Every write (a merge, an import, a restore)
-// builds a new file beside it, a copy of it or an empty one, and renames it into place
-// on Commit, all or nothing. Each swap starts a new generation: a reader keeps the
-// generation it began with until it ends (an export reads one consistent snapshot, and
-// a slow client delays no writer), and an old file is closed when its last reader ends.
-// Writers take turns; every wait for a turn ends when its context does.
+// A small merge (Merge: the assets of one request) is one transaction on the live file;
+// bbolt's readers keep the snapshot they began with meanwhile. Every large write (an
+// import, a restore) builds a new file beside the live one, a copy of it or an empty
+// one, and renames it into place on Commit, all or nothing. Each swap starts a new
+// generation: a reader keeps the generation it began with until it ends (an export reads
+// one consistent snapshot, and a slow client delays no import or restore), and an old
+// file is closed when its last reader ends. Writers take turns; every wait for a turn
+// ends when its context does.
 package localdb
 
 import (
@@ -336,11 +338,12 @@ func (r *bucketReader) Read(p []byte) (int, error) {
 	return written, nil
 }
 
-// Writer receives collections into a new database file, committed in batches that
-// stay invisible to readers until the whole file is swapped in.
+// Writer receives collections: into a new database file, committed in batches that
+// stay invisible to readers until the whole file is swapped in, or (Merge) in one
+// transaction on the live file.
 type Writer struct {
 	tx      *bolt.Tx
-	ndb     *bolt.DB
+	ndb     *bolt.DB // the new file; nil for a merge in one transaction
 	records int
 	pending int64 // bytes put since the last batch commit
 }
@@ -356,7 +359,7 @@ func (w *Writer) bucket(name string) (*bolt.Bucket, error) {
 
 // maybeCommit commits a batch of a new-file write and begins the next one.
 func (w *Writer) maybeCommit() (bool, error) {
-	if w.pending < batchBytes {
+	if w.ndb == nil || w.pending < batchBytes {
 		return false, nil
 	}
 	if err := w.tx.Commit(); err != nil {
@@ -460,15 +463,27 @@ func recordID(rec []byte) ([]byte, error) {
 	return []byte(*v.ID), nil
 }
 
-// Merge runs fn on a copy of the database and swaps the copy in; records are upserted
-// by id. If fn or the commit fails, or ctx ends first, the database is exactly as
-// before.
+// Merge upserts records by id in one transaction on the live database file: if fn or
+// the commit fails, or ctx ends first, the database is exactly as before. Readers keep
+// the snapshot they began with. One transaction holds every page it dirties, so Merge
+// is for small writes (the assets of one request); an import streams through
+// BeginMerge instead. It waits for the writer before it, until ctx ends.
 func (d *DB) Merge(ctx context.Context, fn func(w *Writer) error) error {
-	p, err := d.BeginMerge(ctx)
+	if err := d.lockWriter(ctx); err != nil {
+		return err
+	}
+	defer d.unlockWriter()
+	g, err := d.acquire()
 	if err != nil {
 		return err
 	}
-	return p.run(ctx, fn)
+	defer d.release(g)
+	return g.db.Update(func(tx *bolt.Tx) error {
+		if err := fn(&Writer{tx: tx}); err != nil {
+			return err
+		}
+		return ctx.Err()
+	})
 }
 
 // Replace builds a new database with fn and swaps it in for the current one. Until the
