@@ -25,12 +25,9 @@ func within(t *testing.T, d time.Duration, what string, done <-chan error) error
 	}
 }
 
-// TestReaderDoesNotBlockWriters: a reader that stops midway (an export whose client
-// stopped reading) keeps its snapshot while a replacement and a merge complete; new
-// readers see the new database at once, and the old file is closed when the stalled
-// reader ends.
-func TestReaderDoesNotBlockWriters(t *testing.T) {
-	db := openTest(t)
+// fillFormats merges 5000 records into formats and returns them as one collection.
+func fillFormats(t *testing.T, db *DB) string {
+	t.Helper()
 	var old strings.Builder
 	for i := range 5000 {
 		fmt.Fprintf(&old, "{\"id\":\"%05d\",\"text\":\"%s\"}\n", i, strings.Repeat("o", 100))
@@ -38,11 +35,15 @@ func TestReaderDoesNotBlockWriters(t *testing.T) {
 	if err := merge(db, map[string]string{"formats": old.String()}); err != nil {
 		t.Fatal(err)
 	}
-	first := db.cur
+	return old.String()
+}
 
+// stallReader starts a reader (an export whose client stops reading) that stops after
+// its first kilobyte until resume is closed; read then says what it read in all.
+func stallReader(db *DB) (resume chan struct{}, read <-chan string) {
 	started, resume := make(chan struct{}), make(chan struct{})
-	read := make(chan string, 1)
-	go func() {
+	out := make(chan string, 1)
+	go func() { // ends once resume is closed
 		var got strings.Builder
 		db.Read(context.Background(), func(name string, r io.Reader) error {
 			if _, err := io.CopyN(&got, r, 1000); err != nil {
@@ -53,9 +54,22 @@ func TestReaderDoesNotBlockWriters(t *testing.T) {
 			_, err := io.Copy(&got, r)
 			return err
 		})
-		read <- got.String()
+		out <- got.String()
 	}()
 	<-started
+	return resume, out
+}
+
+// TestReaderDoesNotBlockWriters: a reader that stops midway (an export whose client
+// stopped reading) keeps its snapshot while a replacement and a merge complete; new
+// readers see the new database at once, and the old file is closed when the stalled
+// reader ends.
+func TestReaderDoesNotBlockWriters(t *testing.T) {
+	db := openTest(t)
+	old := fillFormats(t, db)
+	first := db.cur
+
+	resume, read := stallReader(db)
 
 	replaced := make(chan error, 1)
 	go func() {
@@ -79,8 +93,8 @@ func TestReaderDoesNotBlockWriters(t *testing.T) {
 	}
 
 	close(resume)
-	if got := <-read; got != old.String() {
-		t.Fatalf("the stalled reader's snapshot changed under it: %d bytes, want %d", len(got), old.Len())
+	if got := <-read; got != old {
+		t.Fatalf("the stalled reader's snapshot changed under it: %d bytes, want %d", len(got), len(old))
 	}
 	if err := first.db.View(func(*bolt.Tx) error { return nil }); !errors.Is(err, bolt.ErrDatabaseNotOpen) {
 		t.Fatalf("the old file is still open after its last reader: %v", err)
@@ -161,29 +175,8 @@ func TestCloseLeavesReadersTheirFile(t *testing.T) {
 // the snapshot it began with.
 func TestMergeBesideStalledReader(t *testing.T) {
 	db := openTest(t)
-	var old strings.Builder
-	for i := range 5000 {
-		fmt.Fprintf(&old, "{\"id\":\"%05d\",\"text\":\"%s\"}\n", i, strings.Repeat("o", 100))
-	}
-	if err := merge(db, map[string]string{"formats": old.String()}); err != nil {
-		t.Fatal(err)
-	}
-	started, resume := make(chan struct{}), make(chan struct{})
-	read := make(chan string, 1)
-	go func() {
-		var got strings.Builder
-		db.Read(context.Background(), func(name string, r io.Reader) error {
-			if _, err := io.CopyN(&got, r, 1000); err != nil {
-				return err
-			}
-			close(started)
-			<-resume
-			_, err := io.Copy(&got, r)
-			return err
-		})
-		read <- got.String()
-	}()
-	<-started
+	old := fillFormats(t, db)
+	resume, read := stallReader(db)
 	merged := make(chan error, 1)
 	go func() {
 		merged <- merge(db, map[string]string{"formats": `{"id":"00000","text":"changed"}` + "\n", "tags": `{"id":"t"}` + "\n"})
@@ -195,7 +188,7 @@ func TestMergeBesideStalledReader(t *testing.T) {
 		t.Fatalf("a new reader does not see the merge: %.80q", got["formats"])
 	}
 	close(resume)
-	if got := <-read; got != old.String() {
-		t.Fatalf("the stalled reader's snapshot changed under it: %d bytes, want %d", len(got), old.Len())
+	if got := <-read; got != old {
+		t.Fatalf("the stalled reader's snapshot changed under it: %d bytes, want %d", len(got), len(old))
 	}
 }
