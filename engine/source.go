@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 
 	"cairn/engine/exported"
 )
@@ -41,8 +40,8 @@ type Tagger interface {
 	CollectionTags(ctx context.Context) (map[string]string, error)
 }
 
-// CollectionTags implements Tagger: size, modification and change times and inode of
-// each collection file.
+// CollectionTags implements Tagger: each collection file's change tag (fileTag: its
+// size and times, and its inode where the system has one).
 func (s FolderSource) CollectionTags(ctx context.Context) (map[string]string, error) {
 	entries, err := os.ReadDir(s.Dir)
 	if err != nil {
@@ -58,8 +57,8 @@ func (s FolderSource) CollectionTags(ctx context.Context) (map[string]string, er
 		if err != nil {
 			continue
 		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			tags[n] = fmt.Sprintf("file:%d:%d:%d.%d:%d", fi.Size(), fi.ModTime().UnixNano(), st.Ctim.Sec, st.Ctim.Nsec, st.Ino)
+		if tag, ok := fileTag(fi); ok {
+			tags[n] = tag
 		}
 	}
 	return tags, nil

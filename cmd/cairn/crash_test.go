@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // Crash-safety and concurrency harnesses. Both run the real cairn binary as child
@@ -42,39 +44,6 @@ import (
 // crashPassword is the password of the repositories these tests create. Every child
 // gets it in CAIRN_PASSWORD, with cheap key derivation.
 const crashPassword = "crash harness password"
-
-// cairnBinary returns CAIRN_BIN, or builds the cairn command once per test process
-// into the cache folder TestMain made (and removes at the end).
-func cairnBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CAIRN_BIN"); p != "" {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return abs
-	}
-	built.Do(func() {
-		dir := os.Getenv("CAIRN_CACHE_DIR")
-		if dir == "" {
-			dir = t.TempDir()
-		}
-		built.path = filepath.Join(dir, "bin", "cairn")
-		if out, err := exec.Command("go", "build", "-o", built.path, ".").CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("go build cairn: %v\n%s", err, out)
-		}
-	})
-	if built.err != nil {
-		t.Fatal(built.err)
-	}
-	return built.path
-}
-
-var built struct {
-	sync.Once
-	path string
-	err  error
-}
 
 // child runs the cairn binary against one repository.
 type child struct {

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"cairn/engine/gendb"
@@ -90,10 +89,8 @@ func runCmd(args []string, env []string, dir string) (sample, error) {
 	if err != nil {
 		return s, fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		s.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		s.rss = ru.Maxrss << 10
-	}
+	s.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	s.rss = peakRSS(cmd.ProcessState)
 	return s, nil
 }
 
