@@ -27,12 +27,6 @@ type job struct {
 	err    error
 }
 
-func (j *job) set(status string, pct float64) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.status, j.pct = status, pct
-}
-
 func (j *job) progress(pct float64) {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -58,13 +58,6 @@ func humanDuration(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-func ratio(a, b int64) string {
-	if b == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2fx", float64(a)/float64(b))
-}
-
 func newTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 }
