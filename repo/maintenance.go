@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -174,127 +173,6 @@ func (r *Repository) VerifyChunks(pack []byte, ids []chunk.ID, locs []Location) 
 		}
 	}
 	return errs
-}
-
-// Rewrite is prune's first phase. It copies the chunks that keep accepts out of the
-// packs in repack into new packs, records the packs in repack and drop as pending
-// deletion, asks since for the chunks of snapshots written after keep was computed
-// (a backup that finished meanwhile may use retired packs: those chunks stay indexed),
-// writes one index for everything that stays, removes the index files this handle
-// loaded (never one written since by a backup), and then records which operations were
-// running at that point: FinishPending, in a later prune, deletes the retired packs
-// once all of them have ended. A crash at any point leaves every snapshot readable:
-// new data is durable before the old index goes, and no pack is deleted while anything
-// may still use it. FORMAT.md gives the argument.
-func (r *Repository) Rewrite(ctx context.Context, repack, drop map[ObjectID]bool, keep func(chunk.ID) bool, since func(context.Context) (map[chunk.ID]bool, error)) (RewriteStats, error) {
-	var st RewriteStats
-	written := r.BytesWritten()
-	copied := map[chunk.ID]bool{}
-	r.mu.Lock()
-	r.lastFlushed = indexFile{} // from here on, it collects the packs of the copies
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		r.lastFlushed = nil
-		r.mu.Unlock()
-	}()
-	for p := range repack {
-		data, refs, err := r.LoadPack(ctx, p)
-		if err != nil {
-			return st, fmt.Errorf("repack: %w", err)
-		}
-		frames := map[uint32][]byte{}
-		for _, e := range refs {
-			if copied[e.ID] || !keep(e.ID) {
-				continue
-			}
-			loc := Location{Pack: p, Frame: e.Frame, FrameLen: e.FrameLen, Offset: e.Offset, Raw: e.Raw}
-			if err := r.VerifyChunk(data, e.ID, loc, frames); err != nil {
-				return st, fmt.Errorf("repack: %w", err)
-			}
-			raw := frames[e.Frame]
-			if _, err := r.saveChunk(ctx, e.ID, raw[e.Offset:e.Offset+e.Raw], true, &r.frame, r.sealFrame); err != nil {
-				return st, err
-			}
-			copied[e.ID] = true
-			st.ChunksCopied++
-		}
-	}
-	// New packs and their index file first.
-	if err := r.Flush(ctx); err != nil {
-		return st, err
-	}
-	r.mu.Lock()
-	copies := r.lastFlushed
-	r.mu.Unlock()
-	st.BytesWritten = r.BytesWritten() - written
-	var retired []ObjectID
-	for _, set := range []map[ObjectID]bool{repack, drop} {
-		for p := range set {
-			retired = append(retired, p)
-		}
-	}
-	slices.SortFunc(retired, func(a, b ObjectID) int { return bytes.Compare(a[:], b[:]) })
-	// The record comes before the index changes: from now on a committing backup
-	// indexes again what it uses of these packs.
-	draft, err := r.retire(ctx, retired, false)
-	if err != nil {
-		return st, fmt.Errorf("record packs pending deletion: %w", err)
-	}
-	// The index as it is now (with what backups added meanwhile), and the chunks of
-	// snapshots they finished.
-	if err := r.LoadIndex(ctx); err != nil {
-		return st, err
-	}
-	oldIndex := slices.Clone(r.loadedIndex)
-	late, err := since(ctx)
-	if err != nil {
-		return st, err
-	}
-	// One index for what stays: every chunk of a pack that is not retired, and the
-	// chunks of retired packs that a snapshot written meanwhile uses.
-	// The copies are listed whole: the in-memory index keeps one place per chunk, which
-	// may be the retired one.
-	fresh := indexFile{}
-	for p, refs := range copies {
-		fresh[p] = refs
-	}
-	stay := func(id chunk.ID, loc Location) {
-		if _, copy := copies[loc.Pack]; copy || (repack[loc.Pack] || drop[loc.Pack]) && !late[id] {
-			return
-		}
-		fresh[loc.Pack] = append(fresh[loc.Pack], loc.Ref(id))
-	}
-	r.idx.Each(stay)
-	r.idx.EachDuplicate(stay)
-	if len(fresh) > 0 {
-		if _, err := r.SaveIndex(ctx, fresh); err != nil {
-			return st, err
-		}
-	}
-	for _, name := range oldIndex {
-		if err := r.be.Remove(ctx, transport.Handle{Kind: transport.Index, Name: name}); err != nil && !r.be.IsNotExist(err) {
-			return st, fmt.Errorf("remove index %s: %w", name[:8], err)
-		}
-	}
-	// The operations running now may have loaded the old index: the record waits for them.
-	if _, err := r.retire(ctx, retired, true); err != nil {
-		return st, fmt.Errorf("record packs pending deletion: %w", err)
-	}
-	if err := r.be.Remove(ctx, transport.Handle{Kind: transport.Locks, Name: draft}); err != nil && !r.be.IsNotExist(err) {
-		return st, err
-	}
-	st.PacksRetired = len(retired)
-	if err := r.LoadIndex(ctx); err != nil {
-		return st, err
-	}
-	return st, nil
-}
-
-// RewriteStats counts what Rewrite did.
-type RewriteStats struct {
-	PacksRetired, ChunksCopied int // packs now pending deletion
-	BytesWritten               int64
 }
 
 // IsDamage reports whether err means damaged or missing repository data, as opposed

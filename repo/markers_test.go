@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"cairn/chunk"
 	"cairn/transport"
 	"cairn/transport/faulty"
 )
@@ -168,13 +167,13 @@ func TestMarkerRefreshTime(t *testing.T) {
 	if recs := markerRecords(t, judge); len(recs) != 1 || !recs[0].Refreshed.Equal(clock.Now().UTC()) || recs[0].Token != op.ownToken() {
 		t.Fatalf("after 10 refreshes the locks hold %+v", recs)
 	}
-	alive, _, removed, err := judge.liveOps(ctx)
+	alive, _, removed, err := judge.liveOps(ctx, true)
 	if err != nil || removed != 0 || !alive[op.ownToken()] {
 		t.Fatalf("a prune 10 intervals in: alive %v, removed %d, %v", alive, removed, err)
 	}
 	// The operation stalls (a laptop asleep): 4 intervals without a refresh.
 	clock.Advance(4 * time.Minute)
-	alive, _, removed, err = judge.liveOps(ctx)
+	alive, _, removed, err = judge.liveOps(ctx, true)
 	if err != nil || removed != 1 || alive[op.ownToken()] {
 		t.Fatalf("a prune after the stall: alive %v, removed %d, %v", alive, removed, err)
 	}
@@ -219,15 +218,18 @@ func TestPruneRelistsAfterRemovingStaleMarkers(t *testing.T) {
 		}})
 	prune := openWith(t, hooked, WithMarkerTiming(otherTiming(pruneClock)))
 	retired := ObjectID{1}
-	if _, err := prune.retire(ctx, []ObjectID{retired}, true); err != nil {
+	if _, err := prune.recordPending(ctx, []ObjectID{retired}, true); err != nil {
 		t.Fatal(err)
 	}
-	st, err := prune.FinishPending(ctx, func(context.Context) (map[chunk.ID]bool, error) { return nil, nil })
+	if err := prune.ClaimPrune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := prune.PlanPrune(ctx, PruneOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Waiting != 1 || st.PacksDeleted != 0 {
-		t.Fatalf("the prune did not wait for the operation that refreshed meanwhile: %+v", st)
+	if plan.Pending.Waiting != 1 || len(plan.Delete) != 0 {
+		t.Fatalf("the prune did not wait for the operation that refreshed meanwhile: %+v", plan.Pending)
 	}
 	if err := op.CheckMarker(ctx); err != nil {
 		t.Fatalf("the operation's marker: %v", err)

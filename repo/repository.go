@@ -36,7 +36,7 @@ type Repository struct {
 	proc   processInfo  // this process, as markers name it
 
 	loadedIndex []string   // the index files the in-memory index was loaded from
-	lastFlushed indexFile  // while Rewrite runs: the packs of the index files written since it began
+	copied      indexLog   // while a prune repacks: the packs of the index files written (under mu)
 	indexMu     sync.Mutex // one index file written at a time
 
 	mu       sync.Mutex
@@ -585,11 +585,7 @@ func (r *Repository) writeIndex(ctx context.Context, f indexFile) error {
 		}
 		return err
 	}
-	if r.lastFlushed != nil { // Rewrite is collecting
-		for p, refs := range f {
-			r.lastFlushed[p] = refs
-		}
-	}
+	r.copied.note(f)
 	return nil
 }
 

@@ -42,16 +42,16 @@ func pruneCommand(e *env) *cli.Command {
 }
 
 func printPrune(e *env, st engine.PruneStats, dry bool) {
-	verb := "freed"
+	verb, deleted, removed := "freed", "deleted", "removed"
 	if dry {
-		verb = "would free"
+		verb, deleted, removed = "would free", "to delete", "would remove"
 	}
 	if p := st.Pending; p.Records > 0 {
-		fmt.Fprintf(e.stdout, "earlier prunes: %d packs deleted, %d kept for snapshots written since; %d of %d batches still wait for running backups\n",
-			p.PacksDeleted, p.Revived, p.Waiting, p.Records)
+		fmt.Fprintf(e.stdout, "earlier prunes: %d packs %s, %d kept for snapshots written since; %d of %d batches still wait for running backups\n",
+			p.PacksDeleted, deleted, p.Revived, p.Waiting, p.Records)
 	}
 	if st.Pending.StaleMarkers > 0 {
-		fmt.Fprintf(e.stdout, "removed %d markers left by crashed operations\n", st.Pending.StaleMarkers)
+		fmt.Fprintf(e.stdout, "%s %d markers left by crashed operations\n", removed, st.Pending.StaleMarkers)
 	}
 	fmt.Fprintf(e.stdout, "%d packs: %d unused, %d repacked (%d chunks copied), all taken off the index and deleted by the next prune; %d live chunks, %d unused\n",
 		st.Packs, st.PacksRemoved, st.PacksRepacked, st.ChunksCopied, st.ChunksLive, st.ChunksUnused)
