@@ -51,13 +51,13 @@ func (c *CheckResult) OK() bool { return len(c.Errors) == 0 }
 // Check verifies the repository: every snapshot's chunks are indexed, every indexed
 // pack exists with a plausible size, and with ReadData every chunk decodes and hashes
 // to its id. It returns an error only when it cannot run at all, or with
-// repo.ErrMarkerLost when, at its end, its marker is gone: a prune took it for crashed
+// repo.ErrLockLost when, at its end, its lock is gone: a prune took it for crashed
 // and may have deleted packs under it, so what it found says nothing about the
 // repository (even a clean result is not reported then).
 func Check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckResult, error) {
 	res, err := check(ctx, r, opt)
 	if ctx.Err() == nil {
-		if merr := r.CheckMarker(ctx); errors.Is(merr, repo.ErrMarkerLost) {
+		if merr := r.CheckLock(ctx); errors.Is(merr, repo.ErrLockLost) {
 			return nil, fmt.Errorf("check: %w", merr)
 		} else if merr != nil && err == nil && !res.OK() {
 			return nil, fmt.Errorf("check found errors but cannot tell whether a prune removed packs under it: %w", merr)

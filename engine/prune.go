@@ -32,7 +32,7 @@ type PruneStats = repo.PruneStats
 // there: it changes nothing.
 func Prune(ctx context.Context, r *repo.Repository, opt PruneOptions) (PruneStats, error) {
 	if !opt.DryRun {
-		if err := r.ClaimPrune(ctx); err != nil {
+		if err := r.LockPrune(ctx); err != nil {
 			return PruneStats{}, fmt.Errorf("prune: %w", err)
 		}
 		defer r.Release(context.WithoutCancel(ctx))

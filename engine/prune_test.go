@@ -10,7 +10,7 @@ import (
 )
 
 // TestPruneSparesARunningBackup: a backup that deduplicates against chunks prune has
-// just found unused loses nothing. The backup opens (writing its marker) before the
+// just found unused loses nothing. The backup opens (writing its lock) before the
 // prune; the prune takes the packs off the index and leaves them pending; a second
 // prune, while the backup still runs, deletes nothing; the backup commits (indexing the
 // packs it used again); a third prune, after the backup ended, keeps them. Every
@@ -26,7 +26,7 @@ func TestPruneSparesARunningBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every chunk of db is garbage now.
-	running, err := repo.Open(ctx, be, repo.WithMarker("backup"))
+	running, err := repo.Open(ctx, be, repo.WithLock("backup"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestPruneSparesARunningBackup(t *testing.T) {
 
 // TestPruneDeletesAfterBackupsEnd: packs nothing uses are deleted by the prune after
 // the one that retired them, once no operation that saw them runs; a crashed
-// operation's marker (its process is gone) does not hold them forever.
+// operation's lock (its process is gone) does not hold them forever.
 func TestPruneDeletesAfterBackupsEnd(t *testing.T) {
 	ctx := context.Background()
 	be := mem.New()
@@ -103,7 +103,7 @@ func TestPruneDeletesAfterBackupsEnd(t *testing.T) {
 	sameCollections(t, readFolder(t, keep), restoreFolder(t, fresh, second))
 	// Only one prune at a time.
 	holder := reopen(t, r, be)
-	if err := holder.ClaimPrune(ctx); err != nil {
+	if err := holder.LockPrune(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := engine.Prune(ctx, reopen(t, r, be), engine.PruneOptions{}); err == nil {

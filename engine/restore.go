@@ -53,10 +53,10 @@ type RestoreOptions struct {
 }
 
 // Restore writes a snapshot into sink, verifying every chunk against its id. When it
-// fails and a prune has meanwhile taken it for crashed (its marker is gone), it fails
-// with repo.ErrMarkerLost: the packs it misses were deleted under it, the repository
+// fails and a prune has meanwhile taken it for crashed (its lock is gone), it fails
+// with repo.ErrLockLost: the packs it misses were deleted under it, the repository
 // is not damaged. A restore that wrote everything is complete whatever happened to its
-// marker: every chunk it wrote matched its id.
+// lock: every chunk it wrote matched its id.
 func Restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Sink, opt RestoreOptions) (err error) {
 	defer func() {
 		if err != nil {
@@ -65,7 +65,7 @@ func Restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 	}()
 	err = restore(ctx, r, sn, sink, opt)
 	if err != nil && ctx.Err() == nil {
-		if merr := r.CheckMarker(ctx); errors.Is(merr, repo.ErrMarkerLost) {
+		if merr := r.CheckLock(ctx); errors.Is(merr, repo.ErrLockLost) {
 			return fmt.Errorf("restore %s: %w (it failed with: %v)", sn.ID, merr, err)
 		}
 	}

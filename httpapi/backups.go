@@ -72,9 +72,9 @@ func (s *Server) startCreation(ctx context.Context, src engine.Source, kind stri
 				return Backup{}, err
 			}
 		}
-		// A marker for the job, and the index as it is after it: a prune running
+		// A lock for the job, and the index as it is after it: a prune running
 		// meanwhile then deletes nothing this backup uses.
-		if err := r.Begin(ctx, "backup"); err != nil {
+		if err := r.Lock(ctx, "backup"); err != nil {
 			s.forgetRepository()
 			return Backup{}, err
 		}
@@ -305,7 +305,7 @@ func (s *Server) startRestoration(r *http.Request) (*job, error) {
 	b := backupOf(sn)
 	total := sn.Totals.RawBytes
 	return s.jobs.start(restoration, sn.ID, b, func(ctx context.Context, progress func(float64)) (Backup, error) {
-		if err := rp.Begin(ctx, "restore"); err != nil {
+		if err := rp.Lock(ctx, "restore"); err != nil {
 			s.forgetRepository()
 			return b, err
 		}

@@ -15,7 +15,7 @@ import (
 )
 
 // fullRepo is an encrypted repository holding one object of every kind: its key slot
-// and config, a pack and its index file, a manifest, and a backup's marker.
+// and config, a pack and its index file, a manifest, and a backup's lock.
 func fullRepo(t *testing.T) transport.Backend {
 	t.Helper()
 	ctx := context.Background()
@@ -36,7 +36,7 @@ func fullRepo(t *testing.T) transport.Backend {
 	if err := r.SaveSnapshot(ctx, sn); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(ctx, be, WithPassword("pw", KDFParams{}), WithMarker("backup")); err != nil {
+	if _, err := Open(ctx, be, WithPassword("pw", KDFParams{}), WithLock("backup")); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []transport.Kind{transport.Keys, transport.Index, transport.Snapshots, transport.Locks} {

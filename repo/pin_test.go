@@ -80,7 +80,7 @@ func TestPins(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := objectCount(t, tc.be)
-			r, err := Open(ctx, tc.be, WithPassword(tc.password, KDFParams{}), WithPins(tc.pins), WithMarker("backup"))
+			r, err := Open(ctx, tc.be, WithPassword(tc.password, KDFParams{}), WithPins(tc.pins), WithLock("backup"))
 			if tc.want == "" {
 				if err != nil {
 					t.Fatal(err)

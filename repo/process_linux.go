@@ -11,7 +11,7 @@ import (
 
 // currentProcess describes this process. The host id joins the kernel's boot id and
 // the PID namespace: two processes with the same host id see the same pids, so one can
-// judge the other's marker by its pid. It is empty (no pid is then judged) when /proc
+// judge the other's lock by its pid. It is empty (no pid is then judged) when /proc
 // is missing or belongs to another PID namespace than this process.
 func currentProcess() processInfo {
 	host, _ := os.Hostname()

@@ -6,7 +6,7 @@ import "os"
 
 // currentProcess describes this process. Without /proc there is no telling which
 // processes share this one's pids (PID namespaces, a reused host name), so the host id
-// stays empty and markers are judged by their refresh time alone.
+// stays empty and locks are judged by their refresh time alone.
 func currentProcess() processInfo {
 	host, _ := os.Hostname()
 	return processInfo{host: host, pid: os.Getpid()}

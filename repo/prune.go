@@ -23,7 +23,7 @@ type PruneStats struct {
 type PendingStats struct {
 	Records, Waiting      int // pending-delete records, and those still waiting
 	PacksDeleted, Revived int
-	StaleMarkers          int // locks of crashed operations removed (counted, in a dry run)
+	StaleLocks            int // locks of crashed operations removed (counted, in a dry run)
 }
 
 // RetireStats counts what the first phase did.
@@ -45,13 +45,13 @@ func (r *Repository) Prune(ctx context.Context, p *PrunePlan) (PruneStats, error
 		return st, fmt.Errorf("prune: %w: it is a dry run", ErrPlanUnusable)
 	case p.done:
 		return st, fmt.Errorf("prune: %w: it was executed already", ErrPlanUnusable)
-	case r.marker == nil || r.marker.token != p.token:
+	case r.held() == nil || r.held().token != p.token:
 		return st, fmt.Errorf("prune: %w: the handle no longer holds the prune lock it was made under", ErrPlanUnusable)
 	}
 	p.done = true
 	// A prune that lost its lock (taken for crashed while it stalled) may run beside
 	// another one: it deletes nothing.
-	if err := r.CheckMarker(ctx); err != nil {
+	if err := r.CheckLock(ctx); err != nil {
 		return st, fmt.Errorf("prune: %w", err)
 	}
 	if err := r.finishPending(ctx, p.ready); err != nil {

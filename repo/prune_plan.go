@@ -85,13 +85,13 @@ func (r *Repository) PlanPrune(ctx context.Context, opt PruneOptions) (*PrunePla
 	}
 	p := &PrunePlan{dryRun: opt.DryRun}
 	if !opt.DryRun {
-		if r.marker == nil || r.marker.op != opPrune {
+		if r.held() == nil || r.held().op != opPrune {
 			return nil, fmt.Errorf("plan prune: %w: the handle does not hold the prune lock", ErrPlanUnusable)
 		}
-		p.token = r.marker.token
+		p.token = r.held().token
 	}
-	alive, recs, stale, err := r.liveOps(ctx, !opt.DryRun)
-	p.Pending.StaleMarkers = stale
+	alive, recs, stale, err := r.runningOps(ctx, !opt.DryRun)
+	p.Pending.StaleLocks = stale
 	if err != nil {
 		return nil, fmt.Errorf("plan prune: %w", err)
 	}
@@ -283,7 +283,7 @@ func (p *PrunePlan) Stats() PruneStats {
 func (p *PrunePlan) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "earlier prunes: %d pending-delete records, %d waiting for running operations, %d locks of crashed operations\n",
-		p.Pending.Records, p.Pending.Waiting, p.Pending.StaleMarkers)
+		p.Pending.Records, p.Pending.Waiting, p.Pending.StaleLocks)
 	for _, l := range []struct {
 		what  string
 		packs []ObjectID

@@ -170,7 +170,7 @@ func equalObjects(a, b map[transport.Kind][]string) bool {
 }
 
 // TestPruneDryRunChangesNothing: a dry run plans the second phase too (an earlier
-// prune's packs, and a crashed operation's marker it counts as ended) without touching
+// prune's packs, and a crashed operation's lock it counts as ended) without touching
 // storage, and its plan cannot be executed.
 func TestPruneDryRunChangesNothing(t *testing.T) {
 	ctx := context.Background()
@@ -179,7 +179,7 @@ func TestPruneDryRunChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := openWith(t, f.be)
-	if err := first.ClaimPrune(ctx); err != nil {
+	if err := first.LockPrune(ctx); err != nil {
 		t.Fatal(err)
 	}
 	plan, err := first.PlanPrune(ctx, PruneOptions{})
@@ -190,7 +190,7 @@ func TestPruneDryRunChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.Release(ctx)
-	// A crashed operation's marker: not refreshed for a day.
+	// A crashed operation's lock: not refreshed for a day.
 	if _, err := f.r.saveLock(ctx, lockRecord{Op: "backup", Host: "elsewhere", PID: 1, Token: newToken(),
 		Created: time.Now().Add(-24 * time.Hour), Refreshed: time.Now().Add(-24 * time.Hour)}); err != nil {
 		t.Fatal(err)
@@ -202,13 +202,13 @@ func TestPruneDryRunChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	retired := sortedIDs(f.packOf(t, f.a[0]), f.packOf(t, f.a[4]), f.packOf(t, f.snapA.Collections[0].List))
-	if !slices.Equal(plan.Delete, retired) || plan.Pending.StaleMarkers != 1 || plan.Pending.Records != 1 || plan.Pending.Waiting != 0 {
+	if !slices.Equal(plan.Delete, retired) || plan.Pending.StaleLocks != 1 || plan.Pending.Records != 1 || plan.Pending.Waiting != 0 {
 		t.Fatalf("the dry run plans to delete %v (want %v), %+v\n%s", plan.Delete, retired, plan.Pending, plan)
 	}
 	if after := objects(t, f.be); !equalObjects(before, after) {
 		t.Fatal("a dry-run plan changed the storage")
 	}
-	if err := dry.ClaimPrune(ctx); err != nil {
+	if err := dry.LockPrune(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := dry.Prune(ctx, plan); !errors.Is(err, ErrPlanUnusable) {
@@ -231,11 +231,11 @@ func TestPruneRevivesRetiredChunks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stale := openWith(t, f.be) // no marker: nothing tells the prune it runs
+	stale := openWith(t, f.be) // no lock: nothing tells the prune it runs
 	prune := func() (*PrunePlan, PruneStats) {
 		t.Helper()
 		p := openWith(t, f.be)
-		if err := p.ClaimPrune(ctx); err != nil {
+		if err := p.LockPrune(ctx); err != nil {
 			t.Fatal(err)
 		}
 		defer p.Release(ctx)
@@ -289,7 +289,7 @@ func TestPruneRefusesAfterLosingItsLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := openWith(t, f.be)
-	if err := p.ClaimPrune(ctx); err != nil {
+	if err := p.LockPrune(ctx); err != nil {
 		t.Fatal(err)
 	}
 	plan, err := p.PlanPrune(ctx, PruneOptions{})
@@ -302,8 +302,8 @@ func TestPruneRefusesAfterLosingItsLock(t *testing.T) {
 		}
 	}
 	before := objects(t, f.be)
-	if _, err := p.Prune(ctx, plan); !errors.Is(err, ErrMarkerLost) {
-		t.Fatalf("a prune that lost its lock: %v, want ErrMarkerLost", err)
+	if _, err := p.Prune(ctx, plan); !errors.Is(err, ErrLockLost) {
+		t.Fatalf("a prune that lost its lock: %v, want ErrLockLost", err)
 	}
 	if after := objects(t, f.be); !equalObjects(before, after) {
 		t.Fatal("a prune that lost its lock changed the storage")

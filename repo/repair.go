@@ -23,11 +23,11 @@ const indexFileEntries = 1 << 17
 // RebuildIndex reads every pack and writes a new index from their own entry tables,
 // then removes the index files that existed before. A pack whose bytes do not match its
 // name is salvaged chunk by chunk: only chunks that decode and hash to their ids are
-// indexed. Packs pending deletion are indexed as well. It holds the prune claim, so no prune
-// runs meanwhile; backups may (their index files are kept).
+// indexed. Packs pending deletion are indexed as well. It holds the prune lock, so no
+// prune runs meanwhile; backups may (their index files are kept).
 func (r *Repository) RebuildIndex(ctx context.Context, progress func(done, total int)) (RepairStats, error) {
 	var st RepairStats
-	if err := r.ClaimPrune(ctx); err != nil {
+	if err := r.LockPrune(ctx); err != nil {
 		return st, err
 	}
 	defer r.Release(context.WithoutCancel(ctx))

@@ -134,8 +134,8 @@ func newApp(e *env) *cli.App {
 	return app
 }
 
-// openRepo opens the repository named by --repo. Options such as repo.WithMarker
-// apply to the open; markers are removed when the command ends (see run).
+// openRepo opens the repository named by --repo. Options such as repo.WithLock
+// apply to the open; locks are removed when the command ends (see run).
 func openRepo(c *cli.Context, extra ...repo.Option) (*repo.Repository, error) {
 	loc := c.String("repo")
 	if loc == "" {
@@ -179,7 +179,7 @@ func openRepo(c *cli.Context, extra ...repo.Option) (*repo.Repository, error) {
 	return r, nil
 }
 
-// opened are the repositories this run opened; run releases their markers at the end.
+// opened are the repositories this run opened; run releases their locks at the end.
 var opened struct {
 	sync.Mutex
 	repos []*repo.Repository

@@ -31,7 +31,7 @@ func backupCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			r, err := openRepo(c, repo.WithMarker("backup"))
+			r, err := openRepo(c, repo.WithLock("backup"))
 			if err != nil {
 				return err
 			}

@@ -19,7 +19,7 @@ func checkCommand(e *env) *cli.Command {
 			if err := needArgs(c, 0, 0, ""); err != nil {
 				return err
 			}
-			r, err := openRepo(c, repo.WithMarker("check"))
+			r, err := openRepo(c, repo.WithLock("check"))
 			if err != nil {
 				return err
 			}

@@ -50,8 +50,8 @@ func printPrune(e *env, st engine.PruneStats, dry bool) {
 		fmt.Fprintf(e.stdout, "earlier prunes: %d packs %s, %d kept for snapshots written since; %d of %d batches still wait for running backups\n",
 			p.PacksDeleted, deleted, p.Revived, p.Waiting, p.Records)
 	}
-	if st.Pending.StaleMarkers > 0 {
-		fmt.Fprintf(e.stdout, "%s %d markers left by crashed operations\n", removed, st.Pending.StaleMarkers)
+	if st.Pending.StaleLocks > 0 {
+		fmt.Fprintf(e.stdout, "%s %d locks left by crashed operations\n", removed, st.Pending.StaleLocks)
 	}
 	fmt.Fprintf(e.stdout, "%d packs: %d unused, %d repacked (%d chunks copied), all taken off the index and deleted by the next prune; %d live chunks, %d unused\n",
 		st.Packs, st.PacksRemoved, st.PacksRepacked, st.ChunksCopied, st.ChunksLive, st.ChunksUnused)

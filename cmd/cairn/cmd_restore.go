@@ -27,7 +27,7 @@ func restoreCommand(e *env) *cli.Command {
 			if (target == "") == (file == "") {
 				return usagef("restore: give exactly one of --target DIR or --exported FILE")
 			}
-			r, err := openRepo(c, repo.WithMarker("restore"))
+			r, err := openRepo(c, repo.WithLock("restore"))
 			if err != nil {
 				return err
 			}

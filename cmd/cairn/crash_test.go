@@ -494,7 +494,7 @@ func (h *crashHarness) snapshots() []string {
 }
 
 // objects stamps the repository's objects but the manifests by path, size, inode and
-// modification time; markers and leftover temporary files are left out.
+// modification time; locks and leftover temporary files are left out.
 func (h *crashHarness) objects() string {
 	h.t.Helper()
 	var b strings.Builder

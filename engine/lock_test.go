@@ -34,11 +34,11 @@ func (c *manualClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// markerTiming refreshes every minute and takes a marker for stale after 3 missed
+// lockTiming refreshes every minute and takes a lock for stale after 3 missed
 // refreshes, on clock; refreshes happen when the test sends on ticks, and their
 // outcome comes back on done. With nil ticks the handle never refreshes in a test.
-func markerTiming(clock func() time.Time, ticks chan time.Time, done chan error) repo.MarkerTiming {
-	t := repo.MarkerTiming{Interval: time.Minute, Misses: 3, Now: clock}
+func lockTiming(clock func() time.Time, ticks chan time.Time, done chan error) repo.LockTiming {
+	t := repo.LockTiming{Interval: time.Minute, Misses: 3, Now: clock}
 	if ticks != nil {
 		t.Tick = func(time.Duration) (<-chan time.Time, func()) { return ticks, func() {} }
 		t.OnRefresh = func(err error) { done <- err }
@@ -57,8 +57,8 @@ func openRepo(tb testing.TB, be transport.Backend, opts ...repo.Option) *repo.Re
 }
 
 // TestPruneSparesABackupRefreshedPastTheStaleAge: a backup that runs far longer than
-// a marker's stale age keeps its marker fresh, so a prune meanwhile waits for it
-// instead of removing its marker and deleting the packs it deduplicates against; the
+// a lock's stale age keeps its lock fresh, so a prune meanwhile waits for it
+// instead of removing its lock and deleting the packs it deduplicates against; the
 // backup commits, and everything restores.
 func TestPruneSparesABackupRefreshedPastTheStaleAge(t *testing.T) {
 	ctx := context.Background()
@@ -72,10 +72,10 @@ func TestPruneSparesABackupRefreshedPastTheStaleAge(t *testing.T) {
 	}
 	wall := &manualClock{now: time.Now()}
 	ticks, done := make(chan time.Time), make(chan error)
-	running := openRepo(t, be, repo.WithMarker("backup"), repo.WithMarkerTiming(markerTiming(wall.Now, ticks, done)))
+	running := openRepo(t, be, repo.WithLock("backup"), repo.WithLockTiming(lockTiming(wall.Now, ticks, done)))
 	prune := func() engine.PruneStats {
 		t.Helper()
-		p := openRepo(t, be, repo.WithMarkerTiming(markerTiming(wall.Now, nil, nil)))
+		p := openRepo(t, be, repo.WithLockTiming(lockTiming(wall.Now, nil, nil)))
 		st, err := engine.Prune(ctx, p, engine.PruneOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -86,7 +86,7 @@ func TestPruneSparesABackupRefreshedPastTheStaleAge(t *testing.T) {
 		t.Fatalf("the first prune found nothing unused: %+v", st)
 	}
 	// Ten minutes pass, more than three times the stale age; the backup refreshes
-	// its marker every minute.
+	// its lock every minute.
 	for range 10 {
 		wall.Advance(time.Minute)
 		ticks <- time.Time{}
@@ -94,7 +94,7 @@ func TestPruneSparesABackupRefreshedPastTheStaleAge(t *testing.T) {
 			t.Fatalf("refresh: %v", err)
 		}
 	}
-	if st := prune(); st.Pending.StaleMarkers != 0 || st.Pending.Waiting != 1 || st.Pending.PacksDeleted != 0 {
+	if st := prune(); st.Pending.StaleLocks != 0 || st.Pending.Waiting != 1 || st.Pending.PacksDeleted != 0 {
 		t.Fatalf("a prune ten minutes in took the running backup for crashed: %+v", st.Pending)
 	}
 	sn, err := engine.Backup(ctx, running, engine.FolderSource{Dir: db}, engine.BackupOptions{Now: now})
@@ -117,9 +117,9 @@ func TestPruneSparesABackupRefreshedPastTheStaleAge(t *testing.T) {
 	sameCollections(t, readFolder(t, db), restoreFolder(t, fresh, sn))
 }
 
-// TestRecheckAfterPruneTookOperationForCrashed: a restore or check whose marker a
-// prune removed (its clock an hour ahead, so the marker looked stale) while it ran,
-// and which then finds packs missing, fails with repo.ErrMarkerLost instead of
+// TestRecheckAfterPruneTookOperationForCrashed: a restore or check whose lock a
+// prune removed (its clock an hour ahead, so the lock looked stale) while it ran,
+// and which then finds packs missing, fails with repo.ErrLockLost instead of
 // reporting a damaged repository.
 func TestRecheckAfterPruneTookOperationForCrashed(t *testing.T) {
 	cases := []struct {
@@ -162,13 +162,13 @@ func TestRecheckAfterPruneTookOperationForCrashed(t *testing.T) {
 				}
 				once.Do(func() {
 					// The snapshot is forgotten and two prunes run: the first
-					// removes the operation's marker as stale and retires the
+					// removes the operation's lock as stale and retires the
 					// packs, the second deletes them.
 					if err := engine.Forget(ctx, reopen(t, r, be), []*repo.Snapshot{sn}); err != nil {
 						t.Error(err)
 					}
 					for range 2 {
-						p := openRepo(t, be, repo.WithMarkerTiming(markerTiming(ahead, nil, nil)))
+						p := openRepo(t, be, repo.WithLockTiming(lockTiming(ahead, nil, nil)))
 						if _, err := engine.Prune(ctx, p, engine.PruneOptions{}); err != nil {
 							t.Error(err)
 						}
@@ -176,11 +176,11 @@ func TestRecheckAfterPruneTookOperationForCrashed(t *testing.T) {
 				})
 				return nil
 			}))
-			op := openRepo(t, hooked, repo.WithMarker(c.op))
+			op := openRepo(t, hooked, repo.WithLock(c.op))
 			armed.Store(true)
 			err := c.run(ctx, op, sn, t.TempDir())
-			if !errors.Is(err, repo.ErrMarkerLost) {
-				t.Fatalf("%s under a prune that removed its marker: %v, want ErrMarkerLost", c.op, err)
+			if !errors.Is(err, repo.ErrLockLost) {
+				t.Fatalf("%s under a prune that removed its lock: %v, want ErrLockLost", c.op, err)
 			}
 			if packs, _ := r.Packs(ctx); len(packs) != 0 {
 				t.Fatalf("the prunes left %d packs; the test needs them gone", len(packs))

@@ -31,7 +31,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// refresher drives a handle's marker refreshes by hand: refresh makes one happen and
+// refresher drives a handle's lock refreshes by hand: refresh makes one happen and
 // returns its outcome once it is done.
 type refresher struct {
 	ticks chan time.Time
@@ -42,8 +42,8 @@ func newRefresher() *refresher {
 	return &refresher{ticks: make(chan time.Time), done: make(chan error)}
 }
 
-func (f *refresher) timing(clock func() time.Time) MarkerTiming {
-	return MarkerTiming{Interval: time.Minute, Misses: 3, Now: clock,
+func (f *refresher) timing(clock func() time.Time) LockTiming {
+	return LockTiming{Interval: time.Minute, Misses: 3, Now: clock,
 		Tick:      func(time.Duration) (<-chan time.Time, func()) { return f.ticks, func() {} },
 		OnRefresh: func(err error) { f.done <- err }}
 }
@@ -54,10 +54,10 @@ func (f *refresher) refresh(tb testing.TB) error {
 	return <-f.done
 }
 
-// otherTiming is the timing of a handle that judges markers by clock and never
+// otherTiming is the timing of a handle that judges locks by clock and never
 // refreshes its own within a test.
-func otherTiming(clock func() time.Time) MarkerTiming {
-	return MarkerTiming{Interval: time.Minute, Misses: 3, Now: clock}
+func otherTiming(clock func() time.Time) LockTiming {
+	return LockTiming{Interval: time.Minute, Misses: 3, Now: clock}
 }
 
 func openWith(tb testing.TB, be transport.Backend, opts ...Option) *Repository {
@@ -70,9 +70,9 @@ func openWith(tb testing.TB, be transport.Backend, opts ...Option) *Repository {
 	return r
 }
 
-func markerRecords(tb testing.TB, r *Repository) []lockRecord {
+func lockRecords(tb testing.TB, r *Repository) []lockRecord {
 	tb.Helper()
-	recs, err := r.locks(context.Background())
+	recs, err := r.loadLocks(context.Background())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -89,27 +89,27 @@ func deadPID(tb testing.TB) int {
 	return cmd.Process.Pid
 }
 
-// TestMarkerStaleness: which markers a prune takes for left behind. A marker is
+// TestLockStaleness: which locks a prune takes for left behind. A lock is
 // judged by its newest refresh first (whoever wrote it), then, when its writer saw
 // this process's pids, by whether that process still runs: this process's pid with a
 // token it does not hold, a pid no process has, or a pid whose process started at
-// another time are all gone, even while the refresh time is recent. A marker from
+// another time are all gone, even while the refresh time is recent. A lock from
 // another PID namespace with this host name is never judged by this host's pids.
-func TestMarkerStaleness(t *testing.T) {
+func TestLockStaleness(t *testing.T) {
 	p := currentProcess()
 	if p.hostID == "" {
-		t.Skip("no /proc of this PID namespace: markers are judged by their refresh time only (TestMarkerRefreshTime covers it)")
+		t.Skip("no /proc of this PID namespace: locks are judged by their refresh time only (TestLockRefreshTime covers it)")
 	}
 	own := newToken()
-	liveTokens.add(own)
-	defer liveTokens.remove(own)
+	heldTokens.add(own)
+	defer heldTokens.remove(own)
 	parent := os.Getppid()
 	parentStart, exists, known := processStart(parent)
 	if !exists || !known {
 		t.Fatalf("cannot read the start of the parent process %d", parent)
 	}
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	tm := MarkerTiming{}.withDefaults()
+	tm := LockTiming{}.withDefaults()
 	fresh, old := now.Add(-time.Minute), now.Add(-tm.staleAge()-time.Minute)
 	here := func(pid int, start uint64, token string, refreshed time.Time) lockRecord {
 		return lockRecord{Op: "backup", Host: p.host, HostID: p.hostID, PID: pid, Start: start, Token: token,
@@ -136,7 +136,7 @@ func TestMarkerStaleness(t *testing.T) {
 		{"another host, fresh", []lockRecord{otherHost(here(dead, 1, newToken(), fresh))}, false},
 		{"another host, refreshed ahead of this clock", []lockRecord{otherHost(here(dead, 1, newToken(), now.Add(time.Hour)))}, false},
 		{"another host, an old copy and a fresh one", []lockRecord{otherHost(here(dead, 1, "t", old)), otherHost(here(dead, 1, "t", fresh))}, false},
-		{"a marker without refresh time, created long ago", []lockRecord{{Op: "backup", Host: "elsewhere", PID: 1, Created: old}}, true},
+		{"a lock without refresh time, created long ago", []lockRecord{{Op: "backup", Host: "elsewhere", PID: 1, Created: old}}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -147,61 +147,61 @@ func TestMarkerStaleness(t *testing.T) {
 	}
 }
 
-// TestMarkerRefreshTime: a live operation's refreshes keep its marker fresh however
+// TestLockRefreshTime: a live operation's refreshes keep its lock fresh however
 // long it runs; without them a prune takes it for crashed once it is Misses intervals
 // old, removes it, and the operation finds out at its next refresh and at its
 // recheck.
-func TestMarkerRefreshTime(t *testing.T) {
+func TestLockRefreshTime(t *testing.T) {
 	ctx := context.Background()
 	_, be := testRepo(t)
 	clock := &fakeClock{now: time.Now()}
 	ref := newRefresher()
-	op := openWith(t, be, WithMarker("backup"), WithMarkerTiming(ref.timing(clock.Now)))
-	judge := openWith(t, be, WithMarkerTiming(otherTiming(clock.Now)))
+	op := openWith(t, be, WithLock("backup"), WithLockTiming(ref.timing(clock.Now)))
+	judge := openWith(t, be, WithLockTiming(otherTiming(clock.Now)))
 	for range 10 {
 		clock.Advance(time.Minute)
 		if err := ref.refresh(t); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if recs := markerRecords(t, judge); len(recs) != 1 || !recs[0].Refreshed.Equal(clock.Now().UTC()) || recs[0].Token != op.ownToken() {
+	if recs := lockRecords(t, judge); len(recs) != 1 || !recs[0].Refreshed.Equal(clock.Now().UTC()) || recs[0].Token != op.ownToken() {
 		t.Fatalf("after 10 refreshes the locks hold %+v", recs)
 	}
-	alive, _, removed, err := judge.liveOps(ctx, true)
+	alive, _, removed, err := judge.runningOps(ctx, true)
 	if err != nil || removed != 0 || !alive[op.ownToken()] {
 		t.Fatalf("a prune 10 intervals in: alive %v, removed %d, %v", alive, removed, err)
 	}
 	// The operation stalls (a laptop asleep): 4 intervals without a refresh.
 	clock.Advance(4 * time.Minute)
-	alive, _, removed, err = judge.liveOps(ctx, true)
+	alive, _, removed, err = judge.runningOps(ctx, true)
 	if err != nil || removed != 1 || alive[op.ownToken()] {
 		t.Fatalf("a prune after the stall: alive %v, removed %d, %v", alive, removed, err)
 	}
-	if err := ref.refresh(t); !errors.Is(err, ErrMarkerLost) {
-		t.Fatalf("the refresh after the prune: %v, want ErrMarkerLost", err)
+	if err := ref.refresh(t); !errors.Is(err, ErrLockLost) {
+		t.Fatalf("the refresh after the prune: %v, want ErrLockLost", err)
 	}
-	if err := op.CheckMarker(ctx); !errors.Is(err, ErrMarkerLost) {
-		t.Fatalf("recheck: %v, want ErrMarkerLost", err)
+	if err := op.CheckLock(ctx); !errors.Is(err, ErrLockLost) {
+		t.Fatalf("recheck: %v, want ErrLockLost", err)
 	}
-	if err := op.SaveSnapshot(ctx, &Snapshot{ID: "x_1"}); !errors.Is(err, ErrMarkerLost) {
-		t.Fatalf("commit: %v, want ErrMarkerLost", err)
+	if err := op.SaveSnapshot(ctx, &Snapshot{ID: "x_1"}); !errors.Is(err, ErrLockLost) {
+		t.Fatalf("commit: %v, want ErrLockLost", err)
 	}
-	if recs := markerRecords(t, judge); len(recs) != 0 {
-		t.Fatalf("the lost operation left %d markers", len(recs))
+	if recs := lockRecords(t, judge); len(recs) != 0 {
+		t.Fatalf("the lost operation left %d locks", len(recs))
 	}
 }
 
-// TestPruneRelistsAfterRemovingStaleMarkers: an operation that refreshes its marker
-// between a prune's listing of the markers and its removal of the stale ones is still
+// TestPruneRelistsAfterRemovingStaleLocks: an operation that refreshes its lock
+// between a prune's listing of the locks and its removal of the stale ones is still
 // counted as running, so the packs it may use are not deleted under it.
-func TestPruneRelistsAfterRemovingStaleMarkers(t *testing.T) {
+func TestPruneRelistsAfterRemovingStaleLocks(t *testing.T) {
 	ctx := context.Background()
 	_, be := testRepo(t)
 	start := time.Now()
 	opClock := &fakeClock{now: start}
 	ref := newRefresher()
-	op := openWith(t, be, WithMarker("backup"), WithMarkerTiming(ref.timing(opClock.Now)))
-	// The prune's clock is an hour ahead: the operation's marker looks stale to it
+	op := openWith(t, be, WithLock("backup"), WithLockTiming(ref.timing(opClock.Now)))
+	// The prune's clock is an hour ahead: the operation's lock looks stale to it
 	// (it was asleep, say). It wakes and refreshes just before the prune removes it.
 	pruneClock := func() time.Time { return start.Add(time.Hour) }
 	var once sync.Once
@@ -216,12 +216,12 @@ func TestPruneRelistsAfterRemovingStaleMarkers(t *testing.T) {
 			})
 			return nil
 		}})
-	prune := openWith(t, hooked, WithMarkerTiming(otherTiming(pruneClock)))
+	prune := openWith(t, hooked, WithLockTiming(otherTiming(pruneClock)))
 	retired := ObjectID{1}
 	if _, err := prune.recordPending(ctx, []ObjectID{retired}, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := prune.ClaimPrune(ctx); err != nil {
+	if err := prune.LockPrune(ctx); err != nil {
 		t.Fatal(err)
 	}
 	plan, err := prune.PlanPrune(ctx, PruneOptions{})
@@ -231,7 +231,7 @@ func TestPruneRelistsAfterRemovingStaleMarkers(t *testing.T) {
 	if plan.Pending.Waiting != 1 || len(plan.Delete) != 0 {
 		t.Fatalf("the prune did not wait for the operation that refreshed meanwhile: %+v", plan.Pending)
 	}
-	if err := op.CheckMarker(ctx); err != nil {
-		t.Fatalf("the operation's marker: %v", err)
+	if err := op.CheckLock(ctx); err != nil {
+		t.Fatalf("the operation's lock: %v", err)
 	}
 }
