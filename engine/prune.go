@@ -27,7 +27,7 @@ type PruneStats = repo.PruneStats
 // mostly garbage after copying their live chunks out, off the index and leaves them
 // pending for the next prune. Only one prune runs at a time.
 //
-// The repository plans and executes (repo.PlanPrune, Repository.Prune); this adds the
+// The repository plans and executes (Repository.PlanPrune and Prune); this adds the
 // prune lock around them and progress. A dry run plans without the lock and stops
 // there: it changes nothing.
 func Prune(ctx context.Context, r *repo.Repository, opt PruneOptions) (PruneStats, error) {
