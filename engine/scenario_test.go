@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"cairn/engine"
@@ -34,6 +35,9 @@ func atLocation(loc func(t *testing.T) string) (create, open func(t *testing.T) 
 		if create {
 			where = loc(t)
 			connect = location.Create
+			if remote := !strings.HasPrefix(where, "local:"); location.Remote(where) != remote {
+				t.Fatalf("location.Remote(%s) = %v", where, !remote)
+			}
 		}
 		be, err := connect(t.Context(), where, opt)
 		if err != nil {
