@@ -29,6 +29,8 @@ import (
 
 	"github.com/restic/chunker"
 	"github.com/zeebo/blake3"
+
+	"cairn/record"
 )
 
 // ID names a chunk: the BLAKE3-256 hash of its raw bytes.
@@ -226,24 +228,14 @@ func (c *Chunker) boundary(rec []byte) bool {
 	if len(rec) >= c.p.Average {
 		return true
 	}
-	h := keyedHash(c.p.Seed, RecordKey(rec))
+	key, ok := record.Key(rec) // a record is known by its id, else by all its bytes
+	if !ok {
+		key = rec
+	}
+	h := keyedHash(c.p.Seed, key)
 	// Cut with probability len(rec)/Average.
 	threshold := uint64(float64(len(rec)) / float64(c.p.Average) * math.MaxUint64)
 	return h < threshold
-}
-
-var idPrefix = []byte(`{"id":"`)
-
-// RecordKey returns the part of a record that identifies it: its id, when the line
-// starts with {"id":", else the whole record.
-func RecordKey(rec []byte) []byte {
-	if bytes.HasPrefix(rec, idPrefix) {
-		rest := rec[len(idPrefix):]
-		if j := bytes.IndexByte(rest, '"'); j >= 0 {
-			return rest[:j]
-		}
-	}
-	return rec
 }
 
 // keyedHash is a fast seeded 64-bit hash (a wyhash-style multiply-mix). It only picks

@@ -3,18 +3,13 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"cairn/chunk"
 	"cairn/repo"
@@ -53,28 +48,13 @@ func Backup(ctx context.Context, r *repo.Repository, src Source, opt BackupOptio
 	if err != nil {
 		return nil, err
 	}
-	var parent *repo.Snapshot
-	for _, s := range existing {
-		if opt.Parent == "" && s.Kind == opt.Kind || s.ID == opt.Parent {
-			parent = s
-		}
-	}
-	if opt.Parent != "" && parent == nil {
-		return nil, fmt.Errorf("backup: parent %s: %w", opt.Parent, repo.ErrNotFound)
+	parent, err := parentOf(existing, opt)
+	if err != nil {
+		return nil, err
 	}
 	written0, read0 := r.BytesWritten(), r.BytesRead()
-	// Packs an interrupted backup left behind count as stored: resume, don't resend.
-	if _, err := r.AdoptOrphans(ctx); err != nil {
+	if err := prepare(ctx, r, parent); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
-	}
-	if parent != nil {
-		ids := make([]chunk.ID, len(parent.Collections))
-		for i, c := range parent.Collections {
-			ids[i] = c.List
-		}
-		if err := r.PrefetchLists(ctx, ids); err != nil {
-			return nil, fmt.Errorf("backup: parent %s: %w", parent.ID, err)
-		}
 	}
 	b := &backup{r: r, prog: prog, start: start, workers: opt.Workers, parent: parent}
 	if t, ok := src.(Tagger); ok && !opt.ReadAll {
@@ -111,29 +91,9 @@ func Backup(ctx context.Context, r *repo.Repository, src Source, opt BackupOptio
 			return nil, err
 		}
 	}
-	// Ids are version_timestamp in milliseconds; two backups in one millisecond get
-	// the next free one.
-	ids := map[string]bool{}
-	for _, s := range existing {
-		ids[s.ID] = true
+	if err := assignID(sn, existing, opt.ID, start); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
 	}
-	t := start
-	if opt.ID != "" {
-		if ids[opt.ID] {
-			return nil, fmt.Errorf("backup: snapshot %s already exists", opt.ID)
-		}
-		if err := repo.ValidSnapshotID(opt.ID); err != nil {
-			return nil, err
-		}
-		sn.ID = opt.ID
-		ms, _ := strconv.ParseInt(opt.ID[strings.LastIndexByte(opt.ID, '_')+1:], 10, 64)
-		t = time.UnixMilli(ms)
-	} else {
-		for sn.ID = repo.SnapshotID(meta.Version, t); ids[sn.ID]; sn.ID = repo.SnapshotID(meta.Version, t) {
-			t = t.Add(time.Millisecond)
-		}
-	}
-	sn.Timestamp = t.UnixMilli()
 	if parent != nil {
 		sn.Parent = parent.ID
 	}
@@ -154,211 +114,65 @@ func Backup(ctx context.Context, r *repo.Repository, src Source, opt BackupOptio
 	return sn, nil
 }
 
-type backup struct {
-	r       *repo.Repository
-	prog    Progress
-	start   time.Time
-	workers int
-	parent  *repo.Snapshot
-	tags    map[string]string // the source's change tags, taken before reading
-	cols    []repo.Collection
-	totals  repo.Totals
-	chunker *chunk.Chunker
-	pool    sync.Pool
-}
-
-// batch carries consecutive chunks between the pipeline stages: one channel send
-// per batch instead of per chunk keeps both cores busy with small chunks.
-type batch struct {
-	seq   int    // index of the first chunk in the collection
-	data  []byte // the chunks, back to back
-	ends  []int  // end offset of each chunk in data
-	ids   []chunk.ID
-	isNew []bool
-}
-
-const batchBytes = 256 << 10
-
-func (b *backup) getBatch(seq int) *batch {
-	if v, ok := b.pool.Get().(*batch); ok {
-		v.seq, v.data, v.ends, v.ids, v.isNew = seq, v.data[:0], v.ends[:0], v.ids[:0], v.isNew[:0]
-		return v
-	}
-	return &batch{seq: seq, data: make([]byte, 0, batchBytes+64<<10)}
-}
-
-// collection chunks one collection: this goroutine cuts, workers hash and store, and
-// a collector puts the ids back in order. All of them end before it returns.
-func (b *backup) collection(ctx context.Context, name string, rd io.Reader) error {
-	tag := b.tags[name]
-	if b.parent != nil && tag != "" {
-		for _, pc := range b.parent.Collections {
-			if pc.Name == name && pc.Tag == tag {
-				// Unchanged since the parent: its entry, list and chunks stand as they are.
-				l, err := b.r.LoadList(ctx, pc.List, nil)
-				if err != nil {
-					return fmt.Errorf("parent %s: %w", b.parent.ID, err)
-				}
-				if len(l.Chunks) != pc.Count {
-					return fmt.Errorf("parent %s collection %s: list has %d chunks, manifest says %d: %w", b.parent.ID, name, len(l.Chunks), pc.Count, repo.ErrDamaged)
-				}
-				pc.Chunks = nil // the list names them; nothing per chunk is kept past a collection
-				b.totals.RawBytes += pc.Bytes
-				b.totals.Records += pc.Records
-				b.totals.ChunksReused += int64(pc.Count)
-				b.totals.CollectionsUnchanged++
-				b.cols = append(b.cols, pc)
-				b.prog.Report(Event{Phase: PhaseBackup, Collection: name, BytesDone: b.totals.RawBytes, NewBytes: b.totals.NewRawBytes, Elapsed: time.Since(b.start)})
-				return nil
-			}
+// parentOf picks the snapshot a backup builds on: the one named by opt.Parent, or the
+// newest of the same kind.
+func parentOf(existing []*repo.Snapshot, opt BackupOptions) (*repo.Snapshot, error) {
+	var parent *repo.Snapshot
+	for _, s := range existing {
+		if opt.Parent == "" && s.Kind == opt.Kind || s.ID == opt.Parent {
+			parent = s
 		}
 	}
-	params := b.r.Config().Chunking
-	if b.chunker == nil {
-		b.chunker = chunk.New(rd, params)
+	if opt.Parent != "" && parent == nil {
+		return nil, fmt.Errorf("backup: parent %s: %w", opt.Parent, repo.ErrNotFound)
+	}
+	return parent, nil
+}
+
+// prepare adopts the packs an interrupted backup left behind (they count as stored:
+// resume, don't resend) and fetches the parent's chunk lists in one go.
+func prepare(ctx context.Context, r *repo.Repository, parent *repo.Snapshot) error {
+	if _, err := r.AdoptOrphans(ctx); err != nil {
+		return err
+	}
+	if parent == nil {
+		return nil
+	}
+	ids := make([]chunk.ID, len(parent.Collections))
+	for i, c := range parent.Collections {
+		ids[i] = c.List
+	}
+	if err := r.PrefetchLists(ctx, ids); err != nil {
+		return fmt.Errorf("parent %s: %w", parent.ID, err)
+	}
+	return nil
+}
+
+// assignID gives sn its id and timestamp: id when the caller chose one, else
+// version_timestamp in milliseconds from start, where two backups in one millisecond
+// get the next free one.
+func assignID(sn *repo.Snapshot, existing []*repo.Snapshot, id string, start time.Time) error {
+	ids := map[string]bool{}
+	for _, s := range existing {
+		ids[s.ID] = true
+	}
+	t := start
+	if id != "" {
+		if ids[id] {
+			return fmt.Errorf("snapshot %s already exists", id)
+		}
+		if err := repo.ValidSnapshotID(id); err != nil {
+			return err
+		}
+		sn.ID = id
+		ms, _ := strconv.ParseInt(id[strings.LastIndexByte(id, '_')+1:], 10, 64)
+		t = time.UnixMilli(ms)
 	} else {
-		b.chunker.Reset(rd)
-	}
-	col := repo.Collection{Name: name, Chunks: []chunk.ID{}}
-	g, gctx := errgroup.WithContext(ctx)
-	jobs := make(chan *batch, 2*b.workers)
-	results := make(chan *batch, 2*b.workers)
-
-	var wg sync.WaitGroup
-	for range b.workers {
-		wg.Add(1)
-		g.Go(func() error {
-			defer wg.Done()
-			st := b.r.NewStream()
-			var chunks [][]byte
-			for bt := range jobs {
-				chunks = chunks[:0]
-				start := 0
-				for _, end := range bt.ends {
-					chunks = append(chunks, bt.data[start:end])
-					start = end
-				}
-				bt.ids = slices.Grow(bt.ids[:0], len(chunks))[:len(chunks)]
-				b.r.ChunkIDs(chunks, bt.ids)
-				for k, data := range chunks {
-					res, err := st.SaveChunk(gctx, bt.ids[k], data)
-					if err != nil {
-						return err
-					}
-					bt.isNew = append(bt.isNew, res.New)
-				}
-				// A batch's new chunks end in frames of their own: a restore reads
-				// them in order without going back to a frame shared with another batch.
-				if err := st.Close(gctx); err != nil {
-					return err
-				}
-				select {
-				case results <- bt:
-				case <-gctx.Done():
-					return gctx.Err()
-				}
-			}
-			return nil
-		})
-	}
-	g.Go(func() error {
-		wg.Wait()
-		close(results)
-		return nil
-	})
-	var newBytes, done int64
-	g.Go(func() error {
-		for bt := range results {
-			need := bt.seq + len(bt.ids)
-			for len(col.Chunks) < need {
-				col.Chunks = append(col.Chunks, chunk.ID{})
-			}
-			start := 0
-			for k, id := range bt.ids {
-				col.Chunks[bt.seq+k] = id
-				n := int64(bt.ends[k] - start)
-				start = bt.ends[k]
-				done += n
-				if bt.isNew[k] {
-					newBytes += n
-					b.totals.ChunksNew++
-				} else {
-					b.totals.ChunksReused++
-				}
-			}
-			b.pool.Put(bt)
-			b.prog.Report(Event{Phase: PhaseBackup, Collection: name, BytesDone: b.totals.RawBytes + done, NewBytes: b.totals.NewRawBytes + newBytes, Elapsed: time.Since(b.start)})
-		}
-		return nil
-	})
-	// The producer runs here; it closes jobs on every path so the workers end.
-	err := func() error {
-		defer close(jobs)
-		send := func(bt *batch) error {
-			select {
-			case jobs <- bt:
-				return nil
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		}
-		bt := b.getBatch(0)
-		for seq := 0; ; seq++ {
-			ch, err := b.chunker.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("read collection %s: %w", name, err)
-			}
-			col.Records += int64(ch.Records)
-			col.Bytes += int64(len(ch.Data))
-			bt.data = append(bt.data, ch.Data...)
-			bt.ends = append(bt.ends, len(bt.data))
-			if len(bt.data) >= batchBytes {
-				if err := send(bt); err != nil {
-					return err
-				}
-				bt = b.getBatch(seq + 1)
-			}
-		}
-		if len(bt.ends) > 0 {
-			return send(bt)
-		}
-		return nil
-	}()
-	// A worker's error cancels gctx, so the producer may only have seen the cancel.
-	if werr := g.Wait(); werr != nil && (err == nil || errors.Is(err, context.Canceled) && ctx.Err() == nil) {
-		err = werr
-	}
-	if err != nil {
-		return err
-	}
-	// The chunk list, as a delta against the parent's list of this collection.
-	var base *repo.List
-	if b.parent != nil {
-		for _, pc := range b.parent.Collections {
-			if pc.Name == name {
-				l, err := b.r.LoadList(ctx, pc.List, nil)
-				if err != nil {
-					return fmt.Errorf("parent %s: %w", b.parent.ID, err)
-				}
-				base = &l
-			}
+		for sn.ID = repo.SnapshotID(sn.Version, t); ids[sn.ID]; sn.ID = repo.SnapshotID(sn.Version, t) {
+			t = t.Add(time.Millisecond)
 		}
 	}
-	list, err := b.r.SaveList(ctx, col.Chunks, base)
-	if err != nil {
-		return err
-	}
-	col.List, col.Count, col.Tag = list.ID, len(col.Chunks), tag
-	// The ids are in the list chunk now: memory does not grow with the collections
-	// done (a snapshot's Chunks are filled again by Repository.Resolve when needed).
-	col.Chunks = nil
-	b.totals.RawBytes += col.Bytes
-	b.totals.NewRawBytes += newBytes
-	b.totals.Records += col.Records
-	b.cols = append(b.cols, col)
+	sn.Timestamp = t.UnixMilli()
 	return nil
 }
 

@@ -5,13 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sort"
-	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"cairn/chunk"
 	"cairn/repo"
@@ -32,21 +28,23 @@ type Damage struct {
 
 // CheckResult lists every problem found. It is clean when Errors is empty.
 type CheckResult struct {
-	Snapshots   int      `json:"snapshots"`
-	Packs       int      `json:"packs"`
-	Chunks      int      `json:"chunks"`
-	ReadData    bool     `json:"read_data"`
-	BytesRead   int64    `json:"bytes_read"`
-	Errors      []string `json:"errors"`
-	Warnings    []string `json:"warnings"`
-	Damaged     []Damage `json:"damaged"`
-	UnusedPacks int      `json:"unused_packs"` // packs no index names (left by an interrupted backup)
+	Snapshots   int       `json:"snapshots"`
+	Packs       int       `json:"packs"`
+	Chunks      int       `json:"chunks"`
+	ReadData    bool      `json:"read_data"`
+	BytesRead   int64     `json:"bytes_read"`
+	Errors      []Problem `json:"errors"`   // damage
+	Warnings    []Problem `json:"warnings"` // odd but harmless
+	Damaged     []Damage  `json:"damaged"`
+	UnusedPacks int       `json:"unused_packs"` // packs no index names (left by an interrupted backup)
 	// PendingPacks are packs a prune took off the index; a later prune deletes them.
 	PendingPacks int `json:"pending_packs"`
 }
 
 // OK reports whether nothing is wrong.
 func (c *CheckResult) OK() bool { return len(c.Errors) == 0 }
+
+func (c *CheckResult) fail(p Problem) { c.Errors = append(c.Errors, p) }
 
 // Check verifies the repository: every snapshot's chunks are indexed, every indexed
 // pack exists with a plausible size, and with ReadData every chunk decodes and hashes
@@ -66,164 +64,171 @@ func Check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckRes
 	return res, err
 }
 
+// checker is one check's state: what it loaded, and the chunks found bad so far.
+type checker struct {
+	r       *repo.Repository
+	opt     CheckOptions
+	prog    Progress
+	start   time.Time
+	res     *CheckResult
+	snaps   []*repo.Snapshot
+	stored  map[repo.ObjectID]int64      // the packs in storage, with their sizes
+	byPack  map[repo.ObjectID][]chunk.ID // the chunks the index places in each pack
+	packEnd map[repo.ObjectID]int64      // the end of each pack's last frame, by the index
+	packs   []repo.ObjectID              // the packs the index names, in order
+	bad     map[chunk.ID]bool            // chunks missing or damaged
+	broken  []Damage                     // collections whose list cannot be read
+}
+
+// check runs the steps in order; a step that finds the repository too damaged to go
+// on (no manifests or no index) ends it with the result so far.
 func check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckResult, error) {
-	prog := orNoProgress(opt.Progress)
-	start := time.Now()
-	res := &CheckResult{ReadData: opt.ReadData, Errors: []string{}, Warnings: []string{}, Damaged: []Damage{}}
-	snaps, err := r.Snapshots(ctx)
+	c := &checker{
+		r: r, opt: opt, prog: orNoProgress(opt.Progress), start: time.Now(),
+		res: &CheckResult{ReadData: opt.ReadData, Errors: []Problem{}, Warnings: []Problem{}, Damaged: []Damage{}},
+		bad: map[chunk.ID]bool{},
+	}
+	if ok, err := c.load(ctx); !ok || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return c.res, nil
+	}
+	c.mapIndex()
+	if err := c.checkPacks(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.resolveLists(ctx); err != nil {
+		return nil, err
+	}
+	c.checkIndexed()
+	if opt.ReadData {
+		if err := c.readData(ctx); err != nil {
+			return nil, err
+		}
+	}
+	c.res.Damaged = append(c.broken, damageOf(c.snaps, c.bad)...)
+	return c.res, nil
+}
+
+// load reads the manifests, then the index as it is now, so that it covers every
+// snapshot just read, even one a backup finished meanwhile. It reports false when
+// either is damaged (recorded as a problem): nothing else can be checked then.
+func (c *checker) load(ctx context.Context) (bool, error) {
+	snaps, err := c.r.Snapshots(ctx)
 	if err != nil {
 		if repo.IsDamage(err) {
-			res.Errors = append(res.Errors, err.Error())
-			return res, nil
+			c.res.fail(Problem{Kind: ProblemSnapshot, Message: err.Error()})
+			return false, nil
 		}
-		return nil, err
+		return false, err
 	}
-	res.Snapshots = len(snaps)
-	// The index as it is now, so that it covers every snapshot just read, even one a
-	// backup finished meanwhile.
-	if err := r.LoadIndex(ctx); err != nil {
+	c.snaps = snaps
+	c.res.Snapshots = len(snaps)
+	if err := c.r.LoadIndex(ctx); err != nil {
 		if repo.IsDamage(err) {
-			res.Errors = append(res.Errors, err.Error())
-			return res, nil
+			c.res.fail(Problem{Kind: ProblemIndex, Message: err.Error()})
+			return false, nil
 		}
-		return nil, err
+		return false, err
 	}
-	pending, err := r.PendingPacks(ctx)
-	if err != nil {
-		return nil, err
-	}
-	stored, err := r.Packs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	bad := map[chunk.ID]bool{}
-	byPack := map[repo.ObjectID][]chunk.ID{}
-	packEnd := map[repo.ObjectID]int64{}
-	r.Index().Each(func(id chunk.ID, loc repo.Location) {
-		byPack[loc.Pack] = append(byPack[loc.Pack], id)
-		packEnd[loc.Pack] = max(packEnd[loc.Pack], int64(loc.Frame)+int64(loc.FrameLen))
-		res.Chunks++
+	return true, nil
+}
+
+// mapIndex groups the index's chunks by pack and finds where each pack must end.
+func (c *checker) mapIndex() {
+	c.byPack, c.packEnd = map[repo.ObjectID][]chunk.ID{}, map[repo.ObjectID]int64{}
+	c.r.Index().Each(func(id chunk.ID, loc repo.Location) {
+		c.byPack[loc.Pack] = append(c.byPack[loc.Pack], id)
+		c.packEnd[loc.Pack] = max(c.packEnd[loc.Pack], int64(loc.Frame)+int64(loc.FrameLen))
+		c.res.Chunks++
 	})
-	res.Packs = len(byPack)
-	packs := make([]repo.ObjectID, 0, len(byPack))
-	for p := range byPack {
-		packs = append(packs, p)
+	c.res.Packs = len(c.byPack)
+	c.packs = make([]repo.ObjectID, 0, len(c.byPack))
+	for p := range c.byPack {
+		c.packs = append(c.packs, p)
 	}
-	slices.SortFunc(packs, func(a, b repo.ObjectID) int { return bytes.Compare(a[:], b[:]) })
-	for _, p := range packs {
-		size, ok := stored[p]
+	slices.SortFunc(c.packs, func(a, b repo.ObjectID) int { return bytes.Compare(a[:], b[:]) })
+}
+
+// checkPacks compares the packs in storage with those the index names: every indexed
+// pack must be there and as long as its last frame's end. Packs the index does not
+// name are counted: pending (a prune deletes them later) or unused (a warning).
+func (c *checker) checkPacks(ctx context.Context) error {
+	pending, err := c.r.PendingPacks(ctx)
+	if err != nil {
+		return err
+	}
+	if c.stored, err = c.r.Packs(ctx); err != nil {
+		return err
+	}
+	for _, p := range c.packs {
+		size, end := c.stored[p], c.packEnd[p]
+		_, ok := c.stored[p]
 		switch {
 		case !ok:
-			res.Errors = append(res.Errors, fmt.Sprintf("pack %s is missing (%d chunks)", p.Short(), len(byPack[p])))
-			markAll(bad, byPack[p])
-		case size < packEnd[p]:
-			res.Errors = append(res.Errors, fmt.Sprintf("pack %s is %d bytes, the index needs %d", p.Short(), size, packEnd[p]))
-			markAll(bad, byPack[p])
+			c.res.fail(Problem{Kind: ProblemPack, Pack: p.String(), Message: fmt.Sprintf("pack %s is missing (%d chunks)", p.Short(), len(c.byPack[p]))})
+			markAll(c.bad, c.byPack[p])
+		case size < end:
+			c.res.fail(Problem{Kind: ProblemPack, Pack: p.String(), Message: fmt.Sprintf("pack %s is %d bytes, the index needs %d", p.Short(), size, end)})
+			markAll(c.bad, c.byPack[p])
 		}
 	}
-	for p := range stored {
-		if _, ok := byPack[p]; !ok {
+	for p := range c.stored {
+		if _, ok := c.byPack[p]; !ok {
 			if pending[p] {
-				res.PendingPacks++
+				c.res.PendingPacks++
 			} else {
-				res.UnusedPacks++
+				c.res.UnusedPacks++
 			}
 		}
 	}
-	if res.UnusedPacks > 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("%d packs are not in the index (left by an interrupted backup; the next backup adopts what they hold)", res.UnusedPacks))
+	if c.res.UnusedPacks > 0 {
+		c.res.Warnings = append(c.res.Warnings, Problem{Kind: ProblemPack, Message: fmt.Sprintf("%d packs are not in the index (left by an interrupted backup; the next backup adopts what they hold)", c.res.UnusedPacks)})
 	}
-	// Resolve every snapshot's lists; a list that cannot be read damages its collection.
-	var broken []Damage
-	for _, sn := range snaps {
+	return nil
+}
+
+// resolveLists reads every snapshot's chunk lists into its collections, the list
+// chunks included (they are checked like data). A list that cannot be read damages
+// its collection.
+func (c *checker) resolveLists(ctx context.Context) error {
+	for _, sn := range c.snaps {
 		for i := range sn.Collections {
-			c := &sn.Collections[i]
+			col := &sn.Collections[i]
 			var chain []chunk.ID
-			l, err := r.LoadList(ctx, c.List, func(id chunk.ID) { chain = append(chain, id) })
+			l, err := c.r.LoadList(ctx, col.List, func(id chunk.ID) { chain = append(chain, id) })
 			if err != nil {
 				if !repo.IsDamage(err) {
-					return nil, err
+					return err
 				}
-				res.Errors = append(res.Errors, fmt.Sprintf("snapshot %s collection %s: %v", sn.ID, c.Name, err))
-				broken = append(broken, Damage{Snapshot: sn.ID, Collection: c.Name, Chunks: 1})
-				c.Chunks = []chunk.ID{}
+				c.res.fail(Problem{Kind: ProblemCollection, Snapshot: sn.ID, Collection: col.Name, Message: fmt.Sprintf("snapshot %s collection %s: %v", sn.ID, col.Name, err)})
+				c.broken = append(c.broken, Damage{Snapshot: sn.ID, Collection: col.Name, Chunks: 1})
+				col.Chunks = []chunk.ID{}
 				continue
 			}
-			c.Chunks = append(chain, l.Chunks...) // list chunks are checked like data
+			col.Chunks = append(chain, l.Chunks...)
 		}
 	}
-	for _, sn := range snaps {
+	return nil
+}
+
+// checkIndexed finds the chunks snapshots need that the index does not have.
+func (c *checker) checkIndexed() {
+	for _, sn := range c.snaps {
 		missing := 0
-		for _, c := range sn.Collections {
-			for _, id := range c.Chunks {
-				if !r.Index().Has(id) {
+		for _, col := range sn.Collections {
+			for _, id := range col.Chunks {
+				if !c.r.Index().Has(id) {
 					missing++
-					bad[id] = true
+					c.bad[id] = true
 				}
 			}
 		}
 		if missing > 0 {
-			res.Errors = append(res.Errors, fmt.Sprintf("snapshot %s needs %d chunks the index does not have", sn.ID, missing))
+			c.res.fail(Problem{Kind: ProblemSnapshot, Snapshot: sn.ID, Message: fmt.Sprintf("snapshot %s needs %d chunks the index does not have", sn.ID, missing)})
 		}
 	}
-	if opt.ReadData {
-		read0 := r.BytesRead()
-		// Packs are read and verified a few at a time (decoding and hashing on every
-		// core); their findings are added in pack order.
-		type found struct {
-			errs []string
-			bad  []chunk.ID
-		}
-		results := make([]found, len(packs))
-		var done atomic.Int64
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(runtime.GOMAXPROCS(0) + 1)
-		for i, p := range packs {
-			if _, ok := stored[p]; !ok {
-				continue
-			}
-			g.Go(func() error {
-				if err := gctx.Err(); err != nil {
-					return err
-				}
-				out := &results[i]
-				data, _, err := r.LoadPack(gctx, p)
-				if err != nil {
-					if !repo.IsDamage(err) {
-						return err
-					}
-					out.errs = append(out.errs, err.Error())
-					if data == nil {
-						out.bad = byPack[p]
-						return nil
-					}
-				}
-				ids := byPack[p]
-				locs := make([]repo.Location, len(ids))
-				for k, id := range ids {
-					locs[k], _ = r.Index().Lookup(id)
-				}
-				for k, err := range r.VerifyChunks(data, ids, locs) {
-					if err != nil {
-						out.errs = append(out.errs, fmt.Sprintf("pack %s: %v", p.Short(), err))
-						out.bad = append(out.bad, ids[k])
-					}
-				}
-				prog.Report(Event{Phase: PhaseCheck, ItemsDone: done.Add(1), ItemsTotal: int64(len(packs)), BytesDone: r.BytesRead() - read0, Elapsed: time.Since(start)})
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return nil, err
-		}
-		for _, f := range results {
-			res.Errors = append(res.Errors, f.errs...)
-			markAll(bad, f.bad)
-		}
-		res.BytesRead = r.BytesRead() - read0
-	}
-	res.Damaged = append(broken, damageOf(snaps, bad)...)
-	return res, nil
 }
 
 func markAll(bad map[chunk.ID]bool, ids []chunk.ID) {

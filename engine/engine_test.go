@@ -18,6 +18,7 @@ import (
 
 	"cairn/chunk"
 	"cairn/engine"
+	"cairn/engine/enginetest"
 	"cairn/engine/exported"
 	"cairn/engine/gendb"
 	"cairn/engine/localdb"
@@ -59,81 +60,15 @@ func reopen(tb testing.TB, r *repo.Repository, be transport.Backend) *repo.Repos
 	return r2
 }
 
-func generate(tb testing.TB, size int64, seed int64) string {
-	tb.Helper()
-	dir := filepath.Join(tb.TempDir(), "db")
-	if _, err := gendb.Generate(dir, gendb.Options{Size: size, Seed: seed}); err != nil {
-		tb.Fatal(err)
-	}
-	return dir
-}
-
-// clock returns a clock that moves one second per call, so snapshot ids are exact.
-func clock() func() time.Time {
-	t := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
-	return func() time.Time { t = t.Add(time.Second); return t }
-}
-
-func backup(tb testing.TB, r *repo.Repository, src engine.Source, now func() time.Time) *repo.Snapshot {
-	tb.Helper()
-	sn, err := engine.Backup(context.Background(), r, src, engine.BackupOptions{DeviceName: "test", Platform: "LINUX", Now: now})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return sn
-}
-
-// readFolder returns every collection file of a folder export.
-func readFolder(tb testing.TB, dir string) map[string][]byte {
-	tb.Helper()
-	out := map[string][]byte{}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, e := range entries {
-		if name, ok := strings.CutSuffix(e.Name(), ".jsonl"); ok {
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				tb.Fatal(err)
-			}
-			out[name] = b
-		}
-	}
-	return out
-}
-
-func sameCollections(tb testing.TB, want, got map[string][]byte) {
-	tb.Helper()
-	for name, w := range want {
-		g, ok := got[name]
-		if !ok {
-			tb.Errorf("collection %s missing after restore", name)
-			continue
-		}
-		if !bytes.Equal(w, g) {
-			tb.Errorf("collection %s: restored %d bytes differ from the %d backed up", name, len(g), len(w))
-		}
-	}
-	for name := range got {
-		if _, ok := want[name]; !ok {
-			tb.Errorf("restore produced an extra collection %s", name)
-		}
-	}
-}
-
-func restoreFolder(tb testing.TB, r *repo.Repository, sn *repo.Snapshot) map[string][]byte {
-	tb.Helper()
-	dir := filepath.Join(tb.TempDir(), "restored")
-	sink, err := engine.NewFolderSink(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := engine.Restore(context.Background(), r, sn, sink, engine.RestoreOptions{}); err != nil {
-		tb.Fatal(err)
-	}
-	return readFolder(tb, dir)
-}
+// The helpers the engine's tests share with the transports' tests.
+var (
+	generate        = enginetest.Generate
+	clock           = enginetest.Clock
+	backup          = enginetest.Backup
+	readFolder      = enginetest.ReadFolder
+	sameCollections = enginetest.SameCollections
+	restoreFolder   = enginetest.RestoreFolder
+)
 
 func TestFolderRoundTrip(t *testing.T) {
 	db := generate(t, 4<<20, 1)

@@ -142,7 +142,7 @@ func TestRecheckAfterPruneTookOperationForCrashed(t *testing.T) {
 			func(ctx context.Context, r *repo.Repository, _ *repo.Snapshot, _ string) error {
 				res, err := engine.Check(ctx, r, engine.CheckOptions{ReadData: true})
 				if err == nil && !res.OK() {
-					return errors.New("check reports damage: " + res.Errors[0])
+					return errors.New("check reports damage: " + res.Errors[0].Message)
 				}
 				return err
 			}},

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"cairn/chunk"
+	"cairn/record"
 	"cairn/repo"
 )
 
@@ -49,11 +50,15 @@ func Records(ctx context.Context, r *repo.Repository, c repo.Collection, fn func
 }
 
 // RecordID is the printable key of a record: its id, or for records without one the
-// short hash of its bytes, marked with "#".
+// short hash of its bytes, marked with "#". An id written with escapes is given
+// decoded; one whose escapes are not valid JSON is given as written.
 func RecordID(rec []byte) string {
-	key := chunk.RecordKey(rec)
-	if len(key) == len(rec) {
+	key, ok := record.Key(rec)
+	if !ok {
 		return "#" + chunk.Hash(rec).Short()
+	}
+	if id, err := record.Unescape(key); err == nil {
+		return id
 	}
 	return string(key)
 }

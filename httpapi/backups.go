@@ -11,6 +11,7 @@ import (
 
 	"cairn/engine"
 	"cairn/engine/localdb"
+	"cairn/record"
 	"cairn/repo"
 )
 
@@ -206,14 +207,8 @@ func (s *Server) backupGet(w http.ResponseWriter, r *http.Request) {
 func assetLines(raws []json.RawMessage) ([]byte, error) {
 	var out bytes.Buffer
 	for i, raw := range raws {
-		var head struct {
-			ID *string `json:"id"`
-		}
-		if err := json.Unmarshal(raw, &head); err != nil || bytes.TrimSpace(raw)[0] != '{' {
-			return nil, errorf(http.StatusBadRequest, "asset %d is not a JSON object", i)
-		}
-		if head.ID == nil || *head.ID == "" || len(*head.ID) > 1024 {
-			return nil, errorf(http.StatusBadRequest, "asset %d needs a string \"id\" of 1 to 1024 bytes", i)
+		if _, err := record.ID(raw); err != nil {
+			return nil, errorf(http.StatusBadRequest, "asset %d: %v (an asset is a JSON object with a string \"id\" of 1 to %d bytes)", i, err, record.MaxID)
 		}
 		if err := json.Compact(&out, raw); err != nil {
 			return nil, errorf(http.StatusBadRequest, "asset %d: %v", i, err)

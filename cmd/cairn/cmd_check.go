@@ -27,36 +27,42 @@ func checkCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if c.Bool("json") {
-				if err := printJSON(e.stdout, res); err != nil {
-					return err
-				}
-			} else {
-				fmt.Fprintf(e.stdout, "checked %d snapshots, %d packs, %d chunks", res.Snapshots, res.Packs, res.Chunks)
-				if res.ReadData {
-					fmt.Fprintf(e.stdout, ", read %s", humanBytes(res.BytesRead))
-				}
-				fmt.Fprintln(e.stdout)
-				for _, w := range res.Warnings {
-					fmt.Fprintf(e.stdout, "warning: %s\n", w)
-				}
-				for _, msg := range res.Errors {
-					fmt.Fprintf(e.stderr, "error: %s\n", msg)
-				}
-				for _, d := range res.Damaged {
-					fmt.Fprintf(e.stderr, "damaged: snapshot %s collection %s (%d chunks)\n", d.Snapshot, d.Collection, d.Chunks)
-				}
-				if res.OK() {
-					fmt.Fprintln(e.stdout, "no errors were found")
-				}
+			if err := printCheck(e, res, c.Bool("json")); err != nil {
+				return err
 			}
 			if !res.OK() {
-				if !c.Bool("json") {
-					fmt.Fprintf(e.stderr, "cairn: check found %d errors\n", len(res.Errors))
-				}
 				return errDamaged
 			}
 			return nil
 		},
 	}
+}
+
+// printCheck prints a check's result: with asJSON the CheckResult as it is (its
+// problems typed: kind, the object they concern, message), else a summary line and
+// the warnings on stdout, the errors and the damaged collections on stderr.
+func printCheck(e *env, res *engine.CheckResult, asJSON bool) error {
+	if asJSON {
+		return printJSON(e.stdout, res)
+	}
+	fmt.Fprintf(e.stdout, "checked %d snapshots, %d packs, %d chunks", res.Snapshots, res.Packs, res.Chunks)
+	if res.ReadData {
+		fmt.Fprintf(e.stdout, ", read %s", humanBytes(res.BytesRead))
+	}
+	fmt.Fprintln(e.stdout)
+	for _, w := range res.Warnings {
+		fmt.Fprintf(e.stdout, "warning: %s\n", w.Message)
+	}
+	for _, p := range res.Errors {
+		fmt.Fprintf(e.stderr, "error: %s\n", p.Message)
+	}
+	for _, d := range res.Damaged {
+		fmt.Fprintf(e.stderr, "damaged: snapshot %s collection %s (%d chunks)\n", d.Snapshot, d.Collection, d.Chunks)
+	}
+	if res.OK() {
+		fmt.Fprintln(e.stdout, "no errors were found")
+	} else {
+		fmt.Fprintf(e.stderr, "cairn: check found %d errors\n", len(res.Errors))
+	}
+	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"cairn/record"
 )
 
 // Mutation says how much of a database to change.
@@ -281,14 +283,10 @@ func mutateCollection(path, name string, changes []change, inserts int, seed uin
 	return st, os.Rename(tmp, path)
 }
 
-var idPrefix = []byte(`{"id":"`)
-
 // recordID returns the id a line starts with, or the whole line when it has none.
 func recordID(line []byte) []byte {
-	if rest, ok := bytes.CutPrefix(line, idPrefix); ok {
-		if i := bytes.IndexByte(rest, '"'); i >= 0 {
-			return rest[:i]
-		}
+	if key, ok := record.Key(line); ok {
+		return key
 	}
 	return line
 }

@@ -28,9 +28,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"cairn/record"
 	"cairn/transport/local"
-
-	"cairn/chunk"
 )
 
 // metaBucket holds the database version and schema; collection buckets are the rest.
@@ -46,8 +45,9 @@ const DefaultVersion = "1.0.0"
 
 // Errors callers branch on.
 var (
-	// ErrBadRecord means an imported record is not a JSON object with a string id.
-	ErrBadRecord = errors.New("invalid record")
+	// ErrBadRecord means an imported record is not a JSON object with a string id
+	// (record.ErrInvalid).
+	ErrBadRecord = record.ErrInvalid
 	// ErrClosed means the database was closed.
 	ErrClosed = errors.New("local database is closed")
 )
@@ -401,8 +401,9 @@ func (w *Writer) Collection(name string, r io.Reader) error {
 			return fmt.Errorf("collection %s record %d: %w", name, line, err)
 		}
 		w.records++
-		// bbolt keeps the slices until the commit; rec lives in a reused buffer.
-		if err := b.Put(bytes.Clone(id), bytes.Clone(rec)); err != nil {
+		// bbolt keeps the slices until the commit; rec lives in a reused buffer (id is
+		// a copy already).
+		if err := b.Put(id, bytes.Clone(rec)); err != nil {
 			return fmt.Errorf("collection %s record %d: %w", name, line, err)
 		}
 		w.pending += int64(len(id) + len(rec))
@@ -444,23 +445,8 @@ func EachRecord(r io.Reader, fn func(line int, rec []byte) error) error {
 
 // recordID returns the id of a record that is a JSON object with a string "id".
 func recordID(rec []byte) ([]byte, error) {
-	// Fast path: lines written by cairn and by Pieces start with the id.
-	if key := chunk.RecordKey(rec); len(key) < len(rec) && bytes.IndexByte(key, '\\') < 0 && len(key) > 0 && json.Valid(rec) {
-		return key, nil
-	}
-	var v struct {
-		ID *string `json:"id"`
-	}
-	if err := json.Unmarshal(rec, &v); err != nil {
-		return nil, fmt.Errorf("%w: not a JSON object: %v", ErrBadRecord, err)
-	}
-	if v.ID == nil {
-		return nil, fmt.Errorf("%w: no string \"id\"", ErrBadRecord)
-	}
-	if *v.ID == "" || len(*v.ID) > 1024 {
-		return nil, fmt.Errorf("%w: id must be 1 to 1024 bytes", ErrBadRecord)
-	}
-	return []byte(*v.ID), nil
+	id, err := record.ID(rec)
+	return []byte(id), err
 }
 
 // Merge upserts records by id in one transaction on the live database file: if fn or

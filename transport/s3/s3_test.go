@@ -15,8 +15,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -28,6 +26,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"cairn/engine"
+	"cairn/engine/enginetest"
 	"cairn/engine/gendb"
 	"cairn/repo"
 	"cairn/transport"
@@ -486,82 +485,9 @@ func TestCorruptedUpload(t *testing.T) {
 	}
 }
 
-// The engine round trips below work on generated databases.
-
-func generate(t *testing.T, size, seed int64) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "db")
-	if _, err := gendb.Generate(dir, gendb.Options{Size: size, Seed: seed}); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// clock moves one second per call, so snapshot ids differ.
-func clock() func() time.Time {
-	t := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
-	return func() time.Time { t = t.Add(time.Second); return t }
-}
-
-func readFolder(t *testing.T, dir string) map[string][]byte {
-	t.Helper()
-	out := map[string][]byte{}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if name, ok := strings.CutSuffix(e.Name(), ".jsonl"); ok {
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			out[name] = b
-		}
-	}
-	if len(out) == 0 {
-		t.Fatalf("no collections in %s", dir)
-	}
-	return out
-}
-
-func sameCollections(t *testing.T, want, got map[string][]byte) {
-	t.Helper()
-	for name, w := range want {
-		if g, ok := got[name]; !ok {
-			t.Errorf("collection %s missing after restore", name)
-		} else if !bytes.Equal(w, g) {
-			t.Errorf("collection %s: restored %d bytes differ from the %d backed up", name, len(g), len(w))
-		}
-	}
-	for name := range got {
-		if _, ok := want[name]; !ok {
-			t.Errorf("restore produced an extra collection %s", name)
-		}
-	}
-}
-
-func restoreFolder(t *testing.T, r *repo.Repository, sn *repo.Snapshot) map[string][]byte {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "restored")
-	sink, err := engine.NewFolderSink(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := engine.Restore(t.Context(), r, sn, sink, engine.RestoreOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return readFolder(t, dir)
-}
-
-func backup(t *testing.T, r *repo.Repository, dir string, now func() time.Time) *repo.Snapshot {
-	t.Helper()
-	sn, err := engine.Backup(t.Context(), r, engine.FolderSource{Dir: dir}, engine.BackupOptions{DeviceName: "test", Platform: "LINUX", Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sn
-}
+// The fault test below works on generated databases, with the engine's test helpers.
+// The ordinary round trip (init, backup, incremental, restore, check, forget, prune)
+// is engine's TestScenario, which runs on MinIO too.
 
 func smallConfig(t *testing.T) repo.Config {
 	t.Helper()
@@ -571,72 +497,6 @@ func smallConfig(t *testing.T) repo.Config {
 	}
 	cfg.PackSize = 256 << 10
 	return cfg
-}
-
-// TestEngineRoundTrip: init, a backup, a restore byte for byte and an incremental
-// backup, all through an s3: location as the CLI and the daemon open it.
-func TestEngineRoundTrip(t *testing.T) {
-	srv := start(t)
-	t.Setenv("AWS_ACCESS_KEY_ID", miniotest.User)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", miniotest.Password)
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_REGION", "")
-	t.Setenv("AWS_DEFAULT_REGION", "")
-	ctx := t.Context()
-	loc := "s3:" + srv.URL + "/backups/pieces/laptop"
-	if !location.Remote(loc) {
-		t.Fatal("an s3 location is not remote")
-	}
-	opt := location.Options{Connections: 4, CacheDir: t.TempDir()}
-	be, err := location.Create(ctx, loc, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Close()
-	r, err := repo.Init(ctx, be, smallConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := clock()
-	db := generate(t, 2<<20, 41)
-	first := backup(t, r, db, now)
-	want := readFolder(t, db)
-	sameCollections(t, want, restoreFolder(t, r, first))
-	if _, err := gendb.Mutate(db, gendb.Mutation{Fraction: 0.01, Seed: 42}); err != nil {
-		t.Fatal(err)
-	}
-	second := backup(t, r, db, now)
-	if second.Totals.ChunksReused == 0 || second.Totals.StoredBytes >= first.Totals.StoredBytes/2 {
-		t.Fatalf("the incremental backup stored %d bytes (the first %d), reused %d chunks",
-			second.Totals.StoredBytes, first.Totals.StoredBytes, second.Totals.ChunksReused)
-	}
-	// A fresh open, with bandwidth limits and without the cache, finds both snapshots.
-	be2, err := location.Open(ctx, loc, location.Options{LimitUpload: 64 << 20, LimitDownload: 64 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be2.Close()
-	r2, err := repo.Open(ctx, be2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := r2.Snapshots(ctx)
-	if err != nil || len(list) != 2 {
-		t.Fatalf("snapshots: %v %v", list, err)
-	}
-	for _, sn := range list {
-		switch sn.ID {
-		case first.ID:
-			sameCollections(t, want, restoreFolder(t, r2, sn))
-		case second.ID:
-			sameCollections(t, readFolder(t, db), restoreFolder(t, r2, sn))
-		default:
-			t.Fatalf("unknown snapshot %s", sn.ID)
-		}
-	}
-	if res, err := engine.Check(ctx, r2, engine.CheckOptions{ReadData: true}); err != nil || !res.OK() {
-		t.Fatalf("check: %v %+v", err, res)
-	}
 }
 
 // onSave calls fire before the at-th save of a pack.
@@ -665,10 +525,10 @@ func TestServerKilledMidBackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := clock()
-	db := generate(t, 4<<20, 21)
-	first := backup(t, r, db, now)
-	want := readFolder(t, db)
+	now := enginetest.Clock()
+	db := enginetest.Generate(t, 4<<20, 21)
+	first := enginetest.Backup(t, r, engine.FolderSource{Dir: db}, now)
+	want := enginetest.ReadFolder(t, db)
 	if _, err := gendb.Mutate(db, gendb.Mutation{Fraction: 0.5, Seed: 22}); err != nil {
 		t.Fatal(err)
 	}
@@ -703,9 +563,9 @@ func TestServerKilledMidBackup(t *testing.T) {
 	if res, err := engine.Check(ctx, r3, engine.CheckOptions{ReadData: true}); err != nil || !res.OK() {
 		t.Fatalf("check: %v %+v", err, res)
 	}
-	sameCollections(t, want, restoreFolder(t, r3, list[0]))
-	next := backup(t, r3, db, now)
-	sameCollections(t, readFolder(t, db), restoreFolder(t, r3, next))
+	enginetest.SameCollections(t, want, enginetest.RestoreFolder(t, r3, list[0]))
+	next := enginetest.Backup(t, r3, engine.FolderSource{Dir: db}, now)
+	enginetest.SameCollections(t, enginetest.ReadFolder(t, db), enginetest.RestoreFolder(t, r3, next))
 	if next.Totals.BytesSent == 0 || next.Totals.BytesSent > next.Totals.StoredBytes {
 		t.Fatalf("bytes sent %d, stored %d", next.Totals.BytesSent, next.Totals.StoredBytes)
 	}

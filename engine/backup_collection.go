@@ -1,0 +1,270 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"cairn/chunk"
+	"cairn/repo"
+)
+
+// backup is one backup's state while it reads the source's collections.
+type backup struct {
+	r       *repo.Repository
+	prog    Progress
+	start   time.Time
+	workers int
+	parent  *repo.Snapshot
+	tags    map[string]string // the source's change tags, taken before reading
+	cols    []repo.Collection
+	totals  repo.Totals
+	chunker *chunk.Chunker
+	pool    sync.Pool
+}
+
+// batch carries consecutive chunks between the pipeline stages: one channel send
+// per batch instead of per chunk keeps both cores busy with small chunks.
+type batch struct {
+	seq   int    // index of the first chunk in the collection
+	data  []byte // the chunks, back to back
+	ends  []int  // end offset of each chunk in data
+	ids   []chunk.ID
+	isNew []bool
+}
+
+const batchBytes = 256 << 10
+
+func (b *backup) getBatch(seq int) *batch {
+	if v, ok := b.pool.Get().(*batch); ok {
+		v.seq, v.data, v.ends, v.ids, v.isNew = seq, v.data[:0], v.ends[:0], v.ids[:0], v.isNew[:0]
+		return v
+	}
+	return &batch{seq: seq, data: make([]byte, 0, batchBytes+64<<10)}
+}
+
+// collection backs up one collection: the parent's entry when its tag says it is
+// unchanged, else its chunks stored and its chunk list written.
+func (b *backup) collection(ctx context.Context, name string, rd io.Reader) error {
+	tag := b.tags[name]
+	if reused, err := b.reuseUnchanged(ctx, name, tag); reused || err != nil {
+		return err
+	}
+	col, newBytes, err := b.storeChunks(ctx, name, rd)
+	if err != nil {
+		return err
+	}
+	if err := b.writeList(ctx, &col); err != nil {
+		return err
+	}
+	col.Tag = tag
+	b.totals.RawBytes += col.Bytes
+	b.totals.NewRawBytes += newBytes
+	b.totals.Records += col.Records
+	b.cols = append(b.cols, col)
+	return nil
+}
+
+// reuseUnchanged takes the parent's entry for a collection whose change tag is the
+// parent's: its list and chunks stand as they are, and the source is not read. It
+// reports whether it did.
+func (b *backup) reuseUnchanged(ctx context.Context, name, tag string) (bool, error) {
+	if b.parent == nil || tag == "" {
+		return false, nil
+	}
+	i := slices.IndexFunc(b.parent.Collections, func(pc repo.Collection) bool { return pc.Name == name && pc.Tag == tag })
+	if i < 0 {
+		return false, nil
+	}
+	pc := b.parent.Collections[i]
+	l, err := b.r.LoadList(ctx, pc.List, nil)
+	if err != nil {
+		return false, fmt.Errorf("parent %s: %w", b.parent.ID, err)
+	}
+	if len(l.Chunks) != pc.Count {
+		return false, fmt.Errorf("parent %s collection %s: list has %d chunks, manifest says %d: %w", b.parent.ID, name, len(l.Chunks), pc.Count, repo.ErrDamaged)
+	}
+	pc.Chunks = nil // the list names them; nothing per chunk is kept past a collection
+	b.totals.RawBytes += pc.Bytes
+	b.totals.Records += pc.Records
+	b.totals.ChunksReused += int64(pc.Count)
+	b.totals.CollectionsUnchanged++
+	b.cols = append(b.cols, pc)
+	b.prog.Report(Event{Phase: PhaseBackup, Collection: name, BytesDone: b.totals.RawBytes, NewBytes: b.totals.NewRawBytes, Elapsed: time.Since(b.start)})
+	return true, nil
+}
+
+// storeChunks chunks one collection and stores the chunks the repository lacks: this
+// goroutine cuts (cut), workers hash and store (save), and a collector puts the ids
+// back in order (gather). All of them end before it returns. It returns the
+// collection with its chunk ids, records and bytes, and the bytes of its new chunks.
+func (b *backup) storeChunks(ctx context.Context, name string, rd io.Reader) (repo.Collection, int64, error) {
+	if b.chunker == nil {
+		b.chunker = chunk.New(rd, b.r.Config().Chunking)
+	} else {
+		b.chunker.Reset(rd)
+	}
+	col := repo.Collection{Name: name, Chunks: []chunk.ID{}}
+	g, gctx := errgroup.WithContext(ctx)
+	jobs := make(chan *batch, 2*b.workers)
+	results := make(chan *batch, 2*b.workers)
+	var wg sync.WaitGroup
+	for range b.workers {
+		wg.Add(1)
+		g.Go(func() error {
+			defer wg.Done()
+			return b.save(gctx, jobs, results)
+		})
+	}
+	g.Go(func() error {
+		wg.Wait()
+		close(results)
+		return nil
+	})
+	var newBytes int64
+	g.Go(func() error {
+		newBytes = b.gather(name, &col, results)
+		return nil
+	})
+	err := b.cut(gctx, name, &col, jobs)
+	// A worker's error cancels gctx, so the producer may only have seen the cancel.
+	if werr := g.Wait(); werr != nil && (err == nil || errors.Is(err, context.Canceled) && ctx.Err() == nil) {
+		err = werr
+	}
+	return col, newBytes, err
+}
+
+// cut reads the collection through the chunker and sends its chunks to the workers in
+// batches, counting the collection's records and bytes. It closes jobs on every path
+// so the workers end.
+func (b *backup) cut(ctx context.Context, name string, col *repo.Collection, jobs chan<- *batch) error {
+	defer close(jobs)
+	send := func(bt *batch) error {
+		select {
+		case jobs <- bt:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	bt := b.getBatch(0)
+	for seq := 0; ; seq++ {
+		ch, err := b.chunker.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read collection %s: %w", name, err)
+		}
+		col.Records += int64(ch.Records)
+		col.Bytes += int64(len(ch.Data))
+		bt.data = append(bt.data, ch.Data...)
+		bt.ends = append(bt.ends, len(bt.data))
+		if len(bt.data) >= batchBytes {
+			if err := send(bt); err != nil {
+				return err
+			}
+			bt = b.getBatch(seq + 1)
+		}
+	}
+	if len(bt.ends) > 0 {
+		return send(bt)
+	}
+	return nil
+}
+
+// save is one worker: it hashes each batch's chunks, stores those the repository
+// lacks, and passes the batch on to the collector. It ends when jobs is closed or
+// ctx ends.
+func (b *backup) save(ctx context.Context, jobs <-chan *batch, results chan<- *batch) error {
+	st := b.r.NewStream()
+	var chunks [][]byte
+	for bt := range jobs {
+		chunks = chunks[:0]
+		start := 0
+		for _, end := range bt.ends {
+			chunks = append(chunks, bt.data[start:end])
+			start = end
+		}
+		bt.ids = slices.Grow(bt.ids[:0], len(chunks))[:len(chunks)]
+		b.r.ChunkIDs(chunks, bt.ids)
+		for k, data := range chunks {
+			res, err := st.SaveChunk(ctx, bt.ids[k], data)
+			if err != nil {
+				return err
+			}
+			bt.isNew = append(bt.isNew, res.New)
+		}
+		// A batch's new chunks end in frames of their own: a restore reads them in
+		// order without going back to a frame shared with another batch.
+		if err := st.Close(ctx); err != nil {
+			return err
+		}
+		select {
+		case results <- bt:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// gather puts each batch's ids in their place in col.Chunks, counts new and reused
+// chunks, and reports progress. It ends when results is closed and returns the bytes
+// of the new chunks.
+func (b *backup) gather(name string, col *repo.Collection, results <-chan *batch) int64 {
+	var newBytes, done int64
+	for bt := range results {
+		if need := bt.seq + len(bt.ids); len(col.Chunks) < need {
+			col.Chunks = append(col.Chunks, make([]chunk.ID, need-len(col.Chunks))...)
+		}
+		start := 0
+		for k, id := range bt.ids {
+			col.Chunks[bt.seq+k] = id
+			n := int64(bt.ends[k] - start)
+			start = bt.ends[k]
+			done += n
+			if bt.isNew[k] {
+				newBytes += n
+				b.totals.ChunksNew++
+			} else {
+				b.totals.ChunksReused++
+			}
+		}
+		b.pool.Put(bt)
+		b.prog.Report(Event{Phase: PhaseBackup, Collection: name, BytesDone: b.totals.RawBytes + done, NewBytes: b.totals.NewRawBytes + newBytes, Elapsed: time.Since(b.start)})
+	}
+	return newBytes
+}
+
+// writeList saves the collection's chunk list, as a delta against the parent's list
+// of the same collection, and drops the ids from memory: they are in the list chunk
+// now, so memory does not grow with the collections done (a snapshot's Chunks are
+// filled again by Repository.Resolve when needed).
+func (b *backup) writeList(ctx context.Context, col *repo.Collection) error {
+	var base *repo.List
+	if b.parent != nil {
+		for _, pc := range b.parent.Collections {
+			if pc.Name == col.Name {
+				l, err := b.r.LoadList(ctx, pc.List, nil)
+				if err != nil {
+					return fmt.Errorf("parent %s: %w", b.parent.ID, err)
+				}
+				base = &l
+			}
+		}
+	}
+	list, err := b.r.SaveList(ctx, col.Chunks, base)
+	if err != nil {
+		return err
+	}
+	col.List, col.Count = list.ID, len(col.Chunks)
+	col.Chunks = nil
+	return nil
+}

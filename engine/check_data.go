@@ -1,0 +1,84 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"cairn/chunk"
+	"cairn/repo"
+)
+
+// packFindings are what reading one pack found: its problems and its bad chunks.
+type packFindings struct {
+	problems []Problem
+	bad      []chunk.ID
+}
+
+// readData loads every stored pack the index names and verifies each of its chunks.
+// Packs are read a few at a time (decoding and hashing on every core); their findings
+// are added in pack order.
+func (c *checker) readData(ctx context.Context) error {
+	read0 := c.r.BytesRead()
+	results := make([]packFindings, len(c.packs))
+	var done atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0) + 1)
+	for i, p := range c.packs {
+		if _, ok := c.stored[p]; !ok {
+			continue // reported missing already
+		}
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			if err := c.readPack(gctx, p, &results[i]); err != nil {
+				return err
+			}
+			c.prog.Report(Event{Phase: PhaseCheck, ItemsDone: done.Add(1), ItemsTotal: int64(len(c.packs)), BytesDone: c.r.BytesRead() - read0, Elapsed: time.Since(c.start)})
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, f := range results {
+		c.res.Errors = append(c.res.Errors, f.problems...)
+		markAll(c.bad, f.bad)
+	}
+	c.res.BytesRead = c.r.BytesRead() - read0
+	return nil
+}
+
+// readPack loads pack p and verifies the chunks the index places in it, recording
+// what is wrong in out. It returns an error only when the pack cannot be read for a
+// reason other than damage.
+func (c *checker) readPack(ctx context.Context, p repo.ObjectID, out *packFindings) error {
+	ids := c.byPack[p]
+	data, _, err := c.r.LoadPack(ctx, p)
+	if err != nil {
+		if !repo.IsDamage(err) {
+			return err
+		}
+		out.problems = append(out.problems, Problem{Kind: ProblemPack, Pack: p.String(), Message: err.Error()})
+		if data == nil {
+			out.bad = ids
+			return nil
+		}
+	}
+	locs := make([]repo.Location, len(ids))
+	for k, id := range ids {
+		locs[k], _ = c.r.Index().Lookup(id)
+	}
+	for k, err := range c.r.VerifyChunks(data, ids, locs) {
+		if err != nil {
+			out.problems = append(out.problems, Problem{Kind: ProblemChunk, Pack: p.String(), Chunk: ids[k].String(), Message: fmt.Sprintf("pack %s: %v", p.Short(), err)})
+			out.bad = append(out.bad, ids[k])
+		}
+	}
+	return nil
+}
