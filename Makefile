@@ -7,7 +7,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZTIME ?= 10s
 FUZZMINIMIZE ?= 60s
 # Fuzz targets as package:target; make test gives the FUZZ_NEW ones 5 s each.
-FUZZ_NEW     := ./repo:FuzzEnvelope ./repo:FuzzPack ./repo:FuzzFrame ./repo:FuzzIndex ./repo:FuzzSnapshot ./repo:FuzzConfig ./repo:FuzzList ./httpapi:FuzzHandler
+FUZZ_NEW     := ./repo:FuzzEnvelope ./repo:FuzzPack ./repo:FuzzFrame ./repo:FuzzIndex ./repo:FuzzSnapshot ./repo:FuzzConfig ./repo:FuzzList ./httpapi:FuzzHandler ./chunk/record:FuzzRecordLine
 FUZZ_TARGETS ?= ./engine/exported:FuzzDecode $(FUZZ_NEW)
 # cairn hashes small chunks sixteen at a time with Go's SIMD package (chunk/many_simd.go),
 # which exists only with this experiment; without it the same ids come from the scalar

@@ -30,7 +30,7 @@ import (
 	"github.com/restic/chunker"
 	"github.com/zeebo/blake3"
 
-	"cairn/record"
+	"cairn/chunk/record"
 )
 
 // ID names a chunk: the BLAKE3-256 hash of its raw bytes.

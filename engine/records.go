@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"cairn/chunk"
-	"cairn/record"
+	"cairn/chunk/record"
 	"cairn/repo"
 )
 

@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"time"
 
+	"cairn/chunk/record"
 	"cairn/engine"
 	"cairn/engine/localdb"
-	"cairn/record"
 	"cairn/repo"
 )
 

@@ -12,7 +12,7 @@ import (
 	"slices"
 	"strings"
 
-	"cairn/record"
+	"cairn/chunk/record"
 )
 
 // Mutation says how much of a database to change.

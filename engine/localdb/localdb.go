@@ -28,7 +28,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"cairn/record"
+	"cairn/chunk/record"
 	"cairn/transport/local"
 )
 
