@@ -9,25 +9,28 @@ import (
 	"cairn/repo"
 )
 
+type checkOptions struct{ ReadData bool }
+
 func checkCommand(e *env) *cli.Command {
+	var o checkOptions
 	return &cli.Command{
 		Name:      "check",
 		Usage:     "verify the repository's structure, and with --read-data every byte",
 		ArgsUsage: " ",
-		Flags:     []cli.Flag{&cli.BoolFlag{Name: "read-data", Usage: "read every pack and re-hash every chunk"}},
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "read-data", Usage: "read every pack and re-hash every chunk", Destination: &o.ReadData}},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 0, 0, ""); err != nil {
 				return err
 			}
-			r, err := openRepo(c, repo.WithMarker("check"))
+			r, err := e.openRepo(c.Context, repo.WithMarker("check"))
 			if err != nil {
 				return err
 			}
-			res, err := engine.Check(c.Context, r, engine.CheckOptions{ReadData: c.Bool("read-data"), Progress: e.progress(c.Bool("json"), c.Bool("no-progress"))})
+			res, err := engine.Check(c.Context, r, engine.CheckOptions{ReadData: o.ReadData, Progress: e.progress()})
 			if err != nil {
 				return err
 			}
-			if c.Bool("json") {
+			if e.opts.JSON {
 				if err := printJSON(e.stdout, res); err != nil {
 					return err
 				}
@@ -51,7 +54,7 @@ func checkCommand(e *env) *cli.Command {
 				}
 			}
 			if !res.OK() {
-				if !c.Bool("json") {
+				if !e.opts.JSON {
 					fmt.Fprintf(e.stderr, "cairn: check found %d errors\n", len(res.Errors))
 				}
 				return errDamaged
