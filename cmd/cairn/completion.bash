@@ -6,7 +6,9 @@
 _cairn_complete() {
     local cur="${COMP_WORDS[COMP_CWORD]}"
     local -a request=("${COMP_WORDS[@]:0:COMP_CWORD}")
-    if [[ "$cur" == -* ]]; then
+    if [[ "$cur" == "--" ]]; then
+        request+=("-") # cairn reads nothing after a "--" as a flag
+    elif [[ "$cur" == -* ]]; then
         request+=("$cur")
     fi
     local answer

@@ -7,7 +7,9 @@
 _cairn() {
   local -a request answer
   request=("${(@)words[1,CURRENT-1]}")
-  if [[ "${words[CURRENT]}" == -* ]]; then
+  if [[ "${words[CURRENT]}" == "--" ]]; then
+    request+=("-") # cairn reads nothing after a "--" as a flag
+  elif [[ "${words[CURRENT]}" == -* ]]; then
     request+=("${words[CURRENT]}")
   fi
   answer=("${(@f)$("${(@)request}" --generate-bash-completion 2>/dev/null)}")
