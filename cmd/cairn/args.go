@@ -13,8 +13,9 @@ const completionFlag = "--generate-bash-completion"
 // interspersed moves each command's flags before its positional arguments, so that
 // "cairn restore latest --target DIR" works as restic users expect: the CLI library
 // stops reading a command's flags at its first positional argument. Whatever follows
-// "--" stays as it is (cairn backup --stdin-from-command -- CMD ARGS...), and so does
-// a line being completed. "help CMD" becomes "CMD --help".
+// "--" stays as it is, as do the command of backup --stdin-from-command CMD ARGS...
+// (with or without "--" before it) and a line being completed. "help CMD" becomes
+// "CMD --help".
 func interspersed(app *cli.App, args []string) []string {
 	if len(args) < 2 || args[len(args)-1] == completionFlag {
 		return args
@@ -64,12 +65,27 @@ func interspersed(app *cli.App, args []string) []string {
 					j++
 					flagArgs = append(flagArgs, rest[j])
 				}
+			case takesCommand(flagArgs):
+				// The rest is the command to run, its flags included.
+				positional = append(positional, rest[j:]...)
+				j = len(rest)
 			default:
 				positional = append(positional, a)
 			}
 		}
 		return append(append(out, flagArgs...), positional...)
 	}
+}
+
+// takesCommand reports whether flags ask to run the command that the positional
+// arguments name (backup --stdin-from-command CMD ARGS...).
+func takesCommand(flags []string) bool {
+	for _, f := range flags {
+		if f == "--stdin-from-command" || f == "--stdin-from-command=true" {
+			return true
+		}
+	}
+	return false
 }
 
 // isFlag reports whether arg is a flag; "-" alone is an argument (standard input).

@@ -94,6 +94,8 @@ func TestBackupFromCommand(t *testing.T) {
 	if sn["source"] != "exported:command cat" {
 		t.Fatalf("snapshot of a command's output has source %v", sn["source"])
 	}
+	// Without "--", the words after the command's name are its own.
+	c.ok("backup", "--tag", "t", "--stdin-from-command", "sh", "-c", "cat "+file, "--tag", "for-sh")
 
 	n := snapshotCount(t, repoDir)
 	for _, tc := range []struct {
@@ -106,6 +108,7 @@ func TestBackupFromCommand(t *testing.T) {
 		{[]string{"backup", "--stdin-from-command", "--", "sh", "-c", "head -c 1000 " + file}, exitFailure, "ends too early"},
 		{[]string{"backup", "--stdin-collection", "tags", "--stdin-from-command", "--", "false"}, exitFailure, "exit status 1"},
 		{[]string{"backup", "--stdin-from-command", "--", filepath.Join(dir, "no-such-program")}, exitFailure, "no-such-program"},
+		{[]string{"backup", "--stdin-from-command", "sh", "-c", "exit 5"}, exitFailure, "exit status 5"}, // no "--": the command's flags are its own
 		{[]string{"backup", "--stdin-from-command"}, exitUsage, "usage"},
 	} {
 		r := c.run(tc.args...)
