@@ -18,8 +18,11 @@ export GOEXPERIMENT ?= simd
 
 all: build
 
+# cairn version prints the commit (cmd/cairn/version.go).
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+
 build:
-	$(GO) build -o $(BIN)/cairn ./cmd/cairn
+	$(GO) build -ldflags "-X main.commit=$(COMMIT)" -o $(BIN)/cairn ./cmd/cairn
 
 vet:
 	$(GO) vet ./...

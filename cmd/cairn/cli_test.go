@@ -305,7 +305,7 @@ func TestProgressBar(t *testing.T) {
 	if !strings.Contains(buf.String(), "\033[K") {
 		t.Fatalf("bar not cleared at the end: %q", buf.String())
 	}
-	if (&env{isTerminal: false}).progress(false, false) != nil {
+	if (&env{isTerminal: false}).progress() != nil {
 		t.Fatal("a progress bar was drawn on a non-terminal")
 	}
 }

@@ -11,41 +11,54 @@ import (
 	"cairn/repo"
 )
 
+type backupOptions struct {
+	Tags             cli.StringSlice
+	Device, Platform string
+	ReadAll          bool
+	StdinCollection  string
+	FromCommand      bool
+}
+
 func backupCommand(e *env) *cli.Command {
 	host, _ := os.Hostname()
+	var o backupOptions
 	return &cli.Command{
-		Name:      "backup",
-		Usage:     "back up a database export (a folder of <collection>.jsonl, or an ExportedDatabase .json file)",
-		ArgsUsage: "SOURCE",
+		Name:  "backup",
+		Usage: "back up a database export (a folder of <collection>.jsonl, or an ExportedDatabase .json file), from a path, standard input or a command",
+		UsageText: "cairn backup [options] SOURCE                       a folder or an ExportedDatabase file\n" +
+			"cairn backup [options] -                            an ExportedDatabase document on standard input\n" +
+			"cairn backup [options] --stdin-collection NAME -    the JSONL of collection NAME on standard input\n" +
+			"cairn backup [options] --stdin-from-command -- COMMAND [ARGS...]\n" +
+			"                                                    what COMMAND prints (an ExportedDatabase, or with\n" +
+			"                                                    --stdin-collection one collection); fails if COMMAND fails",
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "tag", Usage: "add a tag (repeatable)"},
-			&cli.StringFlag{Name: "device", Usage: "device name recorded in the snapshot", Value: host},
-			&cli.StringFlag{Name: "platform", Usage: "platform recorded in the snapshot", Value: platformName()},
-			&cli.BoolFlag{Name: "read-all", Usage: "read every collection file, even those whose size, times and inode say unchanged since the parent snapshot"},
+			&cli.StringSliceFlag{Name: "tag", Usage: "add a tag (repeatable)", Destination: &o.Tags},
+			&cli.StringFlag{Name: "device", Usage: "device name recorded in the snapshot", Value: host, Destination: &o.Device},
+			&cli.StringFlag{Name: "platform", Usage: "platform recorded in the snapshot", Value: platformName(), Destination: &o.Platform},
+			&cli.BoolFlag{Name: "read-all", Usage: "read every collection file, even those whose size, times and inode say unchanged since the parent snapshot", Destination: &o.ReadAll},
+			&cli.StringFlag{Name: "stdin-collection", Usage: "standard input (or the command's output) holds the JSONL of this one collection", Destination: &o.StdinCollection},
+			&cli.BoolFlag{Name: "stdin-from-command", Usage: "run the command given after -- and back up what it prints; a failing command saves no snapshot", Destination: &o.FromCommand},
 		},
 		Action: func(c *cli.Context) error {
-			if err := needArgs(c, 1, 1, "SOURCE"); err != nil {
-				return err
-			}
-			src, err := sourceFor(c.Args().First())
+			src, err := o.source(c, e)
 			if err != nil {
 				return err
 			}
-			r, err := openRepo(c, repo.WithLock("backup"))
+			r, err := e.openRepo(c.Context, repo.WithLock("backup"))
 			if err != nil {
 				return err
 			}
 			sn, err := engine.Backup(c.Context, r, src, engine.BackupOptions{
-				Tags:       c.StringSlice("tag"),
-				DeviceName: c.String("device"),
-				Platform:   c.String("platform"),
-				Progress:   e.progress(c.Bool("json"), c.Bool("no-progress")),
-				ReadAll:    c.Bool("read-all"),
+				Tags:       o.Tags.Value(),
+				DeviceName: o.Device,
+				Platform:   o.Platform,
+				Progress:   e.progress(),
+				ReadAll:    o.ReadAll,
 			})
 			if err != nil {
 				return err
 			}
-			if c.Bool("json") {
+			if e.opts.JSON {
 				return printJSON(e.stdout, snapshotJSON(sn, true))
 			}
 			t := sn.Totals
@@ -56,6 +69,28 @@ func backupCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// source is what the arguments name: a command's output, standard input, or a path.
+func (o *backupOptions) source(c *cli.Context, e *env) (engine.Source, error) {
+	args := c.Args().Slice()
+	switch {
+	case o.FromCommand:
+		if len(args) == 0 {
+			return nil, usagef("backup: usage: cairn backup --stdin-from-command -- COMMAND [ARGS...]")
+		}
+		return commandSource{argv: args, collection: o.StdinCollection, stderr: e.stderr}, nil
+	case len(args) != 1:
+		return nil, usagef("backup: usage: cairn backup SOURCE | - | --stdin-from-command -- COMMAND [ARGS...]")
+	case args[0] == "-":
+		if f, ok := e.stdin.(*os.File); ok && isTerminal(f) {
+			return nil, usagef("backup -: standard input is a terminal; pipe a database export in (curl -s localhost:1000/database/export | cairn backup -)")
+		}
+		return streamSource(e.stdin, o.StdinCollection, "stdin"), nil
+	case o.StdinCollection != "":
+		return nil, usagef("backup: --stdin-collection names what standard input or a command holds: give - or --stdin-from-command")
+	}
+	return sourceFor(args[0])
 }
 
 // sourceFor picks the source kind from what the path is.

@@ -19,16 +19,16 @@ func catCommand(e *env) *cli.Command {
 		Name:  "cat",
 		Usage: "print one record of a snapshot, or a repository object",
 		UsageText: "cairn cat SNAPSHOT COLLECTION RECORD-ID   one record, as stored\n" +
-			"   cairn cat config                          the repository config\n" +
-			"   cairn cat snapshot SNAPSHOT               a manifest, as JSON\n" +
-			"   cairn cat pack NAME                       the chunks a pack holds\n" +
-			"   cairn cat chunk ID                        a chunk's raw bytes",
+			"cairn cat config                          the repository config\n" +
+			"cairn cat snapshot SNAPSHOT               a manifest, as JSON\n" +
+			"cairn cat pack NAME                       the chunks a pack holds\n" +
+			"cairn cat chunk ID                        a chunk's raw bytes",
 		Action: func(c *cli.Context) error {
 			args := c.Args().Slice()
 			if len(args) == 0 {
 				return usagef("cat: usage: cairn cat SNAPSHOT COLLECTION RECORD-ID | config | snapshot ID | pack NAME | chunk ID")
 			}
-			r, err := openRepo(c)
+			r, err := e.openRepo(c.Context)
 			if err != nil {
 				return err
 			}
@@ -36,7 +36,7 @@ func catCommand(e *env) *cli.Command {
 			case args[0] == "config" && len(args) == 1:
 				return printJSON(e.stdout, r.Config())
 			case args[0] == "snapshot" && len(args) == 2:
-				sn, err := loadSnapshot(c, r, args[1])
+				sn, err := loadSnapshot(c.Context, r, args[1])
 				if err != nil {
 					return err
 				}
@@ -74,7 +74,7 @@ func catCommand(e *env) *cli.Command {
 				_, err = e.stdout.Write(data)
 				return err
 			case len(args) == 3:
-				sn, err := loadSnapshot(c, r, args[0])
+				sn, err := loadSnapshot(c.Context, r, args[0])
 				if err != nil {
 					return err
 				}
@@ -96,7 +96,7 @@ func catCommand(e *env) *cli.Command {
 				if found == nil {
 					return fmt.Errorf("snapshot %s collection %s has no record %q: %w", sn.ID, col.Name, args[2], repo.ErrNotFound)
 				}
-				if c.Bool("json") && json.Valid(found) {
+				if e.opts.JSON && json.Valid(found) {
 					var v any
 					_ = json.Unmarshal(found, &v)
 					return printJSON(e.stdout, v)

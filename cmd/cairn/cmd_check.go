@@ -9,25 +9,28 @@ import (
 	"cairn/repo"
 )
 
+type checkOptions struct{ ReadData bool }
+
 func checkCommand(e *env) *cli.Command {
+	var o checkOptions
 	return &cli.Command{
 		Name:      "check",
 		Usage:     "verify the repository's structure, and with --read-data every byte",
 		ArgsUsage: " ",
-		Flags:     []cli.Flag{&cli.BoolFlag{Name: "read-data", Usage: "read every pack and re-hash every chunk"}},
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "read-data", Usage: "read every pack and re-hash every chunk", Destination: &o.ReadData}},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 0, 0, ""); err != nil {
 				return err
 			}
-			r, err := openRepo(c, repo.WithLock("check"))
+			r, err := e.openRepo(c.Context, repo.WithLock("check"))
 			if err != nil {
 				return err
 			}
-			res, err := engine.Check(c.Context, r, engine.CheckOptions{ReadData: c.Bool("read-data"), Progress: e.progress(c.Bool("json"), c.Bool("no-progress"))})
+			res, err := engine.Check(c.Context, r, engine.CheckOptions{ReadData: o.ReadData, Progress: e.progress()})
 			if err != nil {
 				return err
 			}
-			if err := printCheck(e, res, c.Bool("json")); err != nil {
+			if err := printCheck(e, res, e.opts.JSON); err != nil {
 				return err
 			}
 			if !res.OK() {

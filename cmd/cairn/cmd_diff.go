@@ -8,25 +8,28 @@ import (
 	"cairn/engine"
 )
 
+type diffOptions struct{ Records bool }
+
 func diffCommand(e *env) *cli.Command {
+	var o diffOptions
 	return &cli.Command{
 		Name:      "diff",
 		Usage:     "show the records added, removed and changed between two snapshots",
 		ArgsUsage: "OLD NEW",
-		Flags:     []cli.Flag{&cli.BoolFlag{Name: "records", Usage: "list every changed record"}},
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "records", Usage: "list every changed record", Destination: &o.Records}},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 2, 2, "OLD NEW"); err != nil {
 				return err
 			}
-			r, err := openRepo(c)
+			r, err := e.openRepo(c.Context)
 			if err != nil {
 				return err
 			}
-			a, err := loadSnapshot(c, r, c.Args().Get(0))
+			a, err := loadSnapshot(c.Context, r, c.Args().Get(0))
 			if err != nil {
 				return err
 			}
-			b, err := loadSnapshot(c, r, c.Args().Get(1))
+			b, err := loadSnapshot(c.Context, r, c.Args().Get(1))
 			if err != nil {
 				return err
 			}
@@ -34,8 +37,8 @@ func diffCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if c.Bool("json") {
-				if !c.Bool("records") {
+			if e.opts.JSON {
+				if !o.Records {
 					for i := range diffs {
 						diffs[i].Records = nil
 					}
@@ -53,7 +56,7 @@ func diffCommand(e *env) *cli.Command {
 				fmt.Fprintf(tw, "%s\t+%d (%s)\t-%d (%s)\t~%d (%s)\n", d.Name, d.Added, humanBytes(d.AddedBytes), d.Removed, humanBytes(d.RemovedBytes), d.Changed, humanBytes(d.ChangedBytes))
 			}
 			tw.Flush()
-			if c.Bool("records") {
+			if o.Records {
 				marks := map[string]string{engine.Added: "+", engine.Removed: "-", engine.Changed: "M"}
 				for _, d := range diffs {
 					for _, rc := range d.Records {

@@ -11,37 +11,45 @@ import (
 	"cairn/repo"
 )
 
+type forgetOptions struct {
+	Last, Hourly, Daily, Weekly, Monthly, Yearly int
+	Within                                       string
+	Tags                                         cli.StringSlice
+	DryRun, Prune                                bool
+}
+
 func forgetCommand(e *env) *cli.Command {
+	var o forgetOptions
 	return &cli.Command{
 		Name:      "forget",
 		Usage:     "remove snapshots by id or by retention rules (data goes with the next prune)",
 		ArgsUsage: "[SNAPSHOT...]",
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "keep-last", Usage: "keep the last N snapshots"},
-			&cli.IntFlag{Name: "keep-hourly", Usage: "keep the last snapshot of each of the last N hours"},
-			&cli.IntFlag{Name: "keep-daily", Usage: "keep the last snapshot of each of the last N days"},
-			&cli.IntFlag{Name: "keep-weekly", Usage: "keep the last snapshot of each of the last N weeks"},
-			&cli.IntFlag{Name: "keep-monthly", Usage: "keep the last snapshot of each of the last N months"},
-			&cli.IntFlag{Name: "keep-yearly", Usage: "keep the last snapshot of each of the last N years"},
-			&cli.StringFlag{Name: "keep-within", Usage: "keep snapshots newer than this before the latest (e.g. 36h, 7d, 1y2m)"},
-			&cli.StringSliceFlag{Name: "tag", Usage: "apply the rules only to snapshots with this tag"},
-			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what would be removed, remove nothing"},
-			&cli.BoolFlag{Name: "prune", Usage: "prune after forgetting"},
+			&cli.IntFlag{Name: "keep-last", Usage: "keep the last N snapshots", Destination: &o.Last},
+			&cli.IntFlag{Name: "keep-hourly", Usage: "keep the last snapshot of each of the last N hours", Destination: &o.Hourly},
+			&cli.IntFlag{Name: "keep-daily", Usage: "keep the last snapshot of each of the last N days", Destination: &o.Daily},
+			&cli.IntFlag{Name: "keep-weekly", Usage: "keep the last snapshot of each of the last N weeks", Destination: &o.Weekly},
+			&cli.IntFlag{Name: "keep-monthly", Usage: "keep the last snapshot of each of the last N months", Destination: &o.Monthly},
+			&cli.IntFlag{Name: "keep-yearly", Usage: "keep the last snapshot of each of the last N years", Destination: &o.Yearly},
+			&cli.StringFlag{Name: "keep-within", Usage: "keep snapshots newer than this before the latest (e.g. 36h, 7d, 1y2m)", Destination: &o.Within},
+			&cli.StringSliceFlag{Name: "tag", Usage: "apply the rules only to snapshots with this tag", Destination: &o.Tags},
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what would be removed, remove nothing", Destination: &o.DryRun},
+			&cli.BoolFlag{Name: "prune", Usage: "prune after forgetting", Destination: &o.Prune},
 		},
 		Action: func(c *cli.Context) error {
-			within, err := parseWithin(c.String("keep-within"))
+			within, err := parseWithin(o.Within)
 			if err != nil {
 				return usagef("--keep-within: %v", err)
 			}
-			p := engine.Policy{Last: c.Int("keep-last"), Hourly: c.Int("keep-hourly"), Daily: c.Int("keep-daily"), Weekly: c.Int("keep-weekly"),
-				Monthly: c.Int("keep-monthly"), Yearly: c.Int("keep-yearly"), Within: within, Tags: c.StringSlice("tag")}
+			p := engine.Policy{Last: o.Last, Hourly: o.Hourly, Daily: o.Daily, Weekly: o.Weekly,
+				Monthly: o.Monthly, Yearly: o.Yearly, Within: within, Tags: o.Tags.Value()}
 			if c.Args().Len() == 0 && p.Empty() {
 				return usagef("forget: name snapshots or give at least one --keep-* rule")
 			}
 			if c.Args().Len() > 0 && !p.Empty() {
 				return usagef("forget: name snapshots or give --keep-* rules, not both")
 			}
-			r, err := openRepo(c)
+			r, err := e.openRepo(c.Context)
 			if err != nil {
 				return err
 			}
@@ -73,13 +81,13 @@ func forgetCommand(e *env) *cli.Command {
 					}
 				}
 			}
-			if !c.Bool("dry-run") {
+			if !o.DryRun {
 				if err := engine.Forget(c.Context, r, remove); err != nil {
 					return err
 				}
 			}
-			if c.Bool("json") {
-				if err := printJSON(e.stdout, map[string]any{"dry_run": c.Bool("dry-run"), "snapshots": rows}); err != nil {
+			if e.opts.JSON {
+				if err := printJSON(e.stdout, map[string]any{"dry_run": o.DryRun, "snapshots": rows}); err != nil {
 					return err
 				}
 			} else {
@@ -91,12 +99,12 @@ func forgetCommand(e *env) *cli.Command {
 					}
 				}
 				verb := "removed"
-				if c.Bool("dry-run") {
+				if o.DryRun {
 					verb = "would remove"
 				}
 				fmt.Fprintf(e.stdout, "%s %d snapshots\n", verb, len(remove))
 			}
-			if c.Bool("prune") && !c.Bool("dry-run") {
+			if o.Prune && !o.DryRun {
 				if err := r.LoadIndex(c.Context); err != nil {
 					return err
 				}
@@ -104,7 +112,7 @@ func forgetCommand(e *env) *cli.Command {
 				if err != nil {
 					return err
 				}
-				if !c.Bool("json") {
+				if !e.opts.JSON {
 					printPrune(e, st, false)
 				}
 			}

@@ -11,21 +11,28 @@ import (
 	"cairn/transport/location"
 )
 
+type initOptions struct {
+	ChunkAverage, PackSize string
+	NoEncryption           bool
+	KDF                    kdfOptions
+}
+
 func initCommand(e *env) *cli.Command {
+	var o initOptions
 	return &cli.Command{
 		Name:      "init",
 		Usage:     "create a new repository",
 		ArgsUsage: " ",
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "chunk-average", Usage: "target average chunk size", Value: "1KiB"},
-			&cli.StringFlag{Name: "pack-size", Usage: "target pack file size", Value: "4MiB"},
-			&cli.BoolFlag{Name: "no-encryption", Usage: "store everything unencrypted (anyone who can read the repository can read the snippets)"},
-		}, kdfFlags...),
+			&cli.StringFlag{Name: "chunk-average", Usage: "target average chunk size", Value: "1KiB", Destination: &o.ChunkAverage},
+			&cli.StringFlag{Name: "pack-size", Usage: "target pack file size", Value: "4MiB", Destination: &o.PackSize},
+			&cli.BoolFlag{Name: "no-encryption", Usage: "store everything unencrypted (anyone who can read the repository can read the snippets)", Destination: &o.NoEncryption},
+		}, kdfFlags(&o.KDF)...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 0, 0, ""); err != nil {
 				return err
 			}
-			loc := c.String("repo")
+			loc := e.opts.Repo
 			if loc == "" {
 				return usagef("no repository: pass --repo or set CAIRN_REPOSITORY")
 			}
@@ -33,11 +40,11 @@ func initCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			avg, err := parseSize(c.String("chunk-average"))
+			avg, err := parseSize(o.ChunkAverage)
 			if err != nil {
 				return usagef("--chunk-average: %v", err)
 			}
-			pack, err := parseSize(c.String("pack-size"))
+			pack, err := parseSize(o.PackSize)
 			if err != nil {
 				return usagef("--pack-size: %v", err)
 			}
@@ -45,19 +52,19 @@ func initCommand(e *env) *cli.Command {
 			if cfg.Chunking.Max < 16*cfg.Chunking.Average {
 				cfg.Chunking.Max = max(cfg.Chunking.Max, 16*cfg.Chunking.Average)
 			}
-			opts := pinOptions(c) // init pins what it creates, replacing an older pin
-			if !c.Bool("no-encryption") {
-				kdf, err := kdfParams(c)
+			opts := e.pinOptions() // init pins what it creates, replacing an older pin
+			if !o.NoEncryption {
+				kdf, err := o.KDF.params()
 				if err != nil {
 					return err
 				}
-				pw, err := givenPassword(c)
+				pw, err := e.givenPassword(c.Context)
 				if err != nil {
 					return err
 				}
 				if pw == "" {
 					if pw, err = promptPassword("password for the new repository", true); errors.Is(err, repo.ErrPasswordNeeded) {
-						return usagef("no password for the new repository: pass --password-file, set CAIRN_PASSWORD, or run on a terminal (--no-encryption stores it unencrypted)")
+						return usagef("no password for the new repository: pass --password-file or --password-command, set CAIRN_PASSWORD, or run on a terminal (--no-encryption stores it unencrypted)")
 					} else if err != nil {
 						return err
 					}
@@ -65,7 +72,7 @@ func initCommand(e *env) *cli.Command {
 				cfg.Encryption = repo.EncryptionXChaCha
 				opts = append(opts, repo.WithPassword(pw, kdf))
 			}
-			be, err := location.Create(c.Context, loc, locationOptions(c))
+			be, err := location.Create(c.Context, loc, e.locationOptions())
 			if err != nil {
 				return err
 			}
@@ -74,7 +81,7 @@ func initCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if c.Bool("json") {
+			if e.opts.JSON {
 				return printJSON(e.stdout, map[string]any{"id": cfg.ID, "location": r.Location(), "config": cfg})
 			}
 			mode := "encrypted"

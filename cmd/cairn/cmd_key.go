@@ -10,8 +10,19 @@ import (
 	"cairn/repo"
 )
 
+// newKeyOptions are the options of key add and key passwd.
+type newKeyOptions struct {
+	NewPasswordFile string
+	KDF             kdfOptions
+}
+
+func (o *newKeyOptions) flags() []cli.Flag {
+	return append([]cli.Flag{&cli.StringFlag{Name: "new-password-file", Usage: "read the new password from this file (else CAIRN_NEW_PASSWORD, else a prompt)",
+		Destination: &o.NewPasswordFile}}, kdfFlags(&o.KDF)...)
+}
+
 func keyCommand(e *env) *cli.Command {
-	newPW := &cli.StringFlag{Name: "new-password-file", Usage: "read the new password from this file (else CAIRN_NEW_PASSWORD, else a prompt)"}
+	var add, passwd newKeyOptions
 	return &cli.Command{
 		Name:  "key",
 		Usage: "manage the passwords (key slots) of an encrypted repository",
@@ -24,7 +35,7 @@ func keyCommand(e *env) *cli.Command {
 					if err := needArgs(c, 0, 0, ""); err != nil {
 						return err
 					}
-					r, err := openRepo(c)
+					r, err := e.openRepo(c.Context)
 					if err != nil {
 						return err
 					}
@@ -32,7 +43,7 @@ func keyCommand(e *env) *cli.Command {
 					if err != nil {
 						return err
 					}
-					if c.Bool("json") {
+					if e.opts.JSON {
 						return printJSON(e.stdout, keys)
 					}
 					tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
@@ -52,9 +63,9 @@ func keyCommand(e *env) *cli.Command {
 				Name:      "add",
 				Usage:     "add a key slot for another password",
 				ArgsUsage: " ",
-				Flags:     append([]cli.Flag{newPW}, kdfFlags...),
+				Flags:     add.flags(),
 				Action: func(c *cli.Context) error {
-					return newKeySlot(c, e, (*repo.Repository).AddKey, "added", "added key slot %s\n")
+					return add.newKeySlot(c, e, (*repo.Repository).AddKey, "added", "added key slot %s\n")
 				},
 			},
 			{
@@ -65,7 +76,7 @@ func keyCommand(e *env) *cli.Command {
 					if err := needArgs(c, 1, 1, "SLOT"); err != nil {
 						return err
 					}
-					r, err := openRepo(c)
+					r, err := e.openRepo(c.Context)
 					if err != nil {
 						return err
 					}
@@ -89,7 +100,7 @@ func keyCommand(e *env) *cli.Command {
 					if err := r.RemoveKey(c.Context, match[0]); err != nil {
 						return err
 					}
-					if c.Bool("json") {
+					if e.opts.JSON {
 						return printJSON(e.stdout, map[string]string{"removed": match[0]})
 					}
 					fmt.Fprintf(e.stdout, "removed key slot %s\n", match[0][:12])
@@ -100,9 +111,9 @@ func keyCommand(e *env) *cli.Command {
 				Name:      "passwd",
 				Usage:     "change the password of the key slot in use",
 				ArgsUsage: " ",
-				Flags:     append([]cli.Flag{newPW}, kdfFlags...),
+				Flags:     passwd.flags(),
 				Action: func(c *cli.Context) error {
-					return newKeySlot(c, e, (*repo.Repository).ChangePassword, "slot", "password changed (key slot %s)\n")
+					return passwd.newKeySlot(c, e, (*repo.Repository).ChangePassword, "slot", "password changed (key slot %s)\n")
 				},
 			},
 		},
@@ -111,19 +122,19 @@ func keyCommand(e *env) *cli.Command {
 
 // newKeySlot asks for a new password and stores a slot for it with store (AddKey, or
 // ChangePassword, which also removes the slot in use).
-func newKeySlot(c *cli.Context, e *env, store func(*repo.Repository, context.Context, string, repo.KDFParams) (string, error), jsonKey, text string) error {
+func (o *newKeyOptions) newKeySlot(c *cli.Context, e *env, store func(*repo.Repository, context.Context, string, repo.KDFParams) (string, error), jsonKey, text string) error {
 	if err := needArgs(c, 0, 0, ""); err != nil {
 		return err
 	}
-	kdf, err := kdfParams(c)
+	kdf, err := o.KDF.params()
 	if err != nil {
 		return err
 	}
-	r, err := openRepo(c)
+	r, err := e.openRepo(c.Context)
 	if err != nil {
 		return err
 	}
-	pw, err := newPassword(c)
+	pw, err := newPassword(o.NewPasswordFile)
 	if err != nil {
 		return err
 	}
@@ -131,7 +142,7 @@ func newKeySlot(c *cli.Context, e *env, store func(*repo.Repository, context.Con
 	if err != nil {
 		return err
 	}
-	if c.Bool("json") {
+	if e.opts.JSON {
 		return printJSON(e.stdout, map[string]string{jsonKey: name})
 	}
 	fmt.Fprintf(e.stdout, text, name[:12])

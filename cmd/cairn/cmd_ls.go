@@ -17,15 +17,15 @@ func lsCommand(e *env) *cli.Command {
 			if err := needArgs(c, 1, 2, "SNAPSHOT [COLLECTION]"); err != nil {
 				return err
 			}
-			r, err := openRepo(c)
+			r, err := e.openRepo(c.Context)
 			if err != nil {
 				return err
 			}
-			sn, err := loadSnapshot(c, r, c.Args().Get(0))
+			sn, err := loadSnapshot(c.Context, r, c.Args().Get(0))
 			if err != nil {
 				return err
 			}
-			asJSON := c.Bool("json")
+			asJSON := e.opts.JSON
 			if c.Args().Len() == 1 {
 				type row struct {
 					Name    string `json:"name"`

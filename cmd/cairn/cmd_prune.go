@@ -8,34 +8,40 @@ import (
 	"cairn/engine"
 )
 
+type pruneOptions struct {
+	MaxUnused float64
+	DryRun    bool
+}
+
 func pruneCommand(e *env) *cli.Command {
+	var o pruneOptions
 	return &cli.Command{
 		Name:      "prune",
 		Usage:     "delete chunks no snapshot needs and repack mostly-unused packs",
 		ArgsUsage: " ",
 		Flags: []cli.Flag{
-			&cli.Float64Flag{Name: "max-unused", Usage: "repack packs whose unused share exceeds this (0..1)", Value: 0.5},
-			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what would be freed, change nothing"},
+			&cli.Float64Flag{Name: "max-unused", Usage: "repack packs whose unused share exceeds this (0..1)", Value: 0.5, Destination: &o.MaxUnused},
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what would be freed, change nothing", Destination: &o.DryRun},
 		},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 0, 0, ""); err != nil {
 				return err
 			}
-			if mu := c.Float64("max-unused"); mu <= 0 || mu > 1 {
+			if mu := o.MaxUnused; mu <= 0 || mu > 1 {
 				return usagef("--max-unused must be in (0, 1]")
 			}
-			r, err := openRepo(c)
+			r, err := e.openRepo(c.Context)
 			if err != nil {
 				return err
 			}
-			st, err := engine.Prune(c.Context, r, engine.PruneOptions{MaxUnused: c.Float64("max-unused"), DryRun: c.Bool("dry-run"), Progress: e.progress(c.Bool("json"), c.Bool("no-progress"))})
+			st, err := engine.Prune(c.Context, r, engine.PruneOptions{MaxUnused: o.MaxUnused, DryRun: o.DryRun, Progress: e.progress()})
 			if err != nil {
 				return err
 			}
-			if c.Bool("json") {
+			if e.opts.JSON {
 				return printJSON(e.stdout, st)
 			}
-			printPrune(e, st, c.Bool("dry-run"))
+			printPrune(e, st, o.DryRun)
 			return nil
 		},
 	}

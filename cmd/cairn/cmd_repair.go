@@ -17,11 +17,11 @@ func repairCommand(e *env) *cli.Command {
 			if err := needArgs(c, 0, 0, ""); err != nil {
 				return err
 			}
-			r, err := openRepo(c)
+			r, err := e.openRepo(c.Context)
 			if err != nil {
 				return err
 			}
-			prog := e.progress(c.Bool("json"), c.Bool("no-progress"))
+			prog := e.progress()
 			st, err := r.RebuildIndex(c.Context, func(done, total int) {
 				if prog != nil {
 					prog.Report(engine.Event{Phase: engine.PhaseCheck, ItemsDone: int64(done), ItemsTotal: int64(total)})
@@ -30,7 +30,7 @@ func repairCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if c.Bool("json") {
+			if e.opts.JSON {
 				return printJSON(e.stdout, st)
 			}
 			fmt.Fprintf(e.stdout, "read %d packs, indexed %d chunks, replaced %d index files\n", st.Packs, st.Chunks, st.IndexRemoved)

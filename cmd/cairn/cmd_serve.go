@@ -40,24 +40,31 @@ func defaultDataDir() string {
 // shutdownTimeout bounds how long cairn serve takes to stop once asked to.
 const shutdownTimeout = 5 * time.Second
 
+type serveOptions struct {
+	Addr, Data, Device, Platform string
+	Verbose                      bool
+	KDF                          kdfOptions
+}
+
 func serveCommand(e *env) *cli.Command {
 	host, _ := os.Hostname()
+	var o serveOptions
 	return &cli.Command{
 		Name:      "serve",
 		Usage:     "serve the Pieces Database, Backup and Backups API on localhost",
 		ArgsUsage: " ",
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "addr", Usage: "loopback address to listen on", Value: "127.0.0.1:1000", EnvVars: []string{"CAIRN_ADDR"}},
-			&cli.StringFlag{Name: "data", Usage: "folder of the local database (and of the default repository)", Value: defaultDataDir(), EnvVars: []string{"CAIRN_DATA"}},
-			&cli.StringFlag{Name: "device", Usage: "device name recorded in backups", Value: host},
-			&cli.StringFlag{Name: "platform", Usage: "platform recorded in backups", Value: platformName()},
-			&cli.BoolFlag{Name: "verbose", Usage: "log every request"},
-		}, kdfFlags...),
+			&cli.StringFlag{Name: "addr", Usage: "loopback address to listen on", Value: "127.0.0.1:1000", EnvVars: []string{"CAIRN_ADDR"}, Destination: &o.Addr},
+			&cli.StringFlag{Name: "data", Usage: "folder of the local database (and of the default repository)", Value: defaultDataDir(), EnvVars: []string{"CAIRN_DATA"}, Destination: &o.Data},
+			&cli.StringFlag{Name: "device", Usage: "device name recorded in backups", Value: host, Destination: &o.Device},
+			&cli.StringFlag{Name: "platform", Usage: "platform recorded in backups", Value: platformName(), Destination: &o.Platform},
+			&cli.BoolFlag{Name: "verbose", Usage: "log every request", Destination: &o.Verbose},
+		}, kdfFlags(&o.KDF)...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 0, 0, ""); err != nil {
 				return err
 			}
-			addr := c.String("addr")
+			addr := o.Addr
 			h, _, err := net.SplitHostPort(addr)
 			if err != nil {
 				return usagef("--addr %q: %v", addr, err)
@@ -65,7 +72,7 @@ func serveCommand(e *env) *cli.Command {
 			if ip := net.ParseIP(h); h != "localhost" && (ip == nil || !ip.IsLoopback()) {
 				return usagef("--addr %q: cairn serves your whole snippet database and listens only on loopback addresses", addr)
 			}
-			data := c.String("data")
+			data := o.Data
 			if err := os.MkdirAll(data, 0o700); err != nil {
 				return fmt.Errorf("data folder: %w", err)
 			}
@@ -74,16 +81,16 @@ func serveCommand(e *env) *cli.Command {
 				return err
 			}
 			defer db.Close()
-			loc, explicit := c.String("repo"), true
+			loc, explicit := e.opts.Repo, true
 			if loc == "" {
 				loc, explicit = filepath.Join(data, "repository"), false
 			}
 			level := slog.LevelInfo
-			if c.Bool("verbose") {
+			if o.Verbose {
 				level = slog.LevelDebug
 			}
 			logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-			pw, err := givenPassword(c)
+			pw, err := e.givenPassword(c.Context)
 			if err != nil {
 				return err
 			}
@@ -93,7 +100,7 @@ func serveCommand(e *env) *cli.Command {
 					return err
 				}
 			}
-			kdf, err := kdfParams(c)
+			kdf, err := o.KDF.params()
 			if err != nil {
 				return err
 			}
@@ -103,10 +110,10 @@ func serveCommand(e *env) *cli.Command {
 			api := httpapi.New(httpapi.Config{
 				DB: db,
 				OpenRepo: func(ctx context.Context) (*repo.Repository, error) {
-					return daemonRepo(ctx, loc, explicit, locationOptions(c), opts...)
+					return daemonRepo(ctx, loc, explicit, e.locationOptions(), opts...)
 				},
-				DeviceName: c.String("device"),
-				Platform:   c.String("platform"),
+				DeviceName: o.Device,
+				Platform:   o.Platform,
 				Logger:     logger,
 			})
 			ln, err := net.Listen("tcp", addr)

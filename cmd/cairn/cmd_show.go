@@ -7,31 +7,34 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+type showOptions struct{ Chunks bool }
+
 func showCommand(e *env) *cli.Command {
+	var o showOptions
 	return &cli.Command{
 		Name:      "show",
 		Usage:     "show one snapshot's manifest",
 		ArgsUsage: "SNAPSHOT",
-		Flags:     []cli.Flag{&cli.BoolFlag{Name: "chunks", Usage: "with --json, list every chunk id"}},
+		Flags:     []cli.Flag{&cli.BoolFlag{Name: "chunks", Usage: "with --json, list every chunk id", Destination: &o.Chunks}},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 1, 1, "SNAPSHOT"); err != nil {
 				return err
 			}
-			r, err := openRepo(c)
+			r, err := e.openRepo(c.Context)
 			if err != nil {
 				return err
 			}
-			sn, err := loadSnapshot(c, r, c.Args().First())
+			sn, err := loadSnapshot(c.Context, r, c.Args().First())
 			if err != nil {
 				return err
 			}
-			if c.Bool("json") {
-				if c.Bool("chunks") {
+			if e.opts.JSON {
+				if o.Chunks {
 					if err := r.Resolve(c.Context, sn); err != nil {
 						return err
 					}
 				}
-				return printJSON(e.stdout, snapshotJSON(sn, c.Bool("chunks")))
+				return printJSON(e.stdout, snapshotJSON(sn, o.Chunks))
 			}
 			w := e.stdout
 			t := sn.Totals

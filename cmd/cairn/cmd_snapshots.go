@@ -7,17 +7,20 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+type snapshotsOptions struct{ Tags cli.StringSlice }
+
 func snapshotsCommand(e *env) *cli.Command {
+	var o snapshotsOptions
 	return &cli.Command{
 		Name:      "snapshots",
 		Usage:     "list snapshots, oldest first",
 		ArgsUsage: " ",
-		Flags:     []cli.Flag{&cli.StringSliceFlag{Name: "tag", Usage: "only snapshots with this tag"}},
+		Flags:     []cli.Flag{&cli.StringSliceFlag{Name: "tag", Usage: "only snapshots with this tag", Destination: &o.Tags}},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 0, 0, ""); err != nil {
 				return err
 			}
-			r, err := openRepo(c)
+			r, err := e.openRepo(c.Context)
 			if err != nil {
 				return err
 			}
@@ -25,7 +28,7 @@ func snapshotsCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			tags := c.StringSlice("tag")
+			tags := o.Tags.Value()
 			out := make([]map[string]any, 0, len(list))
 			tw := newTable(e.stdout)
 			fmt.Fprintln(tw, "ID\tTIME\tDEVICE\tKIND\tSIZE\tSTORED\tTAGS")
@@ -37,7 +40,7 @@ func snapshotsCommand(e *env) *cli.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sn.ID, sn.Time.Local().Format("2006-01-02 15:04:05"), sn.DeviceName, sn.Kind,
 					humanBytes(sn.Totals.RawBytes), humanBytes(sn.Totals.StoredBytes), strings.Join(sn.Tags, ","))
 			}
-			if c.Bool("json") {
+			if e.opts.JSON {
 				return printJSON(e.stdout, out)
 			}
 			tw.Flush()

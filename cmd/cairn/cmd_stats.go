@@ -18,7 +18,7 @@ func statsCommand(e *env) *cli.Command {
 			if err := needArgs(c, 0, 1, "[SNAPSHOT]"); err != nil {
 				return err
 			}
-			r, err := openRepo(c)
+			r, err := e.openRepo(c.Context)
 			if err != nil {
 				return err
 			}
@@ -27,7 +27,7 @@ func statsCommand(e *env) *cli.Command {
 				return err
 			}
 			if c.Args().Len() == 1 {
-				sn, err := loadSnapshot(c, r, c.Args().First())
+				sn, err := loadSnapshot(c.Context, r, c.Args().First())
 				if err != nil {
 					return err
 				}
@@ -89,7 +89,7 @@ func statsCommand(e *env) *cli.Command {
 			if st.StoredBytes > 0 {
 				st.CompressRatio = float64(st.UniqueRawBytes) / float64(st.StoredBytes)
 			}
-			if c.Bool("json") {
+			if e.opts.JSON {
 				return printJSON(e.stdout, st)
 			}
 			w := e.stdout

@@ -70,8 +70,8 @@ type bar struct {
 	drew bool
 }
 
-func (e *env) progress(json, off bool) engine.Progress {
-	if !e.isTerminal || json || off {
+func (e *env) progress() engine.Progress {
+	if !e.isTerminal || e.opts.JSON || e.opts.NoProgress {
 		return nil
 	}
 	return &bar{w: e.stderr}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,24 +13,30 @@ import (
 	"cairn/repo"
 )
 
-// Passwords come from a file, the environment, or a prompt on the terminal, in that
-// order; they are never printed or logged.
-var (
-	passwordFileFlag = &cli.StringFlag{Name: "password-file", Usage: "read the repository password from this file (first line)", EnvVars: []string{"CAIRN_PASSWORD_FILE"}}
-	kdfFlags         = []cli.Flag{
-		&cli.StringFlag{Name: "kdf-memory", Usage: "argon2id memory for a new key slot", Value: "32MiB", EnvVars: []string{"CAIRN_KDF_MEMORY"}},
-		&cli.IntFlag{Name: "kdf-time", Usage: "argon2id passes for a new key slot", Value: int(repo.DefaultKDF.Time), EnvVars: []string{"CAIRN_KDF_TIME"}},
-	}
-)
+// Passwords come from a file or a command, the environment, or a prompt on the
+// terminal, in that order; they are never printed or logged.
 
-// kdfParams reads --kdf-memory and --kdf-time. Their bounds are those a repository
+// kdfOptions are the argon2id settings of a new key slot.
+type kdfOptions struct {
+	Memory string
+	Time   int
+}
+
+func kdfFlags(o *kdfOptions) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "kdf-memory", Usage: "argon2id memory for a new key slot", Value: "32MiB", EnvVars: []string{"CAIRN_KDF_MEMORY"}, Destination: &o.Memory},
+		&cli.IntFlag{Name: "kdf-time", Usage: "argon2id passes for a new key slot", Value: int(repo.DefaultKDF.Time), EnvVars: []string{"CAIRN_KDF_TIME"}, Destination: &o.Time},
+	}
+}
+
+// params reads --kdf-memory and --kdf-time. Their bounds are those a repository
 // accepts of a key slot (repo.KDFParams.Validate): a slot it would skip is never made.
-func kdfParams(c *cli.Context) (repo.KDFParams, error) {
-	mem, err := parseSize(c.String("kdf-memory"))
+func (o kdfOptions) params() (repo.KDFParams, error) {
+	mem, err := parseSize(o.Memory)
 	if err != nil {
 		return repo.KDFParams{}, usagef("--kdf-memory: %v", err)
 	}
-	passes := c.Int("kdf-time")
+	passes := o.Time
 	if mem>>10 < repo.MinKDFMemoryKiB || mem>>10 > repo.MaxKDFMemoryKiB || passes < 1 || passes > repo.MaxKDFTime {
 		return repo.KDFParams{}, usagef("--kdf-memory must be between %dKiB and %dGiB and --kdf-time between 1 and %d",
 			repo.MinKDFMemoryKiB, repo.MaxKDFMemoryKiB>>20, repo.MaxKDFTime)
@@ -41,10 +48,17 @@ func kdfParams(c *cli.Context) (repo.KDFParams, error) {
 	return p, nil
 }
 
-// givenPassword is the password from --password-file or CAIRN_PASSWORD, or "".
-func givenPassword(c *cli.Context) (string, error) {
-	if f := c.String("password-file"); f != "" {
-		return readPasswordFile(f)
+// givenPassword is the password from --password-file or --password-command (which
+// exclude each other, as in restic), else CAIRN_PASSWORD, else "".
+func (e *env) givenPassword(ctx context.Context) (string, error) {
+	file, command := e.opts.PasswordFile, e.opts.PasswordCommand
+	switch {
+	case file != "" && command != "":
+		return "", usagef("--password-file and --password-command (or CAIRN_PASSWORD_FILE and CAIRN_PASSWORD_COMMAND) exclude each other: give one")
+	case file != "":
+		return readPasswordFile(file)
+	case command != "":
+		return runPasswordCommand(ctx, command, e.stderr)
 	}
 	return os.Getenv("CAIRN_PASSWORD"), nil
 }
@@ -98,10 +112,10 @@ func promptPassword(what string, confirm bool) (string, error) {
 	return pw, nil
 }
 
-// newPassword is the password for a new key slot: --new-password-file,
+// newPassword is the password for a new key slot: --new-password-file (file),
 // CAIRN_NEW_PASSWORD, or a prompt asked twice.
-func newPassword(c *cli.Context) (string, error) {
-	if f := c.String("new-password-file"); f != "" {
+func newPassword(file string) (string, error) {
+	if f := file; f != "" {
 		return readPasswordFile(f)
 	}
 	if pw := os.Getenv("CAIRN_NEW_PASSWORD"); pw != "" {

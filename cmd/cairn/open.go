@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"cairn/engine"
+	"cairn/repo"
+	"cairn/transport/location"
+)
+
+// openRepo opens the repository named by --repo. Options such as repo.WithLock
+// apply to the open; locks are removed when the run ends (see release).
+func (e *env) openRepo(ctx context.Context, extra ...repo.Option) (*repo.Repository, error) {
+	loc := e.opts.Repo
+	if loc == "" {
+		return nil, usagef("no repository: pass --repo or set CAIRN_REPOSITORY")
+	}
+	pw, err := e.givenPassword(ctx)
+	if err != nil {
+		return nil, err
+	}
+	be, err := location.Open(ctx, loc, e.locationOptions())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", loc, repo.ErrNoRepository)
+	}
+	if err != nil {
+		return nil, err
+	}
+	opts := append([]repo.Option{repo.WithPassword(pw, repo.KDFParams{})}, e.pinOptions()...)
+	opts = append(opts, extra...)
+	r, err := repo.Open(ctx, be, opts...)
+	if errors.Is(err, repo.ErrPasswordNeeded) && pw == "" {
+		if pw, err = promptPassword("repository password", false); err == nil {
+			opts[0] = repo.WithPassword(pw, repo.KDFParams{})
+			r, err = repo.Open(ctx, be, opts...)
+		} else if errors.Is(err, repo.ErrPasswordNeeded) {
+			err = fmt.Errorf("%w: pass --password-file or --password-command, set CAIRN_PASSWORD, or run on a terminal", err)
+		}
+	}
+	if err != nil {
+		be.Close()
+		return nil, err
+	}
+	if err := keepLists(r, loc, e.locationOptions()); err != nil {
+		r.Release(ctx)
+		be.Close()
+		return nil, err
+	}
+	e.mu.Lock()
+	e.opened = append(e.opened, r)
+	e.mu.Unlock()
+	return r, nil
+}
+
+// release releases the locks of the repositories this run opened.
+func (e *env) release() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, r := range e.opened {
+		r.Release(ctx)
+	}
+	e.opened = nil
+}
+
+// keepLists gives a remote repository a local store of its chunk lists, beside the
+// cache of its index files and manifests.
+func keepLists(r *repo.Repository, loc string, opt location.Options) error {
+	if opt.CacheDir == "" || !location.Remote(loc) {
+		return nil
+	}
+	s, err := repo.NewDirListStore(filepath.Join(opt.CacheDir, "lists"), r.Config())
+	if err != nil {
+		return err
+	}
+	r.SetListStore(s)
+	return nil
+}
+
+// pinOptions remembers each repository's id and encryption in the cache folder's
+// pins/, with --no-cache too (which only stops the copies of objects).
+func (e *env) pinOptions() []repo.Option {
+	if e.opts.CacheDir == "" {
+		return nil
+	}
+	return []repo.Option{repo.WithPins(repo.Pins{Dir: filepath.Join(e.opts.CacheDir, "pins")})}
+}
+
+// locationOptions are the global transport options.
+func (e *env) locationOptions() location.Options {
+	opt := location.Options{
+		Connections:   e.opts.Connections,
+		LimitUpload:   int64(e.opts.LimitUpload) << 10,
+		LimitDownload: int64(e.opts.LimitDownload) << 10,
+		CacheDir:      e.opts.CacheDir,
+	}
+	if e.opts.NoCache {
+		opt.CacheDir = ""
+	}
+	return opt
+}
+
+// defaultCacheDir is $XDG_CACHE_HOME/cairn or ~/.cache/cairn.
+func defaultCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "cairn")
+	}
+	return ""
+}
+
+// loadSnapshot finds one snapshot of r by id or prefix.
+func loadSnapshot(ctx context.Context, r *repo.Repository, ref string) (*repo.Snapshot, error) {
+	list, err := r.Snapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return engine.FindSnapshot(list, ref)
+}
