@@ -321,9 +321,6 @@ func TestCopyResumesAfterServerKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Adopted != packs || len(st.Copied) != 2 {
-		t.Fatalf("resumed copy adopted %d of the %d packs that arrived: %+v", st.Adopted, packs, st)
-	}
 	close(names)
 	seen := map[string]bool{}
 	for n := range names {
@@ -352,6 +349,9 @@ func TestCopyResumesAfterServerKill(t *testing.T) {
 		if n > 1 {
 			t.Fatalf("chunk %s was sent %d times", id.Short(), n)
 		}
+	}
+	if st.Adopted != packs || len(st.Copied) != 2 {
+		t.Fatalf("resumed copy adopted %d of the %d packs that arrived: %+v", st.Adopted, packs, st)
 	}
 	restoresFromTarget(t, src, be)
 }
