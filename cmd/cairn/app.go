@@ -108,7 +108,7 @@ var (
 	commandFuncs = []func(*env) *cli.Command{
 		initCommand, backupCommand, snapshotsCommand, showCommand, lsCommand, catCommand,
 		diffCommand, statsCommand, restoreCommand, forgetCommand, pruneCommand, checkCommand,
-		generateCommand, serveCommand, keyCommand, repairCommand,
+		generateCommand, serveCommand, keyCommand, repairCommand, copyCommand,
 	}
 )
 
