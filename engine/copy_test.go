@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,26 +72,24 @@ func newCopySource(tb testing.TB, size int64) *copySource {
 	return s
 }
 
-func (s *copySource) open(tb testing.TB) *repo.Repository {
-	tb.Helper()
-	return openRepo(tb, s.be, repo.WithPassword("source password", repo.KDFParams{}), repo.WithLock("copy"))
-}
-
-// runCopy opens the target under a backup lock, copies, and releases the target.
-func runCopy(tb testing.TB, src *copySource, dst transport.Backend, ids ...string) (engine.CopyStats, error) {
-	tb.Helper()
+// runCopy opens the source under a lock and the target under a backup lock, copies,
+// and releases both. It may run on any goroutine.
+func runCopy(src *copySource, dst transport.Backend, ids ...string) (engine.CopyStats, error) {
 	ctx := context.Background()
-	s := src.open(tb)
+	s, err := repo.Open(ctx, src.be, repo.WithPassword("source password", repo.KDFParams{}), repo.WithLock("copy"))
+	if err != nil {
+		return engine.CopyStats{}, err
+	}
 	defer s.Release(ctx)
 	d, err := repo.Open(ctx, dst, repo.WithPassword("target password", repo.KDFParams{}), repo.WithLock("backup"))
 	if err != nil {
-		tb.Fatal(err)
+		return engine.CopyStats{}, err
 	}
 	defer d.Release(ctx)
 	var events atomic.Int64
 	st, err := engine.Copy(ctx, s, d, engine.CopyOptions{Snapshots: ids, Progress: engine.ProgressFunc(func(engine.Event) { events.Add(1) })})
 	if err == nil && len(st.Copied) > 0 && events.Load() == 0 {
-		tb.Fatal("a copy reported no progress")
+		err = errors.New("a copy reported no progress")
 	}
 	return st, err
 }
@@ -160,7 +159,7 @@ func checkCopyTwice(t *testing.T, be transport.Backend, list func() map[string]i
 	encryptedRepo(t, be, "target password", 256<<10)
 
 	before := list()
-	first, err := runCopy(t, src, be, src.snaps[0].ID)
+	first, err := runCopy(src, be, src.snaps[0].ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +171,7 @@ func checkCopyTwice(t *testing.T, be transport.Backend, list func() map[string]i
 	}
 
 	before = list()
-	second, err := runCopy(t, src, be)
+	second, err := runCopy(src, be)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +188,7 @@ func checkCopyTwice(t *testing.T, be transport.Backend, list func() map[string]i
 	t.Logf("first copy: %d chunks, %d bytes sent; second: %d chunks, %d bytes", first.ChunksSent, first.BytesSent, second.ChunksSent, second.BytesSent)
 
 	before = list()
-	third, err := runCopy(t, src, be)
+	third, err := runCopy(src, be)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +294,7 @@ func TestCopyResumesAfterServerKill(t *testing.T) {
 	encryptedRepo(t, be, "target password", 128<<10)
 	names := make(chan string, 10000)
 	killer := &packSaves{Backend: be, fireAt: 6, fire: srv.Stop, names: names}
-	if _, err := runCopy(t, src, killer); err == nil {
+	if _, err := runCopy(src, killer); err == nil {
 		t.Fatal("a copy whose server died succeeded")
 	}
 	srv.Restart()
@@ -317,7 +316,7 @@ func TestCopyResumesAfterServerKill(t *testing.T) {
 	}
 
 	resumed := &packSaves{Backend: be, names: names}
-	st, err := runCopy(t, src, resumed)
+	st, err := runCopy(src, resumed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +376,7 @@ func TestCopyRefuses(t *testing.T) {
 	}
 	encryptedRepo(t, dst, "target password", 256<<10)
 	before := stored(t, dst)
-	if _, err := runCopy(t, src, dst, "no-such-snapshot_1"); !errors.Is(err, repo.ErrNotFound) {
+	if _, err := runCopy(src, dst, "no-such-snapshot_1"); !errors.Is(err, repo.ErrNotFound) {
 		t.Fatalf("copy of an unknown snapshot: %v", err)
 	}
 	if n, names := grown(t, before, stored(t, dst)); n != 0 {
@@ -391,7 +390,7 @@ func TestCopyRefuses(t *testing.T) {
 	}
 	d.Release(ctx)
 	before = stored(t, dst)
-	_, err = runCopy(t, src, dst)
+	_, err = runCopy(src, dst)
 	if !errors.Is(err, engine.ErrSnapshotConflict) || !strings.Contains(err.Error(), src.snaps[1].ID) {
 		t.Fatalf("copy onto a conflicting snapshot: %v", err)
 	}
@@ -399,8 +398,53 @@ func TestCopyRefuses(t *testing.T) {
 		t.Fatalf("a refused copy stored %v", names)
 	}
 	// Asked for the first snapshot only, the copy goes ahead.
-	st, err := runCopy(t, src, dst, src.snaps[0].ID)
+	st, err := runCopy(src, dst, src.snaps[0].ID)
 	if err != nil || fmt.Sprint(st.Copied) != fmt.Sprint([]string{src.snaps[0].ID}) {
 		t.Fatalf("copy of the snapshot without conflict: %v %+v", err, st)
 	}
+}
+
+// manifestBarrier holds a handle's first manifest save until the other copy reaches
+// its own, so two copies of the same snapshots surely both write one.
+type manifestBarrier struct {
+	transport.Backend
+	once    sync.Once
+	barrier *sync.WaitGroup
+}
+
+func (m *manifestBarrier) Save(ctx context.Context, h transport.Handle, data []byte) error {
+	if h.Kind == transport.Snapshots {
+		m.once.Do(func() { m.barrier.Done(); m.barrier.Wait() })
+	}
+	return m.Backend.Save(ctx, h, data)
+}
+
+// TestConcurrentCopiesLeaveOneManifest: two copies of the same snapshots into one
+// target at once both write manifests; afterwards the target holds one per snapshot,
+// and each restores.
+func TestConcurrentCopiesLeaveOneManifest(t *testing.T) {
+	src := newCopySource(t, 1<<20)
+	dst, err := local.Create(filepath.Join(t.TempDir(), "target"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	encryptedRepo(t, dst, "target password", 256<<10)
+	var barrier sync.WaitGroup
+	barrier.Add(2)
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			st, err := runCopy(src, &manifestBarrier{Backend: dst, barrier: &barrier})
+			if err == nil && len(st.Copied) != 2 {
+				err = fmt.Errorf("a racing copy copied %v", st.Copied)
+			}
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	restoresFromTarget(t, src, dst)
 }
