@@ -2,10 +2,18 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"cairn/transport/rest/resttest"
@@ -187,4 +195,124 @@ func TestCopyRefusesCLI(t *testing.T) {
 	runner{tb: t, repo: target}.ok("--cache-dir", filepath.Join(dir, "elsewhere"), "init")
 	t.Setenv("CAIRN_PASSWORD", "test password")
 	src.fails(exitPassword, "not the one this client expects", "copy", "--to", target)
+}
+
+// putLog forwards to a server and records the data objects whose upload (POST) the server
+// accepted; onPut runs after each, with their count so far.
+type putLog struct {
+	next  http.Handler
+	mu    sync.Mutex
+	puts  map[string]int
+	n     int
+	onPut func(n int)
+}
+
+func (p *putLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+	p.next.ServeHTTP(rec, r)
+	if r.Method != http.MethodPost && r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/data/") || rec.code != http.StatusOK {
+		return
+	}
+	p.mu.Lock()
+	p.puts[path.Base(r.URL.Path)]++
+	p.n++
+	n, fire := p.n, p.onPut
+	p.mu.Unlock()
+	if fire != nil {
+		fire(n)
+	}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// TestCopyKilledResumesCLI: a cairn copy process is killed (SIGKILL) once a few packs
+// reached the rest-server; run again, it keeps every pack that arrived and sends none
+// of their chunks again (they count as already there; no pack is uploaded twice), and
+// the copy restores byte for byte.
+func TestCopyKilledResumesCLI(t *testing.T) {
+	bin := cairnBinary(t)
+	srv := resttest.Start(t, "--no-auth")
+	upstream, _ := url.Parse(srv.URL)
+	log := &putLog{next: httputil.NewSingleHostReverseProxy(upstream), puts: map[string]int{}}
+	proxy := httptest.NewServer(log)
+	defer proxy.Close()
+
+	dir := t.TempDir()
+	db := filepath.Join(dir, "db")
+	src := runner{tb: t, repo: filepath.Join(dir, "repo")}
+	src.ok("generate", "--size", "6MiB", "--seed", "7", db)
+	src.ok("init")
+	src.ok("backup", db)
+	want := readCollections(t, db)
+	to := "rest:" + proxy.URL + "/replica"
+	t.Setenv("CAIRN_PASSWORD", "target password")
+	runner{tb: t, repo: to}.ok("init", "--pack-size", "128KiB")
+	t.Setenv("CAIRN_PASSWORD", "test password")
+	t.Setenv("CAIRN_TO_PASSWORD", "target password")
+
+	copyCmd := func() (*exec.Cmd, *bytes.Buffer) {
+		cmd := exec.Command(bin, "--no-progress", "--repo", src.repo, "--json", "copy", "--to", to)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		return cmd, &out
+	}
+	cut, cutOut := copyCmd()
+	killed := make(chan struct{})
+	var once sync.Once
+	log.mu.Lock()
+	log.onPut = func(n int) {
+		if n == 3 {
+			once.Do(func() { cut.Process.Kill(); close(killed) })
+		}
+	}
+	log.mu.Unlock()
+	if err := cut.Start(); err != nil {
+		t.Fatal(err)
+	}
+	err := cut.Wait()
+	select {
+	case <-killed:
+	default:
+		t.Fatalf("the copy ended before 3 packs arrived: %v\n%s", err, cutOut)
+	}
+	log.mu.Lock()
+	log.onPut = nil
+	arrived := len(log.puts)
+	log.mu.Unlock()
+
+	resumed, out := copyCmd()
+	if err := resumed.Run(); err != nil {
+		t.Fatalf("resumed copy: %v\n%s", err, out)
+	}
+	var st struct {
+		SnapshotsCopied int   `json:"snapshots_copied"`
+		PacksAdopted    int   `json:"packs_adopted"`
+		ChunksPresent   int64 `json:"chunks_present"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+		t.Fatalf("resumed copy: %v\n%s", err, out)
+	}
+	log.mu.Lock()
+	for name, n := range log.puts {
+		if n > 1 {
+			t.Errorf("pack %s was sent %d times", name[:8], n)
+		}
+	}
+	total := len(log.puts)
+	log.mu.Unlock()
+	if st.SnapshotsCopied != 1 || st.PacksAdopted < arrived || st.ChunksPresent == 0 || total <= arrived {
+		t.Fatalf("resumed copy %+v; %d packs arrived before the kill, %d in all", st, arrived, total)
+	}
+	t.Setenv("CAIRN_PASSWORD", "target password")
+	restored := filepath.Join(dir, "restored")
+	runner{tb: t, repo: to}.ok("restore", "latest", "--target", restored)
+	sameFolders(t, want, readCollections(t, restored))
 }
