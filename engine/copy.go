@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"cairn/chunk"
@@ -346,14 +347,7 @@ func sameJSON(a, b json.RawMessage) bool {
 
 func joinIDs(ids []string) string {
 	if len(ids) > 5 {
-		return fmt.Sprintf("%s and %d more", joinIDs(ids[:5]), len(ids)-5)
+		return fmt.Sprintf("%s and %d more", strings.Join(ids[:5], ", "), len(ids)-5)
 	}
-	out := ""
-	for i, id := range ids {
-		if i > 0 {
-			out += ", "
-		}
-		out += id
-	}
-	return out
+	return strings.Join(ids, ", ")
 }
