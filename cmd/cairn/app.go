@@ -103,7 +103,7 @@ func commands(e *env) []*cli.Command {
 	return []*cli.Command{
 		initCommand(e), backupCommand(e), snapshotsCommand(e), showCommand(e), lsCommand(e), catCommand(e),
 		diffCommand(e), statsCommand(e), restoreCommand(e), forgetCommand(e), pruneCommand(e), checkCommand(e),
-		generateCommand(e), serveCommand(e), keyCommand(e), repairCommand(e),
+		copyCommand(e), generateCommand(e), serveCommand(e), keyCommand(e), repairCommand(e),
 		versionCommand(e), completionCommand(e),
 	}
 }

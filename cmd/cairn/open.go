@@ -25,6 +25,13 @@ func (e *env) openRepo(ctx context.Context, extra ...repo.Option) (*repo.Reposit
 	if err != nil {
 		return nil, err
 	}
+	return e.openAt(ctx, loc, pw, "repository password", "pass --password-file or --password-command, set CAIRN_PASSWORD, or run on a terminal", extra...)
+}
+
+// openAt opens the repository at loc with the password pw, pinned and with a local
+// store of its lists; without a password where one is needed it asks on the terminal
+// (prompt), else says how to give one (hint). The run releases it at the end.
+func (e *env) openAt(ctx context.Context, loc, pw, prompt, hint string, extra ...repo.Option) (*repo.Repository, error) {
 	be, err := location.Open(ctx, loc, e.locationOptions())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", loc, repo.ErrNoRepository)
@@ -36,11 +43,11 @@ func (e *env) openRepo(ctx context.Context, extra ...repo.Option) (*repo.Reposit
 	opts = append(opts, extra...)
 	r, err := repo.Open(ctx, be, opts...)
 	if errors.Is(err, repo.ErrPasswordNeeded) && pw == "" {
-		if pw, err = promptPassword("repository password", false); err == nil {
+		if pw, err = promptPassword(prompt, false); err == nil {
 			opts[0] = repo.WithPassword(pw, repo.KDFParams{})
 			r, err = repo.Open(ctx, be, opts...)
 		} else if errors.Is(err, repo.ErrPasswordNeeded) {
-			err = fmt.Errorf("%w: pass --password-file or --password-command, set CAIRN_PASSWORD, or run on a terminal", err)
+			err = fmt.Errorf("%w: %s", err, hint)
 		}
 	}
 	if err != nil {
