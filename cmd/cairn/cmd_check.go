@@ -14,16 +14,28 @@ func checkCommand(e *env) *cli.Command {
 		Name:      "check",
 		Usage:     "verify the repository's structure, and with --read-data every byte",
 		ArgsUsage: " ",
-		Flags:     []cli.Flag{&cli.BoolFlag{Name: "read-data", Usage: "read every pack and re-hash every chunk"}},
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "read-data", Usage: "read every pack and re-hash every chunk"},
+			&cli.StringFlag{Name: "read-data-subset", Usage: "read only some packs: N/T (part N of T; T runs cover all), P% (a random share) or a size (random packs of at most that many bytes, e.g. 500MiB)"}},
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 0, 0, ""); err != nil {
 				return err
+			}
+			var subset engine.Subset
+			if c.IsSet("read-data-subset") {
+				s, err := engine.ParseSubset(c.String("read-data-subset"))
+				if err != nil {
+					return usagef("--read-data-subset: %v", err)
+				}
+				subset = s
+				if c.Bool("read-data") {
+					return usagef("check: --read-data reads everything; give it or --read-data-subset, not both")
+				}
 			}
 			r, err := openRepo(c, repo.WithLock("check"))
 			if err != nil {
 				return err
 			}
-			res, err := engine.Check(c.Context, r, engine.CheckOptions{ReadData: c.Bool("read-data"), Progress: e.progress(c.Bool("json"), c.Bool("no-progress"))})
+			res, err := engine.Check(c.Context, r, engine.CheckOptions{ReadData: c.Bool("read-data"), Subset: subset, Progress: e.progress(c.Bool("json"), c.Bool("no-progress"))})
 			if err != nil {
 				return err
 			}
@@ -46,7 +58,9 @@ func printCheck(e *env, res *engine.CheckResult, asJSON bool) error {
 		return printJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "checked %d snapshots, %d packs, %d chunks", res.Snapshots, res.Packs, res.Chunks)
-	if res.ReadData {
+	if res.Subset != "" {
+		fmt.Fprintf(e.stdout, ", read %d of %d packs (subset %s), %s", res.PacksRead, res.Packs, res.Subset, humanBytes(res.BytesRead))
+	} else if res.ReadData {
 		fmt.Fprintf(e.stdout, ", read %s", humanBytes(res.BytesRead))
 	}
 	fmt.Fprintln(e.stdout)
