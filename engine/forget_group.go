@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"cairn/repo"
 )
@@ -116,14 +118,19 @@ func (k GroupKey) Compare(o GroupKey) int {
 }
 
 // String names the group as forget's headings do: "device [laptop], tags [a,b]", or
-// "all snapshots" when nothing groups them.
+// "all snapshots" when nothing groups them. A name with control characters (manifests
+// come from storage) is printed quoted, its escapes spelled out.
 func (k GroupKey) String() string {
 	var parts []string
 	if k.By&GroupByDevice != 0 {
-		parts = append(parts, "device ["+k.Device+"]")
+		parts = append(parts, "device ["+printable(k.Device)+"]")
 	}
 	if k.By&GroupByTags != 0 {
-		parts = append(parts, "tags ["+strings.Join(k.Tags, ",")+"]")
+		tags := make([]string, len(k.Tags))
+		for i, t := range k.Tags {
+			tags[i] = printable(t)
+		}
+		parts = append(parts, "tags ["+strings.Join(tags, ",")+"]")
 	}
 	if len(parts) == 0 {
 		return "all snapshots"
@@ -184,4 +191,12 @@ func (p Policy) ApplyGrouped(list []*repo.Snapshot, by GroupBy) []Group {
 		}
 	}
 	return out
+}
+
+// printable is s, or s quoted if it holds a character that is not graphic.
+func printable(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsGraphic(r) }) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
 }

@@ -187,6 +187,11 @@ func TestGroupKeyJSON(t *testing.T) {
 	if string(b) != `{"tags":[]}` {
 		t.Errorf("untagged key %s, want {\"tags\":[]}", b)
 	}
+	// A device name from storage with a terminal escape is shown quoted.
+	hostile := (engine.GroupByDevice | engine.GroupByTags).KeyOf(&repo.Snapshot{DeviceName: "pc\x1b[2J", Tags: []string{"a\nb"}})
+	if got := hostile.String(); got != `device ["pc\x1b[2J"], tags ["a\nb"]` {
+		t.Errorf("hostile key shown as %s", got)
+	}
 }
 
 // TestParseWithin: restic's spans, where m is a month; other forms as Go durations.
