@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"time"
@@ -15,7 +16,9 @@ import (
 
 // CheckOptions tune check.
 type CheckOptions struct {
-	ReadData bool // load every pack and re-hash every chunk
+	ReadData bool       // load every pack and re-hash every chunk
+	Subset   Subset     // or load only these packs (not with ReadData)
+	Rand     *rand.Rand // draws a random Subset; nil for a randomly seeded one
 	Progress Progress
 }
 
@@ -31,7 +34,9 @@ type CheckResult struct {
 	Snapshots   int       `json:"snapshots"`
 	Packs       int       `json:"packs"`
 	Chunks      int       `json:"chunks"`
-	ReadData    bool      `json:"read_data"`
+	ReadData    bool      `json:"read_data"`        // packs were read: all, or a Subset
+	Subset      string    `json:"subset,omitempty"` // the subset read, as given (N/T, P%, bytes)
+	PacksRead   int       `json:"packs_read"`
 	BytesRead   int64     `json:"bytes_read"`
 	Errors      []Problem `json:"errors"`   // damage
 	Warnings    []Problem `json:"warnings"` // odd but harmless
@@ -53,6 +58,14 @@ func (c *CheckResult) fail(p Problem) { c.Errors = append(c.Errors, p) }
 // and may have deleted packs under it, so what it found says nothing about the
 // repository (even a clean result is not reported then).
 func Check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckResult, error) {
+	if !opt.Subset.IsZero() {
+		if err := opt.Subset.Validate(); err != nil {
+			return nil, fmt.Errorf("check: %w", err)
+		}
+		if opt.ReadData {
+			return nil, fmt.Errorf("check: read all data or a subset, not both: %w", ErrSubset)
+		}
+	}
 	res, err := check(ctx, r, opt)
 	if ctx.Err() == nil {
 		if merr := r.CheckLock(ctx); errors.Is(merr, repo.ErrLockLost) {
@@ -85,7 +98,7 @@ type checker struct {
 func check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckResult, error) {
 	c := &checker{
 		r: r, opt: opt, prog: orNoProgress(opt.Progress), start: time.Now(),
-		res: &CheckResult{ReadData: opt.ReadData, Errors: []Problem{}, Warnings: []Problem{}, Damaged: []Damage{}},
+		res: &CheckResult{ReadData: opt.ReadData || !opt.Subset.IsZero(), Subset: opt.Subset.String(), Errors: []Problem{}, Warnings: []Problem{}, Damaged: []Damage{}},
 		bad: map[chunk.ID]bool{},
 	}
 	if ok, err := c.load(ctx); !ok || err != nil {
@@ -102,8 +115,8 @@ func check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckRes
 		return nil, err
 	}
 	c.checkIndexed()
-	if opt.ReadData {
-		if err := c.readData(ctx); err != nil {
+	if c.res.ReadData {
+		if err := c.readData(ctx, c.toRead()); err != nil {
 			return nil, err
 		}
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -19,19 +20,35 @@ type packFindings struct {
 	bad      []chunk.ID
 }
 
-// readData loads every stored pack the index names and verifies each of its chunks.
-// Packs are read a few at a time (decoding and hashing on every core); their findings
-// are added in pack order.
-func (c *checker) readData(ctx context.Context) error {
+// toRead lists the stored packs the index names that check reads: all of them, or
+// those the subset picks.
+func (c *checker) toRead() []repo.ObjectID {
+	var stored []repo.ObjectID
+	for _, p := range c.packs {
+		if _, ok := c.stored[p]; ok { // a missing one is reported already
+			stored = append(stored, p)
+		}
+	}
+	if c.opt.Subset.IsZero() {
+		return stored
+	}
+	rnd := c.opt.Rand
+	if rnd == nil {
+		rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	return c.opt.Subset.pick(stored, c.stored, rnd)
+}
+
+// readData loads the given packs and verifies each of their chunks. Packs are read
+// a few at a time (decoding and hashing on every core); their findings are added in
+// pack order.
+func (c *checker) readData(ctx context.Context, packs []repo.ObjectID) error {
 	read0 := c.r.BytesRead()
-	results := make([]packFindings, len(c.packs))
+	results := make([]packFindings, len(packs))
 	var done atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0) + 1)
-	for i, p := range c.packs {
-		if _, ok := c.stored[p]; !ok {
-			continue // reported missing already
-		}
+	for i, p := range packs {
 		g.Go(func() error {
 			if err := gctx.Err(); err != nil {
 				return err
@@ -39,7 +56,7 @@ func (c *checker) readData(ctx context.Context) error {
 			if err := c.readPack(gctx, p, &results[i]); err != nil {
 				return err
 			}
-			c.prog.Report(Event{Phase: PhaseCheck, ItemsDone: done.Add(1), ItemsTotal: int64(len(c.packs)), BytesDone: c.r.BytesRead() - read0, Elapsed: time.Since(c.start)})
+			c.prog.Report(Event{Phase: PhaseCheck, ItemsDone: done.Add(1), ItemsTotal: int64(len(packs)), BytesDone: c.r.BytesRead() - read0, Elapsed: time.Since(c.start)})
 			return nil
 		})
 	}
@@ -50,6 +67,7 @@ func (c *checker) readData(ctx context.Context) error {
 		c.res.Errors = append(c.res.Errors, f.problems...)
 		markAll(c.bad, f.bad)
 	}
+	c.res.PacksRead = len(packs)
 	c.res.BytesRead = c.r.BytesRead() - read0
 	return nil
 }

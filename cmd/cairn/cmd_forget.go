@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,8 +14,8 @@ import (
 
 type forgetOptions struct {
 	Last, Hourly, Daily, Weekly, Monthly, Yearly int
-	Within                                       string
-	Tags                                         cli.StringSlice
+	Within, GroupBy                              string
+	Tags, KeepTags                               cli.StringSlice
 	DryRun, Prune                                bool
 }
 
@@ -32,7 +33,9 @@ func forgetCommand(e *env) *cli.Command {
 			&cli.IntFlag{Name: "keep-monthly", Usage: "keep the last snapshot of each of the last N months", Destination: &o.Monthly},
 			&cli.IntFlag{Name: "keep-yearly", Usage: "keep the last snapshot of each of the last N years", Destination: &o.Yearly},
 			&cli.StringFlag{Name: "keep-within", Usage: "keep snapshots newer than this before the latest (e.g. 36h, 7d, 1y2m)", Destination: &o.Within},
+			&cli.StringSliceFlag{Name: "keep-tag", Usage: "keep snapshots with this tag (repeatable)", Destination: &o.KeepTags},
 			&cli.StringSliceFlag{Name: "tag", Usage: "apply the rules only to snapshots with this tag", Destination: &o.Tags},
+			&cli.StringFlag{Name: "group-by", Usage: "apply the rules within each group: device, tags, device,tags or none", Value: "device", Destination: &o.GroupBy},
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "say what would be removed, remove nothing", Destination: &o.DryRun},
 			&cli.BoolFlag{Name: "prune", Usage: "prune after forgetting", Destination: &o.Prune},
 		},
@@ -41,8 +44,12 @@ func forgetCommand(e *env) *cli.Command {
 			if err != nil {
 				return usagef("--keep-within: %v", err)
 			}
+			groupBy, err := engine.ParseGroupBy(o.GroupBy)
+			if err != nil {
+				return usagef("--group-by: %v", err)
+			}
 			p := engine.Policy{Last: o.Last, Hourly: o.Hourly, Daily: o.Daily, Weekly: o.Weekly,
-				Monthly: o.Monthly, Yearly: o.Yearly, Within: within, Tags: o.Tags.Value()}
+				Monthly: o.Monthly, Yearly: o.Yearly, Within: within, KeepTags: o.KeepTags.Value(), Tags: o.Tags.Value()}
 			if c.Args().Len() == 0 && p.Empty() {
 				return usagef("forget: name snapshots or give at least one --keep-* rule")
 			}
@@ -57,25 +64,23 @@ func forgetCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			var remove []*repo.Snapshot
-			type row struct {
-				ID      string   `json:"id"`
-				Keep    bool     `json:"keep"`
-				Reasons []string `json:"reasons"`
-			}
-			rows := []row{}
+			var groups []engine.Group
 			if c.Args().Len() > 0 {
+				var named []*repo.Snapshot
 				for _, ref := range c.Args().Slice() {
 					sn, err := engine.FindSnapshot(list, ref)
 					if err != nil {
 						return err
 					}
-					remove = append(remove, sn)
-					rows = append(rows, row{sn.ID, false, []string{}})
+					named = append(named, sn)
 				}
+				groups = namedGroups(named, groupBy)
 			} else {
-				for _, d := range p.Apply(list) {
-					rows = append(rows, row{d.Snapshot.ID, d.Keep, nonNil(d.Reasons)})
+				groups = p.ApplyGrouped(list, groupBy)
+			}
+			var remove []*repo.Snapshot
+			for _, g := range groups {
+				for _, d := range g.Decisions {
 					if !d.Keep {
 						remove = append(remove, d.Snapshot)
 					}
@@ -86,23 +91,8 @@ func forgetCommand(e *env) *cli.Command {
 					return err
 				}
 			}
-			if e.opts.JSON {
-				if err := printJSON(e.stdout, map[string]any{"dry_run": o.DryRun, "snapshots": rows}); err != nil {
-					return err
-				}
-			} else {
-				for _, rw := range rows {
-					if rw.Keep {
-						fmt.Fprintf(e.stdout, "keep   %s  (%s)\n", rw.ID, strings.Join(rw.Reasons, ", "))
-					} else {
-						fmt.Fprintf(e.stdout, "remove %s\n", rw.ID)
-					}
-				}
-				verb := "removed"
-				if o.DryRun {
-					verb = "would remove"
-				}
-				fmt.Fprintf(e.stdout, "%s %d snapshots\n", verb, len(remove))
+			if err := printForget(e, groups, groupBy, len(remove), o.DryRun, e.opts.JSON); err != nil {
+				return err
 			}
 			if o.Prune && !o.DryRun {
 				if err := r.LoadIndex(c.Context); err != nil {
@@ -121,32 +111,78 @@ func forgetCommand(e *env) *cli.Command {
 	}
 }
 
-// parseWithin reads a Go duration or a sum of NyNmNdNh parts.
-func parseWithin(s string) (time.Duration, error) {
-	if s == "" {
-		return 0, nil
+// parseWithin reads a --keep-within span (see engine.ParseWithin).
+func parseWithin(s string) (time.Duration, error) { return engine.ParseWithin(s) }
+
+// namedGroups lists snapshots named on the command line, to be removed, in their groups.
+func namedGroups(named []*repo.Snapshot, by engine.GroupBy) []engine.Group {
+	var out []engine.Group
+	for _, g := range by.Split(named) {
+		grp := engine.Group{Key: g.Key}
+		for _, sn := range g.Snapshots {
+			if !slices.ContainsFunc(grp.Decisions, func(d engine.Decision) bool { return d.Snapshot == sn }) {
+				grp.Decisions = append(grp.Decisions, engine.Decision{Snapshot: sn})
+			}
+		}
+		out = append(out, grp)
 	}
-	if d, err := time.ParseDuration(s); err == nil && d > 0 {
-		return d, nil
+	return out
+}
+
+// printForget prints forget's decisions: as text a heading per group and a line per
+// snapshot, with asJSON one object {"dry_run", "group_by", "removed", "groups"}, each
+// group {"key", "keep": [{"id", "time", "reasons"}], "remove": [{"id", "time"}]}.
+func printForget(e *env, groups []engine.Group, by engine.GroupBy, removed int, dryRun, asJSON bool) error {
+	type kept struct {
+		ID      string    `json:"id"`
+		Time    time.Time `json:"time"`
+		Reasons []string  `json:"reasons"`
 	}
-	var total time.Duration
-	num := 0
-	seen := false
-	for _, ch := range s {
-		switch {
-		case ch >= '0' && ch <= '9':
-			num = num*10 + int(ch-'0')
-			seen = true
-		case seen && strings.ContainsRune("ymwdh", ch):
-			unit := map[rune]time.Duration{'y': 365 * 24 * time.Hour, 'm': 30 * 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'd': 24 * time.Hour, 'h': time.Hour}[ch]
-			total += time.Duration(num) * unit
-			num, seen = 0, false
-		default:
-			return 0, fmt.Errorf("invalid duration %q (examples: 36h, 7d, 1y6m)", s)
+	type gone struct {
+		ID   string    `json:"id"`
+		Time time.Time `json:"time"`
+	}
+	type group struct {
+		Key    engine.GroupKey `json:"key"`
+		Keep   []kept          `json:"keep"`
+		Remove []gone          `json:"remove"`
+	}
+	if asJSON {
+		out := []group{}
+		for _, g := range groups {
+			jg := group{Key: g.Key, Keep: []kept{}, Remove: []gone{}}
+			for _, d := range g.Decisions {
+				if d.Keep {
+					jg.Keep = append(jg.Keep, kept{d.Snapshot.ID, d.Snapshot.Time, nonNil(d.Reasons)})
+				} else {
+					jg.Remove = append(jg.Remove, gone{d.Snapshot.ID, d.Snapshot.Time})
+				}
+			}
+			out = append(out, jg)
+		}
+		return printJSON(e.stdout, map[string]any{"dry_run": dryRun, "group_by": by, "removed": removed, "groups": out})
+	}
+	for i, g := range groups {
+		if i > 0 {
+			fmt.Fprintln(e.stdout)
+		}
+		if g.Key.By == engine.GroupByNone {
+			fmt.Fprintln(e.stdout, "all snapshots:")
+		} else {
+			fmt.Fprintf(e.stdout, "snapshots for (%s):\n", g.Key)
+		}
+		for _, d := range g.Decisions {
+			if d.Keep {
+				fmt.Fprintf(e.stdout, "keep   %s  (%s)\n", d.Snapshot.ID, strings.Join(d.Reasons, ", "))
+			} else {
+				fmt.Fprintf(e.stdout, "remove %s\n", d.Snapshot.ID)
+			}
 		}
 	}
-	if seen || total <= 0 {
-		return 0, fmt.Errorf("invalid duration %q (examples: 36h, 7d, 1y6m)", s)
+	verb := "removed"
+	if dryRun {
+		verb = "would remove"
 	}
-	return total, nil
+	fmt.Fprintf(e.stdout, "%s %d snapshots\n", verb, removed)
+	return nil
 }
