@@ -1,13 +1,9 @@
 package repo
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
-	"slices"
-	"sync"
 
 	"cairn/chunk"
 )
@@ -116,61 +112,6 @@ func (r *Repository) SaveList(ctx context.Context, ids []chunk.ID, base *List) (
 	return List{ID: id, Chunks: ids, Depth: depth}, nil
 }
 
-// listCache keeps recently resolved lists (deltas share their bases) and the raw
-// bytes of prefetched list chunks until they are resolved.
-type listCache struct {
-	mu  sync.Mutex
-	m   map[chunk.ID]List
-	ids int // chunk ids held in m
-	raw map[chunk.ID][]byte
-}
-
-func (c *listCache) takeRaw(id chunk.ID) ([]byte, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b, ok := c.raw[id]
-	delete(c.raw, id)
-	return b, ok
-}
-
-func (c *listCache) putRaw(id chunk.ID, b []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.raw == nil {
-		c.raw = map[chunk.ID][]byte{}
-	}
-	c.raw[id] = b
-}
-
-func (c *listCache) has(id chunk.ID) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, raw := c.raw[id]
-	_, done := c.m[id]
-	return raw || done
-}
-
-func (c *listCache) get(id chunk.ID) (List, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	l, ok := c.m[id]
-	return l, ok
-}
-
-func (c *listCache) put(l List) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= 64 || c.ids+len(l.Chunks) > listCacheIDs {
-		c.m, c.ids = map[chunk.ID]List{}, 0
-	}
-	c.m[l.ID] = l
-	c.ids += len(l.Chunks)
-}
-
-// listCacheIDs bounds the resolved lists kept (8 MiB of ids), so that what a backup
-// keeps of its parent's lists does not grow with the database.
-const listCacheIDs = 1 << 18
-
 // LoadList resolves a list chunk to its chunk ids. visit, if not nil, is called with
 // every list chunk of the chain (the list itself and its bases).
 func (r *Repository) LoadList(ctx context.Context, id chunk.ID, visit func(chunk.ID)) (List, error) {
@@ -255,108 +196,4 @@ func (r *Repository) LoadList(ctx context.Context, id chunk.ID, visit func(chunk
 	}
 	r.lists.put(l)
 	return l, nil
-}
-
-// PrefetchLists loads list chunks and the bases of their deltas level by level, each
-// level in one pass that reads neighbouring frames together: on a high-latency link
-// resolving many lists then costs a few round trips, not one per list and base.
-// Smallest lists first, up to prefetchBytes in all: the lists of the largest
-// collections grow with the database, and they are loaded when used instead (one round
-// trip each, small beside their size), so memory does not grow with the whole
-// database's lists.
-func (r *Repository) PrefetchLists(ctx context.Context, ids []chunk.ID) error {
-	seen := map[chunk.ID]bool{}
-	level := ids
-	budget := prefetchBytes
-	for len(level) > 0 && budget > 0 {
-		var need, next []chunk.ID
-		for _, id := range level {
-			if seen[id] || r.lists.has(id) {
-				continue
-			}
-			seen[id] = true
-			if data, ok := r.cachedList(id); ok {
-				r.lists.putRaw(id, data)
-				next = appendBase(next, data)
-				continue
-			}
-			need = append(need, id)
-		}
-		slices.SortFunc(need, func(a, b chunk.ID) int {
-			la, _ := r.idx.Lookup(a)
-			lb, _ := r.idx.Lookup(b)
-			return cmp.Compare(la.Raw, lb.Raw)
-		})
-		for i, id := range need {
-			l, _ := r.idx.Lookup(id)
-			if budget -= int(l.Raw); budget < 0 {
-				need = need[:i]
-				break
-			}
-		}
-		// In pack and frame order, so that LoadChunks reads runs of frames at once.
-		slices.SortFunc(need, func(a, b chunk.ID) int {
-			la, _ := r.idx.Lookup(a)
-			lb, _ := r.idx.Lookup(b)
-			if c := bytes.Compare(la.Pack[:], lb.Pack[:]); c != 0 {
-				return c
-			}
-			return int(la.Frame) - int(lb.Frame)
-		})
-		err := r.LoadChunks(ctx, need, func(i int, data []byte) error {
-			data = bytes.Clone(data)
-			r.lists.putRaw(need[i], data)
-			if r.listStore != nil {
-				r.listStore.Put(need[i], data)
-			}
-			next = appendBase(next, data)
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("prefetch chunk lists: %w", err)
-		}
-		level = next
-	}
-	return nil
-}
-
-// prefetchBytes bounds the list chunks PrefetchLists holds at once.
-var prefetchBytes = 8 << 20 // a variable for tests
-
-// appendBase appends the base of a delta list chunk.
-func appendBase(ids []chunk.ID, data []byte) []chunk.ID {
-	if len(data) >= 2+32 && data[0] == listDelta {
-		var base chunk.ID
-		copy(base[:], data[2:])
-		ids = append(ids, base)
-	}
-	return ids
-}
-
-// Resolve fills in the chunk ids of every collection of a snapshot.
-func (r *Repository) Resolve(ctx context.Context, sn *Snapshot) error {
-	var ids []chunk.ID
-	for _, c := range sn.Collections {
-		if c.Chunks == nil {
-			ids = append(ids, c.List)
-		}
-	}
-	if err := r.PrefetchLists(ctx, ids); err != nil && !IsDamage(err) {
-		return err // damage shows below, naming its collection
-	}
-	for i := range sn.Collections {
-		c := &sn.Collections[i]
-		if c.Chunks != nil {
-			continue
-		}
-		l, err := r.LoadList(ctx, c.List, nil)
-		if err != nil {
-			return fmt.Errorf("snapshot %s collection %s: %w", sn.ID, c.Name, err)
-		}
-		if len(l.Chunks) != c.Count {
-			return fmt.Errorf("snapshot %s collection %s: list has %d chunks, manifest says %d: %w", sn.ID, c.Name, len(l.Chunks), c.Count, ErrDamaged)
-		}
-		c.Chunks = l.Chunks
-	}
-	return nil
 }
