@@ -9,6 +9,23 @@ func (r *Repository) Flush(ctx context.Context) error {
 	if err := r.waitUploads(ctx); err != nil {
 		return err
 	}
+	if err := r.sealOpenFrame(ctx); err != nil {
+		return err
+	}
+	if err := r.uploadOpenPack(ctx); err != nil {
+		return err
+	}
+	// Sealing the last frame may have filled a pack that went to the uploaders: the
+	// index file must wait for it too.
+	if err := r.waitUploads(ctx); err != nil {
+		return err
+	}
+	return r.indexUploaded(ctx)
+}
+
+// sealOpenFrame seals the repository's open frame into the open pack, unless a write
+// has failed.
+func (r *Repository) sealOpenFrame(ctx context.Context) error {
 	r.mu.Lock()
 	if r.failed != nil {
 		r.mu.Unlock()
@@ -17,25 +34,27 @@ func (r *Repository) Flush(ctx context.Context) error {
 	f := r.frame
 	r.frame = nil
 	r.mu.Unlock()
-	if f != nil && len(f.entries) > 0 {
-		if err := r.sealFrame(ctx, f); err != nil {
-			return err
-		}
+	if f == nil || len(f.entries) == 0 {
+		return nil
 	}
+	return r.sealFrame(ctx, f)
+}
+
+// uploadOpenPack uploads the open pack, full or not, on the caller's goroutine.
+func (r *Repository) uploadOpenPack(ctx context.Context) error {
 	r.mu.Lock()
 	p := r.pack
 	r.pack = nil
 	r.mu.Unlock()
-	if p != nil && len(p.entries) > 0 {
-		if err := r.uploadPack(ctx, p); err != nil {
-			return err
-		}
+	if p == nil || len(p.entries) == 0 {
+		return nil
 	}
-	// Sealing the last frame may have filled a pack that went to the uploaders: the
-	// index file must wait for it too.
-	if err := r.waitUploads(ctx); err != nil {
-		return err
-	}
+	return r.uploadPack(ctx, p)
+}
+
+// indexUploaded writes an index file for the packs uploaded since the last one, unless
+// a write has failed.
+func (r *Repository) indexUploaded(ctx context.Context) error {
 	r.mu.Lock()
 	if r.failed != nil {
 		r.mu.Unlock()

@@ -121,79 +121,100 @@ func (r *Repository) LoadList(ctx context.Context, id chunk.ID, visit func(chunk
 	if l, ok := r.lists.get(id); ok && visit == nil {
 		return l, nil
 	}
-	data, ok := r.lists.takeRaw(id) // checked when it was taken in
-	if !ok {
-		data, ok = r.cachedList(id)
-	}
-	if !ok {
-		var err error
-		if data, err = r.LoadChunk(ctx, id, nil); err != nil {
-			return List{}, fmt.Errorf("chunk list %s: %w", id.Short(), err)
-		}
-		if r.listStore != nil {
-			r.listStore.Put(id, data)
-		}
-	}
-	bad := func(what string) error {
-		return fmt.Errorf("chunk list %s: %s: %w", id.Short(), what, ErrDamaged)
+	data, err := r.listBytes(ctx, id)
+	if err != nil {
+		return List{}, err
 	}
 	if len(data) < 6 {
-		return List{}, bad("too short")
+		return List{}, fmt.Errorf("chunk list %s: %w", id.Short(), listDamaged("too short"))
 	}
 	l := List{ID: id, Depth: int(data[1])}
 	switch data[0] {
 	case listFull:
-		n := int(binary.LittleEndian.Uint32(data[2:]))
-		if len(data) != 6+32*n {
-			return List{}, bad("length does not match its count")
-		}
-		l.Chunks = make([]chunk.ID, n)
-		for i := range l.Chunks {
-			copy(l.Chunks[i][:], data[6+32*i:])
-		}
+		l.Chunks, err = decodeFullList(data)
 	case listDelta:
 		if len(data) < 2+32+4 || l.Depth == 0 || l.Depth > MaxListDepth {
-			return List{}, bad("malformed delta")
+			err = listDamaged("malformed delta")
+			break
 		}
-		var baseID chunk.ID
-		copy(baseID[:], data[2:])
-		base, err := r.LoadList(ctx, baseID, visit)
-		if err != nil {
-			return List{}, err
+		var base List
+		if base, err = r.LoadList(ctx, chunk.ID(data[2:2+32]), visit); err != nil {
+			return List{}, err // names the base
 		}
 		if base.Depth != l.Depth-1 {
-			return List{}, bad("delta depth does not follow its base")
+			err = listDamaged("delta depth does not follow its base")
+			break
 		}
-		b := data[2+32:]
-		n := int(binary.LittleEndian.Uint32(b))
-		b = b[4:]
-		out := make([]chunk.ID, 0, len(base.Chunks)+len(b)/32) // room for every insert: no regrowth
-		at := 0
-		for range n {
-			if len(b) < 12 {
-				return List{}, bad("truncated edit")
-			}
-			pos, del, ins := int(binary.LittleEndian.Uint32(b)), int(binary.LittleEndian.Uint32(b[4:])), int(binary.LittleEndian.Uint32(b[8:]))
-			b = b[12:]
-			if pos < at || pos+del > len(base.Chunks) || ins > len(b)/32 {
-				return List{}, bad("edit outside its base")
-			}
-			out = append(out, base.Chunks[at:pos]...)
-			for k := range ins {
-				var c chunk.ID
-				copy(c[:], b[32*k:])
-				out = append(out, c)
-			}
-			b = b[32*ins:]
-			at = pos + del
-		}
-		if len(b) != 0 {
-			return List{}, bad("trailing bytes")
-		}
-		l.Chunks = append(out, base.Chunks[at:]...)
+		l.Chunks, err = applyDelta(base.Chunks, data[2+32:])
 	default:
-		return List{}, bad("unknown list kind")
+		err = listDamaged("unknown list kind")
+	}
+	if err != nil {
+		return List{}, fmt.Errorf("chunk list %s: %w", id.Short(), err)
 	}
 	r.lists.put(l)
 	return l, nil
+}
+
+// listBytes returns a list chunk's bytes: prefetched, kept by the list store, or
+// loaded from its pack (and then kept by the list store).
+func (r *Repository) listBytes(ctx context.Context, id chunk.ID) ([]byte, error) {
+	if data, ok := r.lists.takeRaw(id); ok { // checked when it was taken in
+		return data, nil
+	}
+	if data, ok := r.cachedList(id); ok {
+		return data, nil
+	}
+	data, err := r.LoadChunk(ctx, id, nil)
+	if err != nil {
+		return nil, fmt.Errorf("chunk list %s: %w", id.Short(), err)
+	}
+	if r.listStore != nil {
+		r.listStore.Put(id, data)
+	}
+	return data, nil
+}
+
+func listDamaged(what string) error { return fmt.Errorf("%s: %w", what, ErrDamaged) }
+
+// decodeFullList reads the ids of a full list chunk of at least 6 bytes.
+func decodeFullList(data []byte) ([]chunk.ID, error) {
+	n := int(binary.LittleEndian.Uint32(data[2:]))
+	if len(data) != 6+32*n {
+		return nil, listDamaged("length does not match its count")
+	}
+	ids := make([]chunk.ID, n)
+	for i := range ids {
+		copy(ids[i][:], data[6+32*i:])
+	}
+	return ids, nil
+}
+
+// applyDelta applies the edits of a delta list chunk (b: from its edit count on) to
+// its base's ids.
+func applyDelta(base []chunk.ID, b []byte) ([]chunk.ID, error) {
+	n := int(binary.LittleEndian.Uint32(b))
+	b = b[4:]
+	out := make([]chunk.ID, 0, len(base)+len(b)/32) // room for every insert: no regrowth
+	at := 0
+	for range n {
+		if len(b) < 12 {
+			return nil, listDamaged("truncated edit")
+		}
+		pos, del, ins := int(binary.LittleEndian.Uint32(b)), int(binary.LittleEndian.Uint32(b[4:])), int(binary.LittleEndian.Uint32(b[8:]))
+		b = b[12:]
+		if pos < at || pos+del > len(base) || ins > len(b)/32 {
+			return nil, listDamaged("edit outside its base")
+		}
+		out = append(out, base[at:pos]...)
+		for k := range ins {
+			out = append(out, chunk.ID(b[32*k:32*k+32]))
+		}
+		b = b[32*ins:]
+		at = pos + del
+	}
+	if len(b) != 0 {
+		return nil, listDamaged("trailing bytes")
+	}
+	return append(out, base[at:]...), nil
 }

@@ -58,27 +58,14 @@ func Init(ctx context.Context, be transport.Backend, cfg Config, opts ...Option)
 	} else if !be.IsNotExist(err) {
 		return nil, fmt.Errorf("init %s: %w", be.Location(), err)
 	}
-	var (
-		mk      *masterKey
-		k       *box
-		keyName string
-		err     error
-	)
+	var keys unlocked
 	if cfg.Encryption == EncryptionXChaCha {
-		if o.password == "" {
-			return nil, fmt.Errorf("init %s: %w", be.Location(), ErrPasswordNeeded)
-		}
-		if mk, err = newMasterKey(); err != nil {
+		var err error
+		if keys, err = newKeys(ctx, be, o); err != nil {
 			return nil, err
-		}
-		if k, err = newBox(mk); err != nil {
-			return nil, err
-		}
-		if keyName, err = saveKeySlot(ctx, be, mk, o.password, o.kdf); err != nil {
-			return nil, fmt.Errorf("init %s: %w", be.Location(), err)
 		}
 	}
-	data, err := encodeConfig(k, cfg)
+	data, err := encodeConfig(keys.box, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -92,8 +79,37 @@ func Init(ctx context.Context, be transport.Backend, cfg Config, opts ...Option)
 		}
 	}
 	r := newRepository(be, cfg)
-	r.box, r.master, r.keyName, r.limits = k, mk, keyName, o.limits
+	r.box, r.master, r.keyName, r.limits = keys.box, keys.master, keys.name, o.limits
 	return r, nil
+}
+
+// unlocked is the master key a repository was created or opened with, all empty in an
+// unencrypted one.
+type unlocked struct {
+	master *masterKey
+	box    *box
+	name   string // the key slot
+}
+
+// newKeys makes the master key of a new encrypted repository and stores its first key
+// slot, under o's password.
+func newKeys(ctx context.Context, be transport.Backend, o options) (unlocked, error) {
+	if o.password == "" {
+		return unlocked{}, fmt.Errorf("init %s: %w", be.Location(), ErrPasswordNeeded)
+	}
+	mk, err := newMasterKey()
+	if err != nil {
+		return unlocked{}, err
+	}
+	k, err := newBox(mk)
+	if err != nil {
+		return unlocked{}, err
+	}
+	name, err := saveKeySlot(ctx, be, mk, o.password, o.kdf)
+	if err != nil {
+		return unlocked{}, fmt.Errorf("init %s: %w", be.Location(), err)
+	}
+	return unlocked{master: mk, box: k, name: name}, nil
 }
 
 // Open reads the config of an existing repository and loads its index. An encrypted
@@ -102,38 +118,15 @@ func Init(ctx context.Context, be transport.Backend, cfg Config, opts ...Option)
 // for the location, before it writes anything.
 func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repository, error) {
 	o := collect(opts)
-	data, err := transport.LoadMax(ctx, be, transport.Handle{Kind: transport.Config}, o.limits.of(TypeConfig))
+	cfg, keys, err := readConfig(ctx, be, o)
 	if err != nil {
-		if be.IsNotExist(err) {
-			return nil, fmt.Errorf("open %s: %w", be.Location(), ErrNoRepository)
-		}
-		return nil, fmt.Errorf("open %s: %w", be.Location(), tooLarge(err))
-	}
-	var (
-		mk      *masterKey
-		k       *box
-		keyName string
-	)
-	if len(data) > len(magic) && string(data[:len(magic)]) == magic && data[len(magic)] == envelopeSealed {
-		if mk, keyName, err = unlockRepository(ctx, be, o); err != nil {
-			return nil, fmt.Errorf("open %s: %w", be.Location(), err)
-		}
-		if k, err = newBox(mk); err != nil {
-			return nil, err
-		}
-	}
-	cfg, err := decodeConfig(k, data)
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", be.Location(), err)
-	}
-	if (k != nil) != (cfg.Encryption == EncryptionXChaCha) {
-		return nil, fmt.Errorf("open %s: config says encryption %q but is stored otherwise: %w", be.Location(), cfg.Encryption, ErrDamaged)
+		return nil, err
 	}
 	if err := o.trust(be.Location(), cfg); err != nil {
 		return nil, fmt.Errorf("open %s: %w", be.Location(), err)
 	}
 	r := newRepository(be, cfg)
-	r.box, r.master, r.keyName, r.limits = k, mk, keyName, o.limits
+	r.box, r.master, r.keyName, r.limits = keys.box, keys.master, keys.name, o.limits
 	r.timing = o.timing.withDefaults()
 	if o.marker != "" {
 		if err := r.writeMarker(ctx, o.marker); err != nil {
@@ -145,4 +138,33 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 		return nil, err
 	}
 	return r, nil
+}
+
+// readConfig loads and decodes the config, unlocking the master key first when the
+// config is sealed.
+func readConfig(ctx context.Context, be transport.Backend, o options) (Config, unlocked, error) {
+	data, err := transport.LoadMax(ctx, be, transport.Handle{Kind: transport.Config}, o.limits.of(TypeConfig))
+	if err != nil {
+		if be.IsNotExist(err) {
+			return Config{}, unlocked{}, fmt.Errorf("open %s: %w", be.Location(), ErrNoRepository)
+		}
+		return Config{}, unlocked{}, fmt.Errorf("open %s: %w", be.Location(), tooLarge(err))
+	}
+	var keys unlocked
+	if len(data) > len(magic) && string(data[:len(magic)]) == magic && data[len(magic)] == envelopeSealed {
+		if keys.master, keys.name, err = unlockRepository(ctx, be, o); err != nil {
+			return Config{}, unlocked{}, fmt.Errorf("open %s: %w", be.Location(), err)
+		}
+		if keys.box, err = newBox(keys.master); err != nil {
+			return Config{}, unlocked{}, err
+		}
+	}
+	cfg, err := decodeConfig(keys.box, data)
+	if err != nil {
+		return Config{}, unlocked{}, fmt.Errorf("open %s: %w", be.Location(), err)
+	}
+	if (keys.box != nil) != (cfg.Encryption == EncryptionXChaCha) {
+		return Config{}, unlocked{}, fmt.Errorf("open %s: config says encryption %q but is stored otherwise: %w", be.Location(), cfg.Encryption, ErrDamaged)
+	}
+	return cfg, keys, nil
 }

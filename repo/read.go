@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"cairn/chunk"
 	"cairn/transport"
@@ -45,105 +44,6 @@ func (r *Repository) loadRange(ctx context.Context, pack ObjectID, length int, o
 	}
 	r.read.Add(int64(len(b)))
 	return b, nil
-}
-
-// LoadChunks calls fn with the raw bytes of each chunk in ids, in order. Frames that
-// sit next to each other in one pack are read together, up to runsAhead reads are in
-// flight at once and decode their frames as they arrive, and the last recentFrames
-// decoded frames are kept. data is valid only during fn.
-func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i int, data []byte) error) error {
-	locs := make([]Location, len(ids))
-	for i, id := range ids {
-		l, ok := r.idx.Lookup(id)
-		if !ok {
-			return fmt.Errorf("chunk %s: %w", id.Short(), ErrNotFound)
-		}
-		locs[i] = l
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	queue := make(chan segment, runsAhead)
-	slots := make(chan struct{}, runsAhead)
-	go func() {
-		defer close(queue)
-		r.planRuns(locs, func(seg segment) bool {
-			if rn := seg.run; rn != nil {
-				rn.done = make(chan struct{})
-				select {
-				case slots <- struct{}{}:
-				case <-ctx.Done():
-					return false
-				}
-				go func() {
-					r.fetch(ctx, rn)
-					close(rn.done)
-				}()
-			}
-			select {
-			case queue <- seg:
-				return true
-			case <-ctx.Done():
-				return false
-			}
-		})
-	}()
-	var frames frameCache
-	var chunks [][]byte
-	var got []chunk.ID
-	fail := func(err error) error {
-		cancel()
-		for seg := range queue { // let every read end before returning
-			if seg.run != nil {
-				<-seg.run.done
-				<-slots
-			}
-		}
-		return err
-	}
-	for seg := range queue {
-		if rn := seg.run; rn != nil {
-			<-rn.done
-			<-slots
-			if rn.err != nil {
-				return fail(rn.err)
-			}
-			// The same gets as the planner's: the first frame (its miss), the frames
-			// after it; the chunk that needed the read then hits like any other.
-			for j, f := range rn.frames {
-				slot, _ := frames.get(frameKey{rn.pack, f})
-				frames.raws[slot] = rn.decoded[j]
-			}
-		}
-		// The segment's chunks are cut out of their frames, hashed together and
-		// compared with their ids before any is handed on.
-		chunks = chunks[:0]
-		for i := seg.first; i < seg.first+seg.n; i++ {
-			l := locs[i]
-			slot, hit := frames.get(frameKey{l.Pack, l.Frame})
-			if !hit {
-				frames.used[slot] = 0
-				return fail(fmt.Errorf("load chunks: frame %d of pack %s was planned as decoded but is not", l.Frame, l.Pack.Short()))
-			}
-			raw := frames.raws[slot]
-			if end := int(l.Offset) + int(l.Raw); end <= len(raw) {
-				chunks = append(chunks, raw[l.Offset:end])
-			} else {
-				return fail(fmt.Errorf("pack %s: chunk %s lies past the end of its frame: %w", l.Pack.Short(), ids[i].Short(), ErrDamaged))
-			}
-		}
-		got = slices.Grow(got[:0], len(chunks))[:len(chunks)]
-		r.ChunkIDs(chunks, got)
-		for k, data := range chunks {
-			i := seg.first + k
-			if got[k] != ids[i] {
-				return fail(fmt.Errorf("pack %s: chunk %s: content does not match its id: %w", locs[i].Pack.Short(), ids[i].Short(), ErrDamaged))
-			}
-			if err := fn(i, data); err != nil {
-				return fail(err)
-			}
-		}
-	}
-	return ctx.Err()
 }
 
 // chunkOf cuts a chunk out of a decoded frame and checks it against its id.

@@ -50,7 +50,7 @@ func (r *Repository) fetch(ctx context.Context, rn *run) {
 	}
 	rn.decoded = make([][]byte, len(rn.frames))
 	for i, f := range rn.frames {
-		l, ok := r.frameLen(rn, i)
+		l, ok := rn.frameLen(i)
 		if !ok {
 			rn.err = fmt.Errorf("pack %s: frame %d: %w", rn.pack.Short(), f, ErrDamaged)
 			return
@@ -63,7 +63,7 @@ func (r *Repository) fetch(ctx context.Context, rn *run) {
 }
 
 // frameLen is the stored length of the run's i-th frame: frames are back to back.
-func (r *Repository) frameLen(rn *run, i int) (uint32, bool) {
+func (rn *run) frameLen(i int) (uint32, bool) {
 	next := rn.end
 	if i+1 < len(rn.frames) {
 		next = rn.frames[i+1]
@@ -77,42 +77,53 @@ func (r *Repository) planRuns(locs []Location, emit func(segment) bool) {
 	var sim frameCache
 	seg := segment{}
 	for i, l := range locs {
-		k := frameKey{l.Pack, l.Frame}
-		if _, hit := sim.get(k); hit {
+		if _, hit := sim.get(frameKey{l.Pack, l.Frame}); hit {
 			seg.n++
 			continue
 		}
-		// A read, starting at this frame: it also takes the frames right after it in
-		// the pack that the next chunks need, detours to other packs notwithstanding.
-		if seg.n > 0 || seg.run != nil {
-			if !emit(seg) {
-				return
-			}
+		if !seg.empty() && !emit(seg) {
+			return
 		}
-		soon := map[uint32]uint32{} // frame offset -> stored length, of this pack
-		for _, m := range locs[i:min(len(locs), i+lookahead)] {
-			if m.Pack == l.Pack && m.Frame >= l.Frame {
-				soon[m.Frame] = m.FrameLen
-			}
-		}
-		rn := &run{pack: l.Pack, start: l.Frame, end: l.Frame + l.FrameLen, frames: []uint32{l.Frame}}
-		for len(rn.frames) < maxRunFrames {
-			n, ok := soon[rn.end]
-			if !ok || rn.end-rn.start+n > maxRun {
-				break
-			}
-			rn.frames = append(rn.frames, rn.end)
-			rn.end += n
-		}
-		// The decoder takes the frames in (the first already counted by the miss
-		// above), then serves chunk i, a hit.
-		for _, f := range rn.frames[1:] {
-			sim.get(frameKey{l.Pack, f})
-		}
-		sim.get(k)
+		rn := runFrom(locs, i)
+		sim.takeIn(rn)
 		seg = segment{run: rn, first: i, n: 1}
 	}
-	if seg.n > 0 || seg.run != nil {
+	if !seg.empty() {
 		emit(seg)
 	}
+}
+
+func (s segment) empty() bool { return s.n == 0 && s.run == nil }
+
+// runFrom plans the read that starts at chunk i's frame: it also takes the frames
+// right after it in the pack that the next chunks need, detours to other packs
+// notwithstanding, up to maxRunFrames and maxRun bytes.
+func runFrom(locs []Location, i int) *run {
+	l := locs[i]
+	soon := map[uint32]uint32{} // frame offset -> stored length, of this pack
+	for _, m := range locs[i:min(len(locs), i+lookahead)] {
+		if m.Pack == l.Pack && m.Frame >= l.Frame {
+			soon[m.Frame] = m.FrameLen
+		}
+	}
+	rn := &run{pack: l.Pack, start: l.Frame, end: l.Frame + l.FrameLen, frames: []uint32{l.Frame}}
+	for len(rn.frames) < maxRunFrames {
+		n, ok := soon[rn.end]
+		if !ok || rn.end-rn.start+n > maxRun {
+			break
+		}
+		rn.frames = append(rn.frames, rn.end)
+		rn.end += n
+	}
+	return rn
+}
+
+// takeIn replays, without the bytes, what the decoder does with a read that missed at
+// its first frame (that miss already counted): it takes the frames after the first
+// in, then serves the chunk that needed the read, a hit.
+func (c *frameCache) takeIn(rn *run) {
+	for _, f := range rn.frames[1:] {
+		c.get(frameKey{rn.pack, f})
+	}
+	c.get(frameKey{rn.pack, rn.frames[0]})
 }

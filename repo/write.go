@@ -23,36 +23,54 @@ func (r *Repository) SaveChunk(ctx context.Context, id chunk.ID, data []byte) (S
 // (repacking copies chunks the index still lists in their old packs).
 func (r *Repository) saveChunk(ctx context.Context, id chunk.ID, data []byte, force bool, open **frameWriter, seal func(context.Context, *frameWriter) error) (SaveResult, error) {
 	r.mu.Lock()
-	if r.failed != nil {
-		r.mu.Unlock()
-		return SaveResult{}, r.failed
-	}
-	_, busy := r.inflight[id]
-	if busy || !force && r.idx.Has(id) {
-		r.mu.Unlock()
-		return SaveResult{}, nil
-	}
-	r.inflight[id] = struct{}{}
+	isNew, err := r.claimLocked(id, force)
 	var full *frameWriter
-	if len(data) >= frameTarget {
-		full = &frameWriter{}
-		full.add(id, data)
-	} else {
-		if *open == nil {
-			*open = r.newFrame()
-		}
-		(*open).add(id, data)
-		if len((*open).raw) >= frameTarget {
-			full, *open = *open, nil
-		}
+	if isNew {
+		full = r.addToFrameLocked(id, data, open)
 	}
 	r.mu.Unlock()
+	if !isNew {
+		return SaveResult{}, err
+	}
 	if full != nil {
 		if err := seal(ctx, full); err != nil {
 			return SaveResult{}, err
 		}
 	}
 	return SaveResult{New: true}, nil
+}
+
+// claimLocked marks a chunk as on its way into a pack and reports true, unless a write
+// has failed (its error), the chunk is already on its way, or (without force) the
+// index has it. r.mu is held.
+func (r *Repository) claimLocked(id chunk.ID, force bool) (bool, error) {
+	if r.failed != nil {
+		return false, r.failed
+	}
+	if _, busy := r.inflight[id]; busy || !force && r.idx.Has(id) {
+		return false, nil
+	}
+	r.inflight[id] = struct{}{}
+	return true, nil
+}
+
+// addToFrameLocked adds a chunk to the open frame *open and returns a frame that is
+// now full, to be sealed outside the lock: *open itself, or a frame of the chunk's
+// own when the chunk alone fills one. r.mu is held.
+func (r *Repository) addToFrameLocked(id chunk.ID, data []byte, open **frameWriter) (full *frameWriter) {
+	if len(data) >= frameTarget {
+		full = &frameWriter{}
+		full.add(id, data)
+		return full
+	}
+	if *open == nil {
+		*open = r.newFrame()
+	}
+	(*open).add(id, data)
+	if len((*open).raw) >= frameTarget {
+		full, *open = *open, nil
+	}
+	return full
 }
 
 func (r *Repository) newFrame() *frameWriter {
