@@ -9,6 +9,7 @@ import (
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"cairn/chunk"
+	"cairn/repo/internal/region"
 )
 
 // A pack holds frames of compressed chunks:
@@ -62,17 +63,17 @@ type BlobRef struct {
 	Raw      uint32 // length of the chunk
 }
 
-// packWriter builds one pack in memory: in a region of its own (see region), off the
-// Go heap where the system allows it.
+// packWriter builds one pack in memory: in a region of its own (see package region),
+// off the Go heap where the system allows it.
 type packWriter struct {
 	buf     []byte // cap(buf) is the region's size
 	entries []BlobRef
-	mem     *region // nil: buf is on the heap
+	mem     *region.Region // nil: buf is on the heap
 }
 
 func newPackWriter(size int, k *box) *packWriter {
 	p := &packWriter{}
-	p.mem = packRegion(p)
+	p.mem = region.NewSpared(p) // a transport may still read a pack after its Save
 	// Room for the last section past size and for the entry table (48 bytes per chunk
 	// of a few hundred stored bytes: up to a sixth of the pack).
 	p.reserve(size + size/4)
@@ -90,8 +91,8 @@ func (p *packWriter) reserve(n int) {
 		return
 	}
 	used := len(p.buf)
-	p.mem.grow(n, used)
-	p.buf = p.mem.b[:used]
+	p.mem.Grow(n, used)
+	p.buf = p.mem.Bytes()[:used]
 }
 
 // addSection appends stored frames and their chunks, whose Frame offsets count from
