@@ -202,7 +202,6 @@ func (b *backup) collection(ctx context.Context, name string, rd io.Reader) erro
 				if len(l.Chunks) != pc.Count {
 					return fmt.Errorf("parent %s collection %s: list has %d chunks, manifest says %d: %w", b.parent.ID, name, len(l.Chunks), pc.Count, repo.ErrDamaged)
 				}
-				pc.Chunks = nil // the list names them; nothing per chunk is kept past a collection
 				b.totals.RawBytes += pc.Bytes
 				b.totals.Records += pc.Records
 				b.totals.ChunksReused += int64(pc.Count)
@@ -219,7 +218,8 @@ func (b *backup) collection(ctx context.Context, name string, rd io.Reader) erro
 	} else {
 		b.chunker.Reset(rd)
 	}
-	col := repo.Collection{Name: name, Chunks: []chunk.ID{}}
+	col := repo.Collection{Name: name}
+	ids := []chunk.ID{} // the collection's chunk ids, in order, until they are in its list chunk
 	g, gctx := errgroup.WithContext(ctx)
 	jobs := make(chan *batch, 2*b.workers)
 	results := make(chan *batch, 2*b.workers)
@@ -270,12 +270,12 @@ func (b *backup) collection(ctx context.Context, name string, rd io.Reader) erro
 	g.Go(func() error {
 		for bt := range results {
 			need := bt.seq + len(bt.ids)
-			for len(col.Chunks) < need {
-				col.Chunks = append(col.Chunks, chunk.ID{})
+			for len(ids) < need {
+				ids = append(ids, chunk.ID{})
 			}
 			start := 0
 			for k, id := range bt.ids {
-				col.Chunks[bt.seq+k] = id
+				ids[bt.seq+k] = id
 				n := int64(bt.ends[k] - start)
 				start = bt.ends[k]
 				done += n
@@ -347,14 +347,13 @@ func (b *backup) collection(ctx context.Context, name string, rd io.Reader) erro
 			}
 		}
 	}
-	list, err := b.r.SaveList(ctx, col.Chunks, base)
+	list, err := b.r.SaveList(ctx, ids, base)
 	if err != nil {
 		return err
 	}
-	col.List, col.Count, col.Tag = list.ID, len(col.Chunks), tag
-	// The ids are in the list chunk now: memory does not grow with the collections
-	// done (a snapshot's Chunks are filled again by Repository.Resolve when needed).
-	col.Chunks = nil
+	// The ids are in the list chunk now and are not kept: memory does not grow with the
+	// collections done (Repository.Resolve reads them again when needed).
+	col.List, col.Count, col.Tag = list.ID, len(ids), tag
 	b.totals.RawBytes += col.Bytes
 	b.totals.NewRawBytes += newBytes
 	b.totals.Records += col.Records

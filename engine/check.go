@@ -134,10 +134,13 @@ func check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckRes
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%d packs are not in the index (left by an interrupted backup; the next backup adopts what they hold)", res.UnusedPacks))
 	}
 	// Resolve every snapshot's lists; a list that cannot be read damages its collection.
+	// needs[s][i] are the chunks collection i of snapshot s needs: its list chunks
+	// (checked like data) and the chunks they name.
 	var broken []Damage
-	for _, sn := range snaps {
-		for i := range sn.Collections {
-			c := &sn.Collections[i]
+	needs := make([][][]chunk.ID, len(snaps))
+	for s, sn := range snaps {
+		needs[s] = make([][]chunk.ID, len(sn.Collections))
+		for i, c := range sn.Collections {
 			var chain []chunk.ID
 			l, err := r.LoadList(ctx, c.List, func(id chunk.ID) { chain = append(chain, id) })
 			if err != nil {
@@ -146,16 +149,15 @@ func check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckRes
 				}
 				res.Errors = append(res.Errors, fmt.Sprintf("snapshot %s collection %s: %v", sn.ID, c.Name, err))
 				broken = append(broken, Damage{Snapshot: sn.ID, Collection: c.Name, Chunks: 1})
-				c.Chunks = []chunk.ID{}
 				continue
 			}
-			c.Chunks = append(chain, l.Chunks...) // list chunks are checked like data
+			needs[s][i] = append(chain, l.Chunks...)
 		}
 	}
-	for _, sn := range snaps {
+	for s, sn := range snaps {
 		missing := 0
-		for _, c := range sn.Collections {
-			for _, id := range c.Chunks {
+		for _, need := range needs[s] {
+			for _, id := range need {
 				if !r.Index().Has(id) {
 					missing++
 					bad[id] = true
@@ -222,7 +224,7 @@ func check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckRes
 		}
 		res.BytesRead = r.BytesRead() - read0
 	}
-	res.Damaged = append(broken, damageOf(snaps, bad)...)
+	res.Damaged = append(broken, damageOf(snaps, needs, bad)...)
 	return res, nil
 }
 
@@ -233,15 +235,15 @@ func markAll(bad map[chunk.ID]bool, ids []chunk.ID) {
 }
 
 // damageOf lists, per snapshot and collection, how many bad chunks it needs.
-func damageOf(snaps []*repo.Snapshot, bad map[chunk.ID]bool) []Damage {
+func damageOf(snaps []*repo.Snapshot, needs [][][]chunk.ID, bad map[chunk.ID]bool) []Damage {
 	out := []Damage{}
 	if len(bad) == 0 {
 		return out
 	}
-	for _, sn := range snaps {
-		for _, c := range sn.Collections {
+	for s, sn := range snaps {
+		for i, c := range sn.Collections {
 			n := 0
-			for _, id := range c.Chunks {
+			for _, id := range needs[s][i] {
 				if bad[id] {
 					n++
 				}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"cairn/repo"
+
 	"github.com/urfave/cli/v2"
 )
 
@@ -26,12 +28,13 @@ func showCommand(e *env) *cli.Command {
 				return err
 			}
 			if c.Bool("json") {
+				var resolved []repo.ResolvedCollection
 				if c.Bool("chunks") {
-					if err := r.Resolve(c.Context, sn); err != nil {
+					if resolved, err = r.Resolve(c.Context, sn); err != nil {
 						return err
 					}
 				}
-				return printJSON(e.stdout, snapshotJSON(sn, c.Bool("chunks")))
+				return printJSON(e.stdout, snapshotJSON(sn, resolved))
 			}
 			w := e.stdout
 			t := sn.Totals
