@@ -56,11 +56,11 @@ func (b *backup) collection(ctx context.Context, name string, rd io.Reader) erro
 	if reused, err := b.reuseUnchanged(ctx, name, tag); reused || err != nil {
 		return err
 	}
-	col, newBytes, err := b.storeChunks(ctx, name, rd)
+	col, ids, newBytes, err := b.storeChunks(ctx, name, rd)
 	if err != nil {
 		return err
 	}
-	if err := b.writeList(ctx, &col); err != nil {
+	if err := b.writeList(ctx, &col, ids); err != nil {
 		return err
 	}
 	col.Tag = tag
@@ -90,7 +90,6 @@ func (b *backup) reuseUnchanged(ctx context.Context, name, tag string) (bool, er
 	if len(l.Chunks) != pc.Count {
 		return false, fmt.Errorf("parent %s collection %s: list has %d chunks, manifest says %d: %w", b.parent.ID, name, len(l.Chunks), pc.Count, repo.ErrDamaged)
 	}
-	pc.Chunks = nil // the list names them; nothing per chunk is kept past a collection
 	b.totals.RawBytes += pc.Bytes
 	b.totals.Records += pc.Records
 	b.totals.ChunksReused += int64(pc.Count)
@@ -103,14 +102,16 @@ func (b *backup) reuseUnchanged(ctx context.Context, name, tag string) (bool, er
 // storeChunks chunks one collection and stores the chunks the repository lacks: this
 // goroutine cuts (cut), workers hash and store (save), and a collector puts the ids
 // back in order (gather). All of them end before it returns. It returns the
-// collection with its chunk ids, records and bytes, and the bytes of its new chunks.
-func (b *backup) storeChunks(ctx context.Context, name string, rd io.Reader) (repo.Collection, int64, error) {
+// collection with its records and bytes, its chunk ids in order, and the bytes of its
+// new chunks.
+func (b *backup) storeChunks(ctx context.Context, name string, rd io.Reader) (repo.Collection, []chunk.ID, int64, error) {
 	if b.chunker == nil {
 		b.chunker = chunk.New(rd, b.r.Config().Chunking)
 	} else {
 		b.chunker.Reset(rd)
 	}
-	col := repo.Collection{Name: name, Chunks: []chunk.ID{}}
+	col := repo.Collection{Name: name}
+	ids := []chunk.ID{}
 	g, gctx := errgroup.WithContext(ctx)
 	jobs := make(chan *batch, 2*b.workers)
 	results := make(chan *batch, 2*b.workers)
@@ -129,7 +130,7 @@ func (b *backup) storeChunks(ctx context.Context, name string, rd io.Reader) (re
 	})
 	var newBytes int64
 	g.Go(func() error {
-		newBytes = b.gather(name, &col, results)
+		newBytes = b.gather(name, &ids, results)
 		return nil
 	})
 	err := b.cut(gctx, name, &col, jobs)
@@ -137,7 +138,7 @@ func (b *backup) storeChunks(ctx context.Context, name string, rd io.Reader) (re
 	if werr := g.Wait(); werr != nil && (err == nil || errors.Is(err, context.Canceled) && ctx.Err() == nil) {
 		err = werr
 	}
-	return col, newBytes, err
+	return col, ids, newBytes, err
 }
 
 // cut reads the collection through the chunker and sends its chunks to the workers in
@@ -215,18 +216,18 @@ func (b *backup) save(ctx context.Context, jobs <-chan *batch, results chan<- *b
 	return nil
 }
 
-// gather puts each batch's ids in their place in col.Chunks, counts new and reused
-// chunks, and reports progress. It ends when results is closed and returns the bytes
-// of the new chunks.
-func (b *backup) gather(name string, col *repo.Collection, results <-chan *batch) int64 {
+// gather puts each batch's ids in their place in ids, counts new and reused chunks,
+// and reports progress. It ends when results is closed and returns the bytes of the
+// new chunks.
+func (b *backup) gather(name string, ids *[]chunk.ID, results <-chan *batch) int64 {
 	var newBytes, done int64
 	for bt := range results {
-		if need := bt.seq + len(bt.ids); len(col.Chunks) < need {
-			col.Chunks = append(col.Chunks, make([]chunk.ID, need-len(col.Chunks))...)
+		if need := bt.seq + len(bt.ids); len(*ids) < need {
+			*ids = append(*ids, make([]chunk.ID, need-len(*ids))...)
 		}
 		start := 0
 		for k, id := range bt.ids {
-			col.Chunks[bt.seq+k] = id
+			(*ids)[bt.seq+k] = id
 			n := int64(bt.ends[k] - start)
 			start = bt.ends[k]
 			done += n
@@ -244,10 +245,10 @@ func (b *backup) gather(name string, col *repo.Collection, results <-chan *batch
 }
 
 // writeList saves the collection's chunk list, as a delta against the parent's list
-// of the same collection, and drops the ids from memory: they are in the list chunk
-// now, so memory does not grow with the collections done (a snapshot's Chunks are
-// filled again by Repository.Resolve when needed).
-func (b *backup) writeList(ctx context.Context, col *repo.Collection) error {
+// of the same collection. The ids are not kept past it: they are in the list chunk
+// now, so memory does not grow with the collections done (Repository.Resolve reads
+// them again when needed).
+func (b *backup) writeList(ctx context.Context, col *repo.Collection, ids []chunk.ID) error {
 	var base *repo.List
 	if b.parent != nil {
 		for _, pc := range b.parent.Collections {
@@ -260,11 +261,10 @@ func (b *backup) writeList(ctx context.Context, col *repo.Collection) error {
 			}
 		}
 	}
-	list, err := b.r.SaveList(ctx, col.Chunks, base)
+	list, err := b.r.SaveList(ctx, ids, base)
 	if err != nil {
 		return err
 	}
-	col.List, col.Count = list.ID, len(col.Chunks)
-	col.Chunks = nil
+	col.List, col.Count = list.ID, len(ids)
 	return nil
 }

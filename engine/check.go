@@ -91,6 +91,7 @@ type checker struct {
 	packs   []repo.ObjectID              // the packs the index names, in order
 	bad     map[chunk.ID]bool            // chunks missing or damaged
 	broken  []Damage                     // collections whose list cannot be read
+	needs   [][][]chunk.ID               // needs[s][i]: the chunks collection i of snapshot s needs, its list chunks included
 }
 
 // check runs the steps in order; a step that finds the repository too damaged to go
@@ -120,7 +121,7 @@ func check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckRes
 			return nil, err
 		}
 	}
-	c.res.Damaged = append(c.broken, damageOf(c.snaps, c.bad)...)
+	c.res.Damaged = append(c.broken, damageOf(c.snaps, c.needs, c.bad)...)
 	return c.res, nil
 }
 
@@ -202,11 +203,13 @@ func (c *checker) checkPacks(ctx context.Context) error {
 	return nil
 }
 
-// resolveLists reads every snapshot's chunk lists into its collections, the list
-// chunks included (they are checked like data). A list that cannot be read damages
-// its collection.
+// resolveLists reads every snapshot's chunk lists into c.needs, the list chunks
+// included (they are checked like data). A list that cannot be read damages its
+// collection.
 func (c *checker) resolveLists(ctx context.Context) error {
-	for _, sn := range c.snaps {
+	c.needs = make([][][]chunk.ID, len(c.snaps))
+	for s, sn := range c.snaps {
+		c.needs[s] = make([][]chunk.ID, len(sn.Collections))
 		for i := range sn.Collections {
 			col := &sn.Collections[i]
 			var chain []chunk.ID
@@ -217,10 +220,9 @@ func (c *checker) resolveLists(ctx context.Context) error {
 				}
 				c.res.fail(Problem{Kind: ProblemCollection, Snapshot: sn.ID, Collection: col.Name, Message: fmt.Sprintf("snapshot %s collection %s: %v", sn.ID, col.Name, err)})
 				c.broken = append(c.broken, Damage{Snapshot: sn.ID, Collection: col.Name, Chunks: 1})
-				col.Chunks = []chunk.ID{}
 				continue
 			}
-			col.Chunks = append(chain, l.Chunks...)
+			c.needs[s][i] = append(chain, l.Chunks...)
 		}
 	}
 	return nil
@@ -228,10 +230,10 @@ func (c *checker) resolveLists(ctx context.Context) error {
 
 // checkIndexed finds the chunks snapshots need that the index does not have.
 func (c *checker) checkIndexed() {
-	for _, sn := range c.snaps {
+	for s, sn := range c.snaps {
 		missing := 0
-		for _, col := range sn.Collections {
-			for _, id := range col.Chunks {
+		for _, need := range c.needs[s] {
+			for _, id := range need {
 				if !c.r.Index().Has(id) {
 					missing++
 					c.bad[id] = true
@@ -251,15 +253,15 @@ func markAll(bad map[chunk.ID]bool, ids []chunk.ID) {
 }
 
 // damageOf lists, per snapshot and collection, how many bad chunks it needs.
-func damageOf(snaps []*repo.Snapshot, bad map[chunk.ID]bool) []Damage {
+func damageOf(snaps []*repo.Snapshot, needs [][][]chunk.ID, bad map[chunk.ID]bool) []Damage {
 	out := []Damage{}
 	if len(bad) == 0 {
 		return out
 	}
-	for _, sn := range snaps {
-		for _, c := range sn.Collections {
+	for s, sn := range snaps {
+		for i, c := range sn.Collections {
 			n := 0
-			for _, id := range c.Chunks {
+			for _, id := range needs[s][i] {
 				if bad[id] {
 					n++
 				}

@@ -178,13 +178,7 @@ func TestCheckSubsetFindsDamageOnlyInside(t *testing.T) {
 		t.Fatal(err)
 	}
 	sn := backup(t, r, engine.FolderSource{Dir: generate(t, 1<<20, 9)}, clock())
-	if err := r.Resolve(t.Context(), sn); err != nil {
-		t.Fatal(err)
-	}
-	col, err := engine.Collection(sn, "formats")
-	if err != nil {
-		t.Fatal(err)
-	}
+	col := resolvedCollection(t, r, sn, "formats")
 	loc := flipInFrame(t, r, be, col.Chunks[len(col.Chunks)-1])
 	part := uint64(loc.Pack[0])<<56 | uint64(loc.Pack[1])<<48 | uint64(loc.Pack[2])<<40 | uint64(loc.Pack[3])<<32 |
 		uint64(loc.Pack[4])<<24 | uint64(loc.Pack[5])<<16 | uint64(loc.Pack[6])<<8 | uint64(loc.Pack[7])

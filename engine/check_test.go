@@ -44,16 +44,16 @@ func TestCheckProblemsAreTyped(t *testing.T) {
 		name     string
 		readData bool
 		// damage harms the repository and returns the problems check must report.
-		damage func(t *testing.T, r *repo.Repository, be transport.Backend, sn *repo.Snapshot, col repo.Collection) []engine.Problem
+		damage func(t *testing.T, r *repo.Repository, be transport.Backend, sn *repo.Snapshot, col repo.ResolvedCollection) []engine.Problem
 	}{
-		{"missing pack", false, func(t *testing.T, r *repo.Repository, be transport.Backend, _ *repo.Snapshot, col repo.Collection) []engine.Problem {
+		{"missing pack", false, func(t *testing.T, r *repo.Repository, be transport.Backend, _ *repo.Snapshot, col repo.ResolvedCollection) []engine.Problem {
 			loc, _ := r.Index().Lookup(col.Chunks[0])
 			if err := be.Remove(t.Context(), transport.Handle{Kind: transport.Data, Name: loc.Pack.String()}); err != nil {
 				t.Fatal(err)
 			}
 			return []engine.Problem{{Kind: engine.ProblemPack, Pack: loc.Pack.String()}}
 		}},
-		{"index gone", false, func(t *testing.T, r *repo.Repository, be transport.Backend, sn *repo.Snapshot, col repo.Collection) []engine.Problem {
+		{"index gone", false, func(t *testing.T, r *repo.Repository, be transport.Backend, sn *repo.Snapshot, col repo.ResolvedCollection) []engine.Problem {
 			var names []string
 			be.List(t.Context(), transport.Index, func(fi transport.FileInfo) error { names = append(names, fi.Name); return nil })
 			for _, n := range names {
@@ -64,14 +64,14 @@ func TestCheckProblemsAreTyped(t *testing.T) {
 			// The chunk lists cannot be found without an index.
 			return []engine.Problem{{Kind: engine.ProblemCollection, Snapshot: sn.ID, Collection: col.Name}}
 		}},
-		{"flipped byte in a chunk", true, func(t *testing.T, r *repo.Repository, be transport.Backend, _ *repo.Snapshot, col repo.Collection) []engine.Problem {
+		{"flipped byte in a chunk", true, func(t *testing.T, r *repo.Repository, be transport.Backend, _ *repo.Snapshot, col repo.ResolvedCollection) []engine.Problem {
 			loc := flipInFrame(t, r, be, col.Chunks[0])
 			return []engine.Problem{
 				{Kind: engine.ProblemPack, Pack: loc.Pack.String()},
 				{Kind: engine.ProblemChunk, Pack: loc.Pack.String(), Chunk: col.Chunks[0].String()},
 			}
 		}},
-		{"flipped byte in a chunk list", false, func(t *testing.T, r *repo.Repository, be transport.Backend, sn *repo.Snapshot, col repo.Collection) []engine.Problem {
+		{"flipped byte in a chunk list", false, func(t *testing.T, r *repo.Repository, be transport.Backend, sn *repo.Snapshot, col repo.ResolvedCollection) []engine.Problem {
 			flipInFrame(t, r, be, col.List)
 			return []engine.Problem{{Kind: engine.ProblemCollection, Snapshot: sn.ID, Collection: col.Name}}
 		}},
@@ -81,13 +81,7 @@ func TestCheckProblemsAreTyped(t *testing.T) {
 			be := mem.New()
 			r := newRepo(t, be)
 			sn := backup(t, r, engine.FolderSource{Dir: generate(t, 1<<20, 8)}, clock())
-			if err := r.Resolve(t.Context(), sn); err != nil {
-				t.Fatal(err)
-			}
-			col, err := engine.Collection(sn, "formats")
-			if err != nil {
-				t.Fatal(err)
-			}
+			col := resolvedCollection(t, r, sn, "formats")
 			want := c.damage(t, r, be, sn, col)
 			res, err := engine.Check(t.Context(), reopen(t, r, be), engine.CheckOptions{ReadData: c.readData})
 			if err != nil {
@@ -109,4 +103,18 @@ func TestCheckProblemsAreTyped(t *testing.T) {
 			}
 		})
 	}
+}
+
+// resolvedCollection is the collection name of sn with its chunk ids.
+func resolvedCollection(t *testing.T, r *repo.Repository, sn *repo.Snapshot, name string) repo.ResolvedCollection {
+	t.Helper()
+	resolved, err := r.Resolve(t.Context(), sn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(resolved, func(c repo.ResolvedCollection) bool { return c.Name == name })
+	if i < 0 {
+		t.Fatalf("snapshot %s has no collection %s", sn.ID, name)
+	}
+	return resolved[i]
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -189,7 +190,6 @@ func (c *copier) snapshot(ctx context.Context, s *repo.Snapshot) error {
 	}
 	for i, col := range s.Collections {
 		out := col
-		out.Chunks = nil
 		if l, ok := c.lists[col.List]; ok && c.dst.Index().Has(l) {
 			out.List = l
 			sn.Collections[i] = out
@@ -277,22 +277,34 @@ func (c *copier) collection(ctx context.Context, s *repo.Snapshot, col repo.Coll
 	return saved.ID, nil
 }
 
-// settle removes the manifest just written when the target already holds an identical
-// copy under a smaller name: two copies of one snapshot that ran at once. Each removes
-// only its own manifest, and only in favour of a smaller name, so of such a pair the
-// one with the smallest name always stays.
+// settle leaves one manifest of sn in the target when two copies of it ran at once:
+// of identical copies the one with the smallest object name stays. A copy that sees a
+// smaller one removes its own; one that sees only larger ones removes those, since
+// their writer may have listed before this manifest arrived and kept its own. At
+// least the copy that listed last sees both, so one manifest remains.
 func (c *copier) settle(ctx context.Context, sn *repo.Snapshot) error {
 	list, err := c.dst.Snapshots(ctx)
 	if err != nil {
 		return err
 	}
+	var larger []*repo.Snapshot
 	for _, o := range list {
-		if o.ID == sn.ID && o.Name != sn.Name && sameSnapshot(o, sn) && bytes.Compare(o.Name[:], sn.Name[:]) < 0 {
-			if err := c.dst.RemoveSnapshot(ctx, sn); err != nil {
+		if o.ID != sn.ID || o.Name == sn.Name || !sameSnapshot(o, sn) {
+			continue
+		}
+		if bytes.Compare(o.Name[:], sn.Name[:]) < 0 {
+			// The smaller copy's writer may have removed this one already.
+			if err := c.dst.RemoveSnapshot(ctx, sn); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
 			*sn = *o
 			return nil
+		}
+		larger = append(larger, o)
+	}
+	for _, o := range larger {
+		if err := c.dst.RemoveSnapshot(ctx, o); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
 	}
 	return nil

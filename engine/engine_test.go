@@ -269,14 +269,15 @@ func TestCheckFindsFlippedByte(t *testing.T) {
 		t.Fatalf("fresh repository: %v %+v", err, res)
 	}
 	// Flip one byte inside the first chunk of the "formats" collection.
-	if err := r.Resolve(context.Background(), sn); err != nil {
-		t.Fatal(err)
-	}
-	col, err := engine.Collection(sn, "formats")
+	cols, err := r.Resolve(context.Background(), sn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	loc, ok := r.Index().Lookup(col.Chunks[0])
+	i := slices.IndexFunc(cols, func(c repo.ResolvedCollection) bool { return c.Name == "formats" })
+	if i < 0 {
+		t.Fatal("no formats collection")
+	}
+	loc, ok := r.Index().Lookup(cols[i].Chunks[0])
 	if !ok {
 		t.Fatal("chunk not indexed")
 	}
@@ -518,7 +519,16 @@ func TestDatabaseRoundTrip(t *testing.T) {
 	// A restore that fails midway leaves the database as it was.
 	bad := *sn
 	bad.Collections = append([]repo.Collection(nil), sn.Collections...)
-	bad.Collections[len(bad.Collections)-1].Chunks = []chunk.ID{chunk.Hash([]byte("missing"))}
+	// Its last collection's list names a chunk the repository does not have.
+	list, err := r.SaveList(ctx, []chunk.ID{chunk.Hash([]byte("missing"))}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	last := &bad.Collections[len(bad.Collections)-1]
+	last.List, last.Count = list.ID, 1
 	db.Merge(ctx, func(w *localdb.Writer) error {
 		return w.Collection("tags", strings.NewReader(`{"id":"kept"}`+"\n"))
 	})

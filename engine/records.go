@@ -15,15 +15,17 @@ import (
 // Records calls fn for every record of a collection, in order, with the record's bytes
 // (newline included when present). rec is valid only during fn.
 func Records(ctx context.Context, r *repo.Repository, c repo.Collection, fn func(rec []byte) error) error {
-	if c.Chunks == nil {
-		l, err := r.LoadList(ctx, c.List, nil)
-		if err != nil {
-			return err
-		}
-		c.Chunks = l.Chunks
+	l, err := r.LoadList(ctx, c.List, nil)
+	if err != nil {
+		return err
 	}
+	return records(ctx, r, l.Chunks, fn)
+}
+
+// records calls fn for every record held by the chunks ids, in order.
+func records(ctx context.Context, r *repo.Repository, ids []chunk.ID, fn func(rec []byte) error) error {
 	var partial []byte
-	err := r.LoadChunks(ctx, c.Chunks, func(_ int, data []byte) error {
+	err := r.LoadChunks(ctx, ids, func(_ int, data []byte) error {
 		for len(data) > 0 {
 			i := bytes.IndexByte(data, '\n')
 			if i < 0 {
@@ -108,10 +110,13 @@ type recInfo struct {
 // Diff compares two snapshots record by record. Collections whose chunk lists are
 // equal are not read at all.
 func Diff(ctx context.Context, r *repo.Repository, a, b *repo.Snapshot) ([]CollectionDiff, error) {
-	for _, sn := range []*repo.Snapshot{a, b} {
-		if err := r.Resolve(ctx, sn); err != nil {
-			return nil, err
-		}
+	ra, err := r.Resolve(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	rb, err := r.Resolve(ctx, b)
+	if err != nil {
+		return nil, err
 	}
 	names := []string{}
 	seen := map[string]bool{}
@@ -126,9 +131,8 @@ func Diff(ctx context.Context, r *repo.Repository, a, b *repo.Snapshot) ([]Colle
 	slices.Sort(names)
 	out := []CollectionDiff{}
 	for _, name := range names {
-		ca, _ := Collection(a, name)
-		cb, _ := Collection(b, name)
-		if slices.Equal(ca.Chunks, cb.Chunks) {
+		ca, cb := chunksOf(ra, name), chunksOf(rb, name) // nil where a snapshot lacks it
+		if slices.Equal(ca, cb) {
 			continue
 		}
 		old, err := recordMap(ctx, r, ca)
@@ -167,9 +171,19 @@ func Diff(ctx context.Context, r *repo.Repository, a, b *repo.Snapshot) ([]Colle
 	return out, nil
 }
 
-func recordMap(ctx context.Context, r *repo.Repository, c repo.Collection) (map[string]recInfo, error) {
+// chunksOf returns the chunk ids of the collection called name, nil when there is none.
+func chunksOf(cols []repo.ResolvedCollection, name string) []chunk.ID {
+	for _, c := range cols {
+		if c.Name == name {
+			return c.Chunks
+		}
+	}
+	return nil
+}
+
+func recordMap(ctx context.Context, r *repo.Repository, ids []chunk.ID) (map[string]recInfo, error) {
 	m := map[string]recInfo{}
-	err := forEachKeyed(ctx, r, c, func(key string, info recInfo) error {
+	err := forEachKeyed(ctx, r, ids, func(key string, info recInfo) error {
 		m[key] = info
 		return nil
 	})
@@ -178,9 +192,9 @@ func recordMap(ctx context.Context, r *repo.Repository, c repo.Collection) (map[
 
 // forEachKeyed gives each record a unique key: its RecordID, with "~n" added for the
 // n-th repeat of the same id.
-func forEachKeyed(ctx context.Context, r *repo.Repository, c repo.Collection, fn func(string, recInfo) error) error {
+func forEachKeyed(ctx context.Context, r *repo.Repository, ids []chunk.ID, fn func(string, recInfo) error) error {
 	repeats := map[string]int{}
-	return Records(ctx, r, c, func(rec []byte) error {
+	return records(ctx, r, ids, func(rec []byte) error {
 		key := RecordID(rec)
 		if n := repeats[key]; n > 0 {
 			repeats[key] = n + 1

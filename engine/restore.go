@@ -98,7 +98,8 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 		}
 		sn = &only
 	}
-	if err := r.Resolve(ctx, sn); err != nil {
+	cols, err := r.Resolve(ctx, sn)
+	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	if err := sink.Begin(SnapshotMeta(sn)); err != nil {
@@ -117,7 +118,7 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallel)
-	for _, c := range sn.Collections {
+	for _, c := range cols {
 		if gctx.Err() != nil {
 			break // a collection failed: start no more
 		}

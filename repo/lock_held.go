@@ -83,7 +83,7 @@ func (r *Repository) lockHandle(name string) transport.Handle {
 // WithLock makes Open write a lock for an operation of kind op (backup, restore,
 // check) before it loads the index, so that no prune deletes a pack the operation may
 // use while it runs. The handle refreshes it until Release removes it.
-func WithLock(op string) Option { return func(o *options) { o.setLockOp(op) } }
+func WithLock(op string) Option { return func(o *options) { o.lock = op } }
 
 // Lock writes a lock for an operation on an already open handle and reloads the
 // index after it (a long-lived handle, as the daemon keeps, calls it per job).
@@ -134,7 +134,7 @@ func (r *Repository) writeLock(ctx context.Context, op string) error {
 	}
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	m := &heldLock{op: op, token: rec.Token, cancel: cancel, done: make(chan struct{}), rec: rec, name: name}
-	r.setHeld(m)
+	r.lock = m
 	go r.keepFresh(fctx, m)
 	return nil
 }
@@ -209,7 +209,7 @@ func (r *Repository) dropCopy(ctx context.Context, m *heldLock, name string) {
 // prune took the operation for crashed and removed it (packs the operation reads may
 // be gone since), nil when it is there or the handle has none.
 func (r *Repository) CheckLock(ctx context.Context) error {
-	m := r.held()
+	m := r.lock
 	if m == nil {
 		return nil
 	}
@@ -230,11 +230,11 @@ func (r *Repository) CheckLock(ctx context.Context) error {
 
 // Release stops refreshing the handle's lock and removes it, if it has one.
 func (r *Repository) Release(ctx context.Context) error {
-	m := r.held()
+	m := r.lock
 	if m == nil {
 		return nil
 	}
-	r.setHeld(nil)
+	r.lock = nil
 	m.cancel()
 	<-m.done
 	m.mu.Lock()
@@ -255,8 +255,8 @@ func (r *Repository) Release(ctx context.Context) error {
 
 // ownToken is the token of the handle's lock, "" without one.
 func (r *Repository) ownToken() string {
-	if r.held() == nil {
+	if r.lock == nil {
 		return ""
 	}
-	return r.held().token
+	return r.lock.token
 }

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
-	"sync"
 
 	"golang.org/x/crypto/chacha20poly1305"
 
 	"cairn/chunk"
+	"cairn/repo/internal/region"
 )
 
 // A pack holds frames of compressed chunks:
@@ -63,41 +63,17 @@ type BlobRef struct {
 	Raw      uint32 // length of the chunk
 }
 
-// frameWriter collects the raw bytes of the chunks of one frame.
-type frameWriter struct {
-	raw     []byte
-	entries []BlobRef // Frame and FrameLen are set when the frame is sealed
-}
-
-func (f *frameWriter) add(id chunk.ID, data []byte) {
-	f.entries = append(f.entries, BlobRef{ID: id, Offset: uint32(len(f.raw)), Raw: uint32(len(data))})
-	f.raw = append(f.raw, data...)
-}
-
-// seal appends the frame's stored form to dst: compressed, when that makes it smaller.
-func (f *frameWriter) seal(dst []byte) []byte {
-	enc, _ := codecs()
-	n := len(dst)
-	dst = append(dst, codecZstd)
-	dst = enc.EncodeAll(f.raw, dst)
-	if len(dst)-n >= len(f.raw)+1 {
-		dst = append(dst[:n], codecNone)
-		dst = append(dst, f.raw...)
-	}
-	return dst
-}
-
-// packWriter builds one pack in memory: in a region of its own (see region), off the
-// Go heap where the system allows it.
+// packWriter builds one pack in memory: in a region of its own (see package region),
+// off the Go heap where the system allows it.
 type packWriter struct {
 	buf     []byte // cap(buf) is the region's size
 	entries []BlobRef
-	mem     *region // nil: buf is on the heap
+	mem     *region.Region // nil: buf is on the heap
 }
 
 func newPackWriter(size int, k *box) *packWriter {
 	p := &packWriter{}
-	p.mem = packRegion(p)
+	p.mem = region.NewSpared(p) // a transport may still read a pack after its Save
 	// Room for the last section past size and for the entry table (48 bytes per chunk
 	// of a few hundred stored bytes: up to a sixth of the pack).
 	p.reserve(size + size/4)
@@ -115,8 +91,8 @@ func (p *packWriter) reserve(n int) {
 		return
 	}
 	used := len(p.buf)
-	p.mem.grow(n, used)
-	p.buf = p.mem.b[:used]
+	p.mem.Grow(n, used)
+	p.buf = p.mem.Bytes()[:used]
 }
 
 // addSection appends stored frames and their chunks, whose Frame offsets count from
@@ -236,48 +212,4 @@ func parsePackEntries(k *box, pack []byte) ([]BlobRef, error) {
 		entries[i] = e
 	}
 	return entries, nil
-}
-
-// framePlain holds decrypted frames on their way to being decompressed.
-var framePlain = sync.Pool{New: func() any { return new([]byte) }}
-
-// decodeFrame turns a stored frame back into raw bytes, appended to dst[:0].
-func decodeFrame(k *box, stored, dst []byte) ([]byte, error) {
-	if k != nil {
-		buf := framePlain.Get().(*[]byte)
-		defer framePlain.Put(buf)
-		plain, err := k.open((*buf)[:0], stored, nil)
-		if err != nil {
-			return nil, fmt.Errorf("frame: %w", err)
-		}
-		*buf = plain
-		stored = plain
-	}
-	if len(stored) < 1 {
-		return nil, fmt.Errorf("empty frame: %w", ErrDamaged)
-	}
-	switch stored[0] {
-	case codecNone:
-		return append(dst[:0], stored[1:]...), nil
-	case codecZstd:
-		out, err := decodeZstd(stored[1:], dst[:0], maxFrameBytes)
-		if err != nil {
-			return nil, fmt.Errorf("decompress frame: %w", err)
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("frame codec %d: %w", stored[0], ErrDamaged)
-}
-
-// chunkOf cuts a chunk out of a decoded frame and checks it against its id.
-func (r *Repository) chunkOf(raw []byte, id chunk.ID, offset, length uint32) ([]byte, error) {
-	end := int(offset) + int(length)
-	if end > len(raw) {
-		return nil, fmt.Errorf("chunk %s lies past the end of its frame: %w", id.Short(), ErrDamaged)
-	}
-	data := raw[offset:end]
-	if r.ChunkID(data) != id {
-		return nil, fmt.Errorf("chunk %s: content does not match its id: %w", id.Short(), ErrDamaged)
-	}
-	return data, nil
 }

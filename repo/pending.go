@@ -41,7 +41,7 @@ func (r *Repository) PendingPacks(ctx context.Context) (map[ObjectID]bool, error
 // has meanwhile retired are indexed again, so the snapshot never names a chunk the
 // index lacks or a pack that a later prune deletes.
 func (r *Repository) beforeCommit(ctx context.Context, sn *Snapshot) error {
-	if r.held() == nil {
+	if r.lock == nil {
 		return nil
 	}
 	if err := r.CheckLock(ctx); err != nil {
@@ -55,7 +55,7 @@ func (r *Repository) beforeCommit(ctx context.Context, sn *Snapshot) error {
 // it; what the snapshot uses of that prune's packs is indexed again now, before the
 // prune can finish (it waits for this handle's lock).
 func (r *Repository) afterCommit(ctx context.Context, sn *Snapshot) error {
-	if r.held() == nil {
+	if r.lock == nil {
 		return nil
 	}
 	return r.reviveRetired(ctx, sn)

@@ -45,7 +45,7 @@ func (r *Repository) Prune(ctx context.Context, p *PrunePlan) (PruneStats, error
 		return st, fmt.Errorf("prune: %w: it is a dry run", ErrPlanUnusable)
 	case p.done:
 		return st, fmt.Errorf("prune: %w: it was executed already", ErrPlanUnusable)
-	case r.held() == nil || r.held().token != p.token:
+	case r.lock == nil || r.lock.token != p.token:
 		return st, fmt.Errorf("prune: %w: the handle no longer holds the prune lock it was made under", ErrPlanUnusable)
 	}
 	p.done = true

@@ -85,10 +85,10 @@ func (r *Repository) PlanPrune(ctx context.Context, opt PruneOptions) (*PrunePla
 	}
 	p := &PrunePlan{dryRun: opt.DryRun}
 	if !opt.DryRun {
-		if r.held() == nil || r.held().op != opPrune {
+		if r.lock == nil || r.lock.op != opPrune {
 			return nil, fmt.Errorf("plan prune: %w: the handle does not hold the prune lock", ErrPlanUnusable)
 		}
-		p.token = r.held().token
+		p.token = r.lock.token
 	}
 	alive, recs, stale, err := r.runningOps(ctx, !opt.DryRun)
 	p.Pending.StaleLocks = stale

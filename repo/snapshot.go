@@ -42,7 +42,8 @@ type Snapshot struct {
 	Name ObjectID `json:"-"`
 }
 
-// Collection is one collection of a snapshot.
+// Collection is one collection of a snapshot, as the manifest stores it; its chunk ids
+// are in its list chunk (Repository.Resolve reads them).
 type Collection struct {
 	Name    string   `json:"name"`
 	Records int64    `json:"records"`
@@ -53,9 +54,6 @@ type Collection struct {
 	// file size, times and inode; the local database's write tag); a later backup
 	// that finds the same tag reuses this entry without reading the collection.
 	Tag string `json:"tag,omitempty"`
-
-	// Chunks are the collection's chunk ids in order; filled by Repository.Resolve.
-	Chunks []chunk.ID `json:"-"`
 }
 
 // Totals are the figures of the backup that made a snapshot.

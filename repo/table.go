@@ -1,15 +1,17 @@
 package repo
 
-// table holds the index's sorted entries in a region (see region): off the Go heap,
-// grown without copying, resident only where written.
+import "cairn/repo/internal/region"
+
+// table holds the index's sorted entries in a region (see package region): off the Go
+// heap, grown without copying, resident only where written.
 type table struct {
-	e   []entry // len: entries in use; cap: entries the region holds
-	mem *region // nil for a short-lived run on the heap
+	e   []entry        // len: entries in use; cap: entries the region holds
+	mem *region.Region // nil for a short-lived run on the heap
 }
 
 // newTable returns an empty table whose region is released when owner is collected.
 func newTable[T any](owner *T) *table {
-	return &table{mem: newRegion(owner, true)}
+	return &table{mem: region.New(owner, true)}
 }
 
 // grow makes room for n entries in all, keeping those in use.
@@ -24,8 +26,8 @@ func (t *table) grow(n int) {
 		t.e = grown
 		return
 	}
-	t.mem.grow(n*entrySize, len(t.e)*entrySize)
-	t.e = t.mem.entries(len(t.e))
+	t.mem.Grow(n*entrySize, len(t.e)*entrySize)
+	t.e = region.View[entry](t.mem, len(t.e))
 }
 
 // merge merges add into the table, both sorted by id with no id in both, in place:
@@ -53,25 +55,20 @@ func (t *table) merge(add []entry) {
 // trim gives back the memory past the entries in use: the pages past them in a
 // mapping, or the room past them on the heap (by a copy of exactly their size).
 func (t *table) trim() {
-	switch n := len(t.e); {
-	case t.mem == nil:
-	case t.mem.mapped:
-		t.mem.trim(n * entrySize)
-	case cap(t.e)-n > n/64:
-		b := make([]byte, n*entrySize)
-		copy(b, t.mem.b)
-		t.mem.b = b
-		t.e = t.mem.entries(n)
+	if t.mem != nil {
+		t.mem.Trim(len(t.e) * entrySize)
+		t.e = region.View[entry](t.mem, len(t.e))
 	}
 }
 
 // residentBytes is the memory the table takes: the pages of the entries in use when
 // in a mapped region, the whole array on the heap.
 func (t *table) residentBytes() int64 {
-	if t.mem != nil && t.mem.mapped {
+	if t.mem != nil && t.mem.Mapped() {
 		return int64(len(t.e)) * entrySize
 	}
 	return int64(cap(t.e)) * entrySize
 }
 
+// entrySize is the size of an entry in memory.
 const entrySize = 48

@@ -102,6 +102,21 @@ func TestTour(t *testing.T) {
 	if out := c.ok("show", latest); !strings.Contains(out, "COLLECTION") || !strings.Contains(out, "formats") {
 		t.Fatalf("show:\n%s", out)
 	}
+	var shown struct {
+		Collections []struct {
+			Chunks   int
+			ChunkIDs []string `json:"chunk_ids"`
+		}
+	}
+	c.json(&shown, "show", "--chunks", latest)
+	if len(shown.Collections) == 0 {
+		t.Fatal("show --chunks: no collections")
+	}
+	for _, col := range shown.Collections {
+		if col.ChunkIDs == nil || len(col.ChunkIDs) != col.Chunks {
+			t.Fatalf("show --chunks: %d chunk ids for %d chunks", len(col.ChunkIDs), col.Chunks)
+		}
+	}
 	var cols []struct {
 		Name    string
 		Records int64

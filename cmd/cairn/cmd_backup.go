@@ -59,7 +59,7 @@ func backupCommand(e *env) *cli.Command {
 				return err
 			}
 			if e.opts.JSON {
-				return printJSON(e.stdout, snapshotJSON(sn, true))
+				return printJSON(e.stdout, snapshotJSON(sn, nil))
 			}
 			t := sn.Totals
 			fmt.Fprintf(e.stdout, "snapshot %s saved\n", sn.ID)
@@ -117,14 +117,15 @@ func platformName() string {
 	return "UNKNOWN"
 }
 
-// snapshotJSON is the --json form of a snapshot; chunk lists only when asked.
-func snapshotJSON(sn *repo.Snapshot, withChunks bool) map[string]any {
+// snapshotJSON is the --json form of a snapshot; chunk ids when resolved is not nil
+// (sn's collections from Repository.Resolve).
+func snapshotJSON(sn *repo.Snapshot, resolved []repo.ResolvedCollection) map[string]any {
 	cols := make([]map[string]any, len(sn.Collections))
 	for i, c := range sn.Collections {
 		m := map[string]any{"name": c.Name, "records": c.Records, "bytes": c.Bytes, "chunks": c.Count, "list": c.List.String()}
-		if withChunks && c.Chunks != nil {
-			ids := make([]string, len(c.Chunks))
-			for j, id := range c.Chunks {
+		if resolved != nil {
+			ids := make([]string, len(resolved[i].Chunks))
+			for j, id := range resolved[i].Chunks {
 				ids[j] = id.String()
 			}
 			m["chunk_ids"] = ids

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"cairn/repo"
+
 	"github.com/urfave/cli/v2"
 )
 
@@ -29,12 +31,13 @@ func showCommand(e *env) *cli.Command {
 				return err
 			}
 			if e.opts.JSON {
+				var resolved []repo.ResolvedCollection
 				if o.Chunks {
-					if err := r.Resolve(c.Context, sn); err != nil {
+					if resolved, err = r.Resolve(c.Context, sn); err != nil {
 						return err
 					}
 				}
-				return printJSON(e.stdout, snapshotJSON(sn, o.Chunks))
+				return printJSON(e.stdout, snapshotJSON(sn, resolved))
 			}
 			w := e.stdout
 			t := sn.Totals

@@ -36,7 +36,7 @@ func snapshotsCommand(e *env) *cli.Command {
 				if !hasAll(sn.Tags, tags) {
 					continue
 				}
-				out = append(out, snapshotJSON(sn, false))
+				out = append(out, snapshotJSON(sn, nil))
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sn.ID, sn.Time.Local().Format("2006-01-02 15:04:05"), sn.DeviceName, sn.Kind,
 					humanBytes(sn.Totals.RawBytes), humanBytes(sn.Totals.StoredBytes), strings.Join(sn.Tags, ","))
 			}

@@ -48,10 +48,11 @@ func statsCommand(e *env) *cli.Command {
 			st.Snapshots = len(snaps)
 			seen := map[chunk.ID]bool{}
 			for _, sn := range snaps {
-				if err := r.Resolve(c.Context, sn); err != nil {
+				cols, err := r.Resolve(c.Context, sn)
+				if err != nil {
 					return err
 				}
-				for _, col := range sn.Collections {
+				for _, col := range cols {
 					st.RawBytes += col.Bytes
 					for _, id := range col.Chunks {
 						if seen[id] {

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package repo
+package region
 
 // Elsewhere tables and pack buffers live on the Go heap.
 

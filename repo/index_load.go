@@ -1,0 +1,72 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"golang.org/x/sync/errgroup"
+
+	"cairn/transport"
+)
+
+// IndexFiles lists the names of the index files.
+func (r *Repository) IndexFiles(ctx context.Context) ([]string, error) {
+	var names []string
+	err := r.be.List(ctx, transport.Index, func(fi transport.FileInfo) error {
+		names = append(names, fi.Name)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list index files: %w", err)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// LoadIndex reads every index file into memory. A file that vanishes meanwhile (a
+// prune replaced it) makes it start over, once.
+func (r *Repository) LoadIndex(ctx context.Context) error {
+	err := r.loadIndex(ctx)
+	if errors.Is(err, ErrNotFound) {
+		err = r.loadIndex(ctx)
+	}
+	return err
+}
+
+func (r *Repository) loadIndex(ctx context.Context) error {
+	names, err := r.IndexFiles(ctx)
+	if err != nil {
+		return err
+	}
+	idx := newIndex()
+	load := &bulk{x: idx}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for _, name := range names {
+		g.Go(func() error {
+			data, err := r.loadAll(gctx, transport.Handle{Kind: transport.Index, Name: name}, r.limits.of(TypeIndex))
+			if err != nil {
+				return err
+			}
+			// Decrypted in place and parsed straight into table entries: no copy of
+			// the file is made but the decompressed payload.
+			b, err := openObjectInPlace(r.box, data, TypeIndex)
+			if err == nil {
+				err = walkIndex(b, load.addStored)
+			}
+			if err != nil {
+				return fmt.Errorf("index %s: %w", name[:8], err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	load.finish()
+	r.idx = idx
+	r.loadedIndex = names
+	return nil
+}

@@ -1,0 +1,44 @@
+package repo
+
+import (
+	"context"
+
+	"cairn/transport"
+)
+
+// indexFileChunks is how many chunks of uploaded packs make an index file before
+// Flush: about 0.8 MiB of entries.
+var indexFileChunks = 1 << 14 // a variable for tests
+
+// writeIndex writes an index file for packs taken from r.unindex, and puts them back
+// there if it fails (the next Flush tries again).
+func (r *Repository) writeIndex(ctx context.Context, f indexFile) error {
+	r.indexMu.Lock()
+	defer r.indexMu.Unlock()
+	_, err := r.SaveIndex(ctx, f)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		for p, refs := range f {
+			r.unindex[p] = refs
+			r.unindexN += len(refs)
+		}
+		return err
+	}
+	r.copied.note(f)
+	return nil
+}
+
+// SaveIndex writes an index file (more than one for more than maxIndexEntries chunks)
+// and returns the name of the last.
+func (r *Repository) SaveIndex(ctx context.Context, f indexFile) (ObjectID, error) {
+	var name ObjectID
+	for _, part := range splitIndex(f, maxIndexEntries) {
+		data := encodeIndex(r.box, part)
+		name = objectID(data)
+		if err := r.save(ctx, transport.Handle{Kind: transport.Index, Name: name.String()}, data); err != nil {
+			return name, err
+		}
+	}
+	return name, nil
+}

@@ -1,0 +1,172 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"cairn/chunk"
+)
+
+// LoadChunks calls fn with the raw bytes of each chunk in ids, in order. Frames that
+// sit next to each other in one pack are read together, up to runsAhead reads are in
+// flight at once and decode their frames as they arrive, and the last recentFrames
+// decoded frames are kept. data is valid only during fn.
+func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i int, data []byte) error) error {
+	locs, err := r.locate(ids)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	l := &chunkLoader{r: r, ids: ids, locs: locs, queue: make(chan segment, runsAhead), slots: make(chan struct{}, runsAhead)}
+	go l.plan(ctx) // ends when every segment is queued or ctx ends, and its reads with it
+	for seg := range l.queue {
+		if err := l.serve(seg, fn); err != nil {
+			cancel()
+			l.drain()
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// locate looks every chunk up in the index.
+func (r *Repository) locate(ids []chunk.ID) ([]Location, error) {
+	locs := make([]Location, len(ids))
+	for i, id := range ids {
+		l, ok := r.idx.Lookup(id)
+		if !ok {
+			return nil, fmt.Errorf("chunk %s: %w", id.Short(), ErrNotFound)
+		}
+		locs[i] = l
+	}
+	return locs, nil
+}
+
+// chunkLoader is one LoadChunks call: a planner goroutine queues segments and starts
+// their reads; the caller's goroutine takes the decoded frames in and serves chunks.
+type chunkLoader struct {
+	r      *Repository
+	ids    []chunk.ID
+	locs   []Location
+	queue  chan segment  // planned segments in order; closed when the planner ends
+	slots  chan struct{} // one per read in flight
+	frames frameCache    // the decoder's: the same gets in the same order as the planner's
+	chunks [][]byte      // the segment being served, cut out of its frames
+	got    []chunk.ID    // their ids as hashed
+}
+
+// plan runs the planner, starting each read as it is planned and queueing its
+// segment. A read whose segment cannot be queued (ctx ended) is waited for here, so
+// that every read has ended once the queue is closed and drained.
+func (l *chunkLoader) plan(ctx context.Context) {
+	defer close(l.queue)
+	l.r.planRuns(l.locs, func(seg segment) bool {
+		if rn := seg.run; rn != nil && !l.startRead(ctx, rn) {
+			return false
+		}
+		select {
+		case l.queue <- seg:
+			return true
+		case <-ctx.Done():
+			if rn := seg.run; rn != nil {
+				<-rn.done
+				<-l.slots
+			}
+			return false
+		}
+	})
+}
+
+// startRead waits for a free slot and starts the run's read, or reports false when ctx
+// ends first.
+func (l *chunkLoader) startRead(ctx context.Context, rn *run) bool {
+	rn.done = make(chan struct{})
+	select {
+	case l.slots <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	go func() { // ends when the run is read and decoded, or failed
+		l.r.fetch(ctx, rn)
+		close(rn.done)
+	}()
+	return true
+}
+
+// serve takes the segment's read in, if it has one, and hands its chunks to fn.
+func (l *chunkLoader) serve(seg segment, fn func(i int, data []byte) error) error {
+	if seg.run != nil {
+		if err := l.takeIn(seg.run); err != nil {
+			return err
+		}
+	}
+	if err := l.cut(seg); err != nil {
+		return err
+	}
+	return l.hand(seg, fn)
+}
+
+// takeIn waits for a read and puts its decoded frames in the frame cache, with the
+// same gets as the planner's: the first frame (its miss), the frames after it; the
+// chunk that needed the read then hits like any other.
+func (l *chunkLoader) takeIn(rn *run) error {
+	<-rn.done
+	<-l.slots
+	if rn.err != nil {
+		return rn.err
+	}
+	for j, f := range rn.frames {
+		slot, _ := l.frames.get(frameKey{rn.pack, f})
+		l.frames.raws[slot] = rn.decoded[j]
+	}
+	return nil
+}
+
+// cut cuts the segment's chunks out of their decoded frames into l.chunks.
+func (l *chunkLoader) cut(seg segment) error {
+	l.chunks = l.chunks[:0]
+	for i := seg.first; i < seg.first+seg.n; i++ {
+		loc := l.locs[i]
+		slot, hit := l.frames.get(frameKey{loc.Pack, loc.Frame})
+		if !hit {
+			l.frames.used[slot] = 0
+			return fmt.Errorf("load chunks: frame %d of pack %s was planned as decoded but is not", loc.Frame, loc.Pack.Short())
+		}
+		raw := l.frames.raws[slot]
+		end := int(loc.Offset) + int(loc.Raw)
+		if end > len(raw) {
+			return fmt.Errorf("pack %s: chunk %s lies past the end of its frame: %w", loc.Pack.Short(), l.ids[i].Short(), ErrDamaged)
+		}
+		l.chunks = append(l.chunks, raw[loc.Offset:end])
+	}
+	return nil
+}
+
+// hand hashes the segment's chunks together and hands each to fn, in order, once it
+// matches its id.
+func (l *chunkLoader) hand(seg segment, fn func(i int, data []byte) error) error {
+	l.got = slices.Grow(l.got[:0], len(l.chunks))[:len(l.chunks)]
+	l.r.ChunkIDs(l.chunks, l.got)
+	for k, data := range l.chunks {
+		i := seg.first + k
+		if l.got[k] != l.ids[i] {
+			return fmt.Errorf("pack %s: chunk %s: content does not match its id: %w", l.locs[i].Pack.Short(), l.ids[i].Short(), ErrDamaged)
+		}
+		if err := fn(i, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// drain lets every read still queued end, after the context was cancelled.
+func (l *chunkLoader) drain() {
+	for seg := range l.queue {
+		if rn := seg.run; rn != nil {
+			<-rn.done
+			<-l.slots
+		}
+	}
+}

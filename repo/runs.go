@@ -1,0 +1,129 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+)
+
+// maxRun bounds one read when loading consecutive chunks.
+const maxRun = 8 << 20
+
+// runsAhead is how many reads LoadChunks keeps in flight: on a remote repository the
+// next runs download while this one is decoded.
+const runsAhead = 4
+
+// A run is one read of neighbouring frames of one pack, decoded on the goroutine that
+// reads it.
+type run struct {
+	pack       ObjectID
+	start, end uint32
+	frames     []uint32 // offsets of its frames, in order
+	decoded    [][]byte // frames[i] decoded
+	err        error
+	done       chan struct{}
+}
+
+// A segment is what the decoder does next: take in a run's frames (when run is not
+// nil), then serve chunks first..first+n-1 from decoded frames.
+type segment struct {
+	run      *run
+	first, n int
+}
+
+// recentFrames is how many decoded frames LoadChunks keeps, and maxRunFrames the most
+// one read brings in. A collection restored after an incremental backup hops from an
+// old pack to a changed chunk in a new one and back: a read of the old pack takes the
+// frames needed after the detour too, and they wait here.
+const (
+	recentFrames = 32
+	maxRunFrames = recentFrames / 2
+	lookahead    = 1024 // chunks looked at to pick the frames a read brings in
+)
+
+// fetch reads the run and decodes its frames, on its own goroutine: reads in flight
+// also decompress and decrypt in parallel.
+func (r *Repository) fetch(ctx context.Context, rn *run) {
+	data, err := r.loadRange(ctx, rn.pack, int(rn.end-rn.start), int64(rn.start))
+	if err != nil {
+		rn.err = err
+		return
+	}
+	rn.decoded = make([][]byte, len(rn.frames))
+	for i, f := range rn.frames {
+		l, ok := rn.frameLen(i)
+		if !ok {
+			rn.err = fmt.Errorf("pack %s: frame %d: %w", rn.pack.Short(), f, ErrDamaged)
+			return
+		}
+		if rn.decoded[i], err = decodeFrame(r.box, data[f-rn.start:f-rn.start+l], nil); err != nil {
+			rn.err = fmt.Errorf("pack %s: %w", rn.pack.Short(), err)
+			return
+		}
+	}
+}
+
+// frameLen is the stored length of the run's i-th frame: frames are back to back.
+func (rn *run) frameLen(i int) (uint32, bool) {
+	next := rn.end
+	if i+1 < len(rn.frames) {
+		next = rn.frames[i+1]
+	}
+	return next - rn.frames[i], next > rn.frames[i]
+}
+
+// planRuns walks ids in order, replaying the decoder's frame cache, and emits a
+// segment for each read and the chunks served after it, until emit returns false.
+func (r *Repository) planRuns(locs []Location, emit func(segment) bool) {
+	var sim frameCache
+	seg := segment{}
+	for i, l := range locs {
+		if _, hit := sim.get(frameKey{l.Pack, l.Frame}); hit {
+			seg.n++
+			continue
+		}
+		if !seg.empty() && !emit(seg) {
+			return
+		}
+		rn := runFrom(locs, i)
+		sim.takeIn(rn)
+		seg = segment{run: rn, first: i, n: 1}
+	}
+	if !seg.empty() {
+		emit(seg)
+	}
+}
+
+func (s segment) empty() bool { return s.n == 0 && s.run == nil }
+
+// runFrom plans the read that starts at chunk i's frame: it also takes the frames
+// right after it in the pack that the next chunks need, detours to other packs
+// notwithstanding, up to maxRunFrames and maxRun bytes.
+func runFrom(locs []Location, i int) *run {
+	l := locs[i]
+	soon := map[uint32]uint32{} // frame offset -> stored length, of this pack
+	for _, m := range locs[i:min(len(locs), i+lookahead)] {
+		if m.Pack == l.Pack && m.Frame >= l.Frame {
+			soon[m.Frame] = m.FrameLen
+		}
+	}
+	rn := &run{pack: l.Pack, start: l.Frame, end: l.Frame + l.FrameLen, frames: []uint32{l.Frame}}
+	for len(rn.frames) < maxRunFrames {
+		n, ok := soon[rn.end]
+		if !ok || rn.end-rn.start+n > maxRun {
+			break
+		}
+		rn.frames = append(rn.frames, rn.end)
+		rn.end += n
+	}
+	return rn
+}
+
+// takeIn replays, without the bytes, what the decoder does with a read that missed at
+// its first frame (that miss already counted): it takes the frames after the first
+// in, then serves the chunk that needed the read, a hit.
+func (c *frameCache) takeIn(rn *run) {
+	for _, f := range rn.frames[1:] {
+		c.get(frameKey{rn.pack, f})
+	}
+	c.get(frameKey{rn.pack, rn.frames[0]})
+}

@@ -1,0 +1,147 @@
+package repo
+
+import (
+	"context"
+	"slices"
+
+	"golang.org/x/crypto/chacha20poly1305"
+
+	"cairn/chunk"
+)
+
+// SaveResult says what SaveChunk did.
+type SaveResult struct {
+	New bool // the chunk was not in the repository
+}
+
+// SaveChunk stores a chunk unless the repository already has it. data is not kept.
+func (r *Repository) SaveChunk(ctx context.Context, id chunk.ID, data []byte) (SaveResult, error) {
+	return r.saveChunk(ctx, id, data, false, &r.frame, r.sealFrame)
+}
+
+// saveChunk adds a chunk to the open frame *open; force skips the index check
+// (repacking copies chunks the index still lists in their old packs).
+func (r *Repository) saveChunk(ctx context.Context, id chunk.ID, data []byte, force bool, open **frameWriter, seal func(context.Context, *frameWriter) error) (SaveResult, error) {
+	r.mu.Lock()
+	isNew, err := r.claimLocked(id, force)
+	var full *frameWriter
+	if isNew {
+		full = r.addToFrameLocked(id, data, open)
+	}
+	r.mu.Unlock()
+	if !isNew {
+		return SaveResult{}, err
+	}
+	if full != nil {
+		if err := seal(ctx, full); err != nil {
+			return SaveResult{}, err
+		}
+	}
+	return SaveResult{New: true}, nil
+}
+
+// claimLocked marks a chunk as on its way into a pack and reports true, unless a write
+// has failed (its error), the chunk is already on its way, or (without force) the
+// index has it. r.mu is held.
+func (r *Repository) claimLocked(id chunk.ID, force bool) (bool, error) {
+	if r.failed != nil {
+		return false, r.failed
+	}
+	if _, busy := r.inflight[id]; busy || !force && r.idx.Has(id) {
+		return false, nil
+	}
+	r.inflight[id] = struct{}{}
+	return true, nil
+}
+
+// addToFrameLocked adds a chunk to the open frame *open and returns a frame that is
+// now full, to be sealed outside the lock: *open itself, or a frame of the chunk's
+// own when the chunk alone fills one. r.mu is held.
+func (r *Repository) addToFrameLocked(id chunk.ID, data []byte, open **frameWriter) (full *frameWriter) {
+	if len(data) >= frameTarget {
+		full = &frameWriter{}
+		full.add(id, data)
+		return full
+	}
+	if *open == nil {
+		*open = r.newFrame()
+	}
+	(*open).add(id, data)
+	if len((*open).raw) >= frameTarget {
+		full, *open = *open, nil
+	}
+	return full
+}
+
+func (r *Repository) newFrame() *frameWriter {
+	if f, ok := r.frames.get(); ok {
+		f.raw, f.entries = f.raw[:0], f.entries[:0]
+		return f
+	}
+	return &frameWriter{raw: make([]byte, 0, 2*frameTarget)}
+}
+
+// sealFrame compresses a frame, adds it to the open pack, and uploads the pack when
+// it is full. Compression runs outside the lock, on the caller's goroutine.
+func (r *Repository) sealFrame(ctx context.Context, f *frameWriter) error {
+	buf, ok := r.bufs.get()
+	if !ok {
+		buf = new([]byte)
+	}
+	*buf = r.encodeFrame(f, (*buf)[:0])
+	refs := f.entries
+	for i := range refs {
+		refs[i].Frame, refs[i].FrameLen = 0, uint32(len(*buf))
+	}
+	err := r.addSection(ctx, *buf, refs)
+	r.bufs.put(buf)
+	r.recycle(f)
+	return err
+}
+
+func (r *Repository) recycle(f *frameWriter) {
+	if cap(f.raw) <= 4*frameTarget {
+		r.frames.put(f)
+	}
+}
+
+// encodeFrame appends the stored form of f to dst: compressed, and sealed in an
+// encrypted repository.
+// The frame is compressed straight into dst and sealed where it lies.
+func (r *Repository) encodeFrame(f *frameWriter, dst []byte) []byte {
+	if r.box == nil {
+		return f.seal(dst)
+	}
+	start := len(dst)
+	dst = slices.Grow(dst, sealOverhead+1+len(f.raw)+len(f.raw)>>7+64)[:start+chacha20poly1305.NonceSizeX]
+	dst = f.seal(dst)
+	return r.box.sealAt(dst, start, nil)
+}
+
+// addSection appends stored frames (refs' Frame offsets relative to section) to the
+// open pack in one piece, and uploads the pack when it is full.
+func (r *Repository) addSection(ctx context.Context, section []byte, refs []BlobRef) error {
+	r.mu.Lock()
+	if r.pack == nil {
+		r.pack = r.newPack()
+	}
+	r.pack.addSection(section, refs)
+	var full *packWriter
+	if r.pack.size() >= r.cfg.PackSize {
+		full, r.pack = r.pack, nil
+	}
+	r.mu.Unlock()
+	if full != nil {
+		return r.uploadLater(ctx, full)
+	}
+	return nil
+}
+
+func (r *Repository) newPack() *packWriter {
+	if p, ok := r.packs.get(); ok {
+		p.buf = p.buf[:headerSize]
+		p.entries = p.entries[:0]
+		return p
+	}
+	return newPackWriter(r.cfg.PackSize, r.box)
+}
