@@ -43,7 +43,10 @@ var restOps = []struct {
 	name string
 	call func(ctx context.Context, be transport.Backend) error
 }{
-	{"load", func(ctx context.Context, be transport.Backend) error { _, err := transport.LoadAll(ctx, be, object("x")); return err }},
+	{"load", func(ctx context.Context, be transport.Backend) error {
+		_, err := transport.LoadAll(ctx, be, object("x"))
+		return err
+	}},
 	{"save", func(ctx context.Context, be transport.Backend) error { return be.Save(ctx, object("x"), []byte("x")) }},
 	{"stat", func(ctx context.Context, be transport.Backend) error { _, err := be.Stat(ctx, object("x")); return err }},
 	{"list", func(ctx context.Context, be transport.Backend) error {
