@@ -6,7 +6,7 @@
 // permanent, the caller's context is not done, and retries are left: at most
 // Options.Max retries per call, so one call sends at most Max+1 requests for the
 // operation (and no more whatever the failure), with a backoff between them
-// (transport.Backoff: exponential, full jitter, capped at WaitMax).
+// (exponential, with full jitter, capped at WaitMax).
 //
 // Save is repeated with the same bytes. Stat is repeated as it is. Remove that
 // failed and then finds the object gone counts as done: the earlier attempt removed
@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"cairn/transport"
@@ -119,6 +120,17 @@ func (b *Backend) retry(ctx context.Context, fn func(attempt int) error) error {
 	}
 }
 
+// backoff is the wait before retry number attempt (from 0): minWait/2, and a random
+// time up to minWait*2^attempt or maxWait, whichever is less ("full jitter"), so that
+// clients that failed together do not retry together.
+func backoff(minWait, maxWait time.Duration, attempt int) time.Duration {
+	ceil := minWait << min(attempt, 30)
+	if ceil <= 0 || ceil > maxWait {
+		ceil = maxWait
+	}
+	return minWait/2 + time.Duration(rand.Int64N(int64(ceil)))
+}
+
 // stop is an error that ends retry at once, handed back as s.err: the error of a
 // caller's callback, which is no failure of the storage.
 type stop struct{ err error }
@@ -127,7 +139,7 @@ func (s *stop) Error() string { return s.err.Error() }
 
 // wait sleeps the backoff before retry number attempt (from 0).
 func (b *Backend) wait(ctx context.Context, attempt int) error {
-	return b.sleep(ctx, transport.Backoff(b.opt.WaitMin, b.opt.WaitMax, attempt))
+	return b.sleep(ctx, backoff(b.opt.WaitMin, b.opt.WaitMax, attempt))
 }
 
 // exhausted says how often a transient error was met; it stays the same error for

@@ -370,3 +370,24 @@ func TestDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestBackoff: waits grow with the attempt, never past the cap, and vary.
+func TestBackoff(t *testing.T) {
+	const lo, hi = 100 * time.Millisecond, 2 * time.Second
+	for _, tc := range []struct {
+		attempt int
+		ceil    time.Duration
+	}{{0, lo}, {1, 2 * lo}, {3, 8 * lo}, {5, hi}, {40, hi}, {1000, hi}} {
+		seen := map[time.Duration]bool{}
+		for range 200 {
+			d := backoff(lo, hi, tc.attempt)
+			if d < lo/2 || d >= lo/2+tc.ceil {
+				t.Fatalf("attempt %d: waited %v, want [%v, %v)", tc.attempt, d, lo/2, lo/2+tc.ceil)
+			}
+			seen[d] = true
+		}
+		if len(seen) < 100 {
+			t.Errorf("attempt %d: %d different waits of 200", tc.attempt, len(seen))
+		}
+	}
+}
