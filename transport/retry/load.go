@@ -123,20 +123,17 @@ func (r *resumer) segment() (*segment, error) {
 // opens the next one at the first byte not read.
 func (r *resumer) Read(p []byte) (int, error) {
 	for r.err == nil {
-		if r.size >= 0 && r.read == r.size && len(p) > 0 {
-			// Everything announced has arrived; the segment ends as it will.
-			n, err := r.seg.rd.Read(p)
-			if n > 0 {
-				r.err = fmt.Errorf("load %s: more than the %d bytes announced", r.h, r.size)
-				return 0, r.err
-			}
-			if err != nil && err != io.EOF {
-				return 0, err
-			}
-			return 0, io.EOF
+		if r.size >= 0 && r.read == r.size {
+			return r.atEnd(p)
 		}
 		n, err := r.seg.rd.Read(p)
 		r.read += int64(n)
+		if r.size >= 0 && r.read > r.size {
+			n -= int(r.read - r.size)
+			r.read = r.size
+			r.err = fmt.Errorf("load %s: more than the %d bytes announced", r.h, r.size)
+			return n, r.err
+		}
 		if err == nil || err == io.EOF {
 			return n, err
 		}
@@ -155,6 +152,20 @@ func (r *resumer) Read(p []byte) (int, error) {
 		}
 	}
 	return 0, r.err
+}
+
+// atEnd reads on once every byte announced has arrived: the end, whatever the
+// connection does next, unless more bytes come.
+func (r *resumer) atEnd(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var one [1]byte
+	if n, _ := r.seg.rd.Read(one[:]); n > 0 {
+		r.err = fmt.Errorf("load %s: more than the %d bytes announced", r.h, r.size)
+		return 0, r.err
+	}
+	return 0, io.EOF
 }
 
 // finish ends the segment fn read, returning the wrapped Load's own error once its

@@ -14,7 +14,8 @@
 // again. Load calls its callback once: a load that fails before the callback has its
 // reader is asked for again, and a body cut short while the callback reads it is
 // asked for again from the byte where it stopped, so the callback reads one unbroken
-// stream (see Load).
+// stream (see Load). The wrapped backend must call Load's callback in the goroutine
+// that called Load, as every cairn transport does.
 package retry
 
 import (

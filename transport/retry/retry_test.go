@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"cairn/transport"
@@ -388,6 +389,33 @@ func TestBackoff(t *testing.T) {
 		}
 		if len(seen) < 100 {
 			t.Errorf("attempt %d: %d different waits of 200", tc.attempt, len(seen))
+		}
+	}
+}
+
+// overlong announces fewer bytes than its loads hold.
+type overlong struct{ *mem.Backend }
+
+func (o overlong) Load(ctx context.Context, h transport.Handle, length int, offset int64, fn func(io.Reader) error) error {
+	return o.Backend.Load(ctx, h, length, offset, func(rd io.Reader) error { return fn(sized{rd, 100}) })
+}
+
+// TestLoadMoreThanAnnounced: a body that holds more than its answer announced fails
+// the read, however it is read.
+func TestLoadMoreThanAnnounced(t *testing.T) {
+	be, _ := newRetry(overlong{filled(t)}, 3)
+	for name, read := range map[string]func(io.Reader) ([]byte, error){
+		"io.ReadAll": io.ReadAll, "transport.ReadAll": transport.ReadAll,
+		"one byte at a time": func(rd io.Reader) ([]byte, error) { return io.ReadAll(iotest.OneByteReader(rd)) },
+	} {
+		var got []byte
+		err := be.Load(t.Context(), dataH, 0, 0, func(rd io.Reader) error {
+			var err error
+			got, err = read(rd)
+			return err
+		})
+		if err == nil || len(got) > 100 {
+			t.Errorf("%s: read %d bytes of an answer announcing 100: %v", name, len(got), err)
 		}
 	}
 }
