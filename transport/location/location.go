@@ -87,7 +87,8 @@ func Create(ctx context.Context, s string, opt Options) (transport.Backend, erro
 // connect opens the backend and composes the wrappers around it, in one place. From
 // the inside out: the transport; the bandwidth limit, so that every attempt is paced;
 // for a remote location the retries (the one layer that retries: rest and s3 send
-// each request once); the cache, outermost, since what it has costs no request.
+// each request once); the cache, outermost, since what it has costs no request. The
+// caller counts bytes by wrapping what Open returns in a count.Backend.
 func connect(ctx context.Context, s string, create bool, opt Options) (transport.Backend, error) {
 	loc, err := Parse(s)
 	if err != nil {
