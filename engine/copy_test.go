@@ -20,6 +20,7 @@ import (
 	"cairn/transport/local"
 	"cairn/transport/rest"
 	"cairn/transport/rest/resttest"
+	"cairn/transport/retry"
 	"cairn/transport/s3"
 	"cairn/transport/s3/miniotest"
 )
@@ -283,12 +284,12 @@ func TestCopyResumesAfterServerKill(t *testing.T) {
 	ctx := context.Background()
 	src := newCopySource(t, 8<<20)
 	srv := resttest.Start(t, "--no-auth")
-	quick := rest.Options{RetryMax: 1, RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond}
-	be, err := rest.Open(srv.URL+"repo", quick)
+	raw, err := rest.Open(srv.URL+"repo", rest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := be.Create(ctx); err != nil {
+	be := retry.New(raw, retry.Options{Max: 1, WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond})
+	if err := be.Do(ctx, raw.Create); err != nil {
 		t.Fatal(err)
 	}
 	encryptedRepo(t, be, "target password", 128<<10)

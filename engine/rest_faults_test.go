@@ -21,6 +21,7 @@ import (
 	"cairn/repo"
 	"cairn/transport/rest"
 	"cairn/transport/rest/resttest"
+	"cairn/transport/retry"
 )
 
 // faultProxy stands between cairn and rest-server and misbehaves as told.
@@ -67,7 +68,7 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // every earlier snapshot restores byte for byte, check passes, and the next backup on
 // a healthy server succeeds.
 func TestRestFaults(t *testing.T) {
-	fast := rest.Options{RetryMax: 8, RetryWaitMin: time.Millisecond, RetryWaitMax: 20 * time.Millisecond}
+	fast := retry.Options{Max: 8, WaitMin: time.Millisecond, WaitMax: 20 * time.Millisecond}
 	cases := []struct {
 		name      string
 		flags     []string
@@ -123,7 +124,8 @@ func TestRestFaults(t *testing.T) {
 			if tc.badCreds {
 				password = "wrong"
 			}
-			faulty, _ := rest.Open(repoURL(password), fast)
+			faultyRaw, _ := rest.Open(repoURL(password), rest.Options{})
+			faulty := retry.New(faultyRaw, fast)
 			_, err := func() (*repo.Snapshot, error) {
 				r2, err := repo.Open(ctx, faulty)
 				if err != nil {

@@ -17,6 +17,7 @@ import (
 	"cairn/transport"
 	"cairn/transport/rest"
 	"cairn/transport/rest/resttest"
+	"cairn/transport/retry"
 )
 
 // onSave calls fn before the n-th save of a pack.
@@ -38,13 +39,14 @@ func (o *onSave) Save(ctx context.Context, h transport.Handle, data []byte) erro
 // comes back. The backup fails with the connection error; every earlier snapshot still
 // restores byte for byte, check finds nothing wrong, and the next backup succeeds.
 // restRepo makes a repository on a REST server.
-func restRepo(t *testing.T, u string, opt rest.Options) (*rest.Backend, *repo.Repository) {
+func restRepo(t *testing.T, u string, opt retry.Options) (*retry.Backend, *repo.Repository) {
 	t.Helper()
-	be, err := rest.Open(u, opt)
+	raw, err := rest.Open(u, rest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := be.Create(context.Background()); err != nil {
+	be := retry.New(raw, opt)
+	if err := be.Do(context.Background(), raw.Create); err != nil {
 		t.Fatal(err)
 	}
 	cfg := testConfig(t)
@@ -58,7 +60,7 @@ func restRepo(t *testing.T, u string, opt rest.Options) (*rest.Backend, *repo.Re
 
 func TestRestServerKilledMidBackup(t *testing.T) {
 	srv := resttest.Start(t, "--no-auth")
-	be, r := restRepo(t, srv.URL+"repo", rest.Options{RetryMax: 2, RetryWaitMin: time.Millisecond, RetryWaitMax: 10 * time.Millisecond})
+	be, r := restRepo(t, srv.URL+"repo", retry.Options{Max: 2, WaitMin: time.Millisecond, WaitMax: 10 * time.Millisecond})
 	ctx := context.Background()
 	now := clock()
 	db := generate(t, 4<<20, 21)

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"time"
 )
 
@@ -83,7 +82,8 @@ type Backend interface {
 	// content succeeds; objects are never modified in place.
 	Save(ctx context.Context, h Handle, data []byte) error
 	// Load calls fn with a reader over length bytes of the object starting at offset.
-	// length 0 means up to the end. fn must not keep the reader after it returns.
+	// length 0 means up to the end. fn is called once at most, and must not keep the
+	// reader after it returns; its error is returned as it is.
 	// A missing object gives an error for which IsNotExist is true.
 	Load(ctx context.Context, h Handle, length int, offset int64, fn func(rd io.Reader) error) error
 	// Stat returns the size of an object.
@@ -246,17 +246,6 @@ func LoadRange(ctx context.Context, b Backend, h Handle, length int, offset int6
 	return buf, nil
 }
 
-// Backoff is the wait before retry number attempt (from 0) of the remote transports: a
-// random time up to min*2^attempt, capped at max ("full jitter"), so that clients that
-// failed together do not retry together.
-func Backoff(minWait, maxWait time.Duration, attempt int) time.Duration {
-	ceil := minWait << min(attempt, 30)
-	if ceil <= 0 || ceil > maxWait {
-		ceil = maxWait
-	}
-	return minWait/2 + time.Duration(rand.Int64N(int64(ceil)))
-}
-
 // ListConfig lists the config object, if there is one: List of kind Config for backends
 // that keep it as a single named object.
 func ListConfig(ctx context.Context, b Backend, fn func(FileInfo) error) error {
@@ -283,7 +272,8 @@ func Sleep(ctx context.Context, d time.Duration) error {
 }
 
 // ShortBody marks a response body that ended before its length, or whose reading
-// failed midway: the remote transports retry such a read.
+// failed midway: the remote transports call it transient, and package retry asks for
+// the rest of the object from where it stopped.
 type ShortBody struct{ Err error }
 
 func (s *ShortBody) Error() string { return "response body cut short: " + s.Err.Error() }

@@ -17,6 +17,7 @@ import (
 	"cairn/transport/limit"
 	"cairn/transport/local"
 	"cairn/transport/rest"
+	"cairn/transport/retry"
 	"cairn/transport/s3"
 )
 
@@ -66,10 +67,11 @@ func Remote(s string) bool {
 
 // Options apply to every location.
 type Options struct {
-	Connections   int    // parallel connections to a server; the transport's default when 0
-	LimitUpload   int64  // bytes per second; none when 0
-	LimitDownload int64  // bytes per second; none when 0
-	CacheDir      string // local copies of a remote repository's index files and manifests; none when empty
+	Connections   int           // parallel connections to a server; the transport's default when 0
+	LimitUpload   int64         // bytes per second; none when 0
+	LimitDownload int64         // bytes per second; none when 0
+	CacheDir      string        // local copies of a remote repository's index files and manifests; none when empty
+	Retry         retry.Options // how a remote repository's transient failures are retried; the defaults when zero
 }
 
 // Open connects to an existing location.
@@ -82,55 +84,80 @@ func Create(ctx context.Context, s string, opt Options) (transport.Backend, erro
 	return connect(ctx, s, true, opt)
 }
 
-// connect opens the backend and composes the wrappers around it, in one place.
+// connect opens the backend and composes the wrappers around it, in one place. From
+// the inside out: the transport; the bandwidth limit, so that every attempt is paced;
+// for a remote location the retries (the one layer that retries: rest and s3 send
+// each request once); the cache, outermost, since what it has costs no request. The
+// caller counts bytes by wrapping what Open returns in a count.Backend.
 func connect(ctx context.Context, s string, create bool, opt Options) (transport.Backend, error) {
-	be, err := open(ctx, s, create, opt)
-	if err != nil {
-		return nil, err
-	}
-	if opt.LimitUpload > 0 || opt.LimitDownload > 0 {
-		be = limit.New(be, opt.LimitUpload, opt.LimitDownload)
-	}
-	if opt.CacheDir != "" && Remote(s) {
-		// Outermost: what the cache has costs no bandwidth.
-		return cache.New(be, opt.CacheDir)
-	}
-	return be, nil
-}
-
-func open(ctx context.Context, s string, create bool, opt Options) (transport.Backend, error) {
 	loc, err := Parse(s)
 	if err != nil {
 		return nil, err
 	}
-	if loc.Scheme == "s3" {
+	if loc.Scheme == "local" {
+		be, err := openLocal(loc.Path, create)
+		if err != nil {
+			return nil, err
+		}
+		if opt.LimitUpload > 0 || opt.LimitDownload > 0 {
+			return limit.New(be, opt.LimitUpload, opt.LimitDownload), nil
+		}
+		return be, nil
+	}
+	raw, prepare, err := openRemote(loc, create, opt)
+	if err != nil {
+		return nil, err
+	}
+	var be transport.Backend = raw
+	if opt.LimitUpload > 0 || opt.LimitDownload > 0 {
+		be = limit.New(be, opt.LimitUpload, opt.LimitDownload)
+	}
+	rb := retry.New(be, opt.Retry)
+	if err := rb.Do(ctx, prepare); err != nil {
+		raw.Close()
+		return nil, err
+	}
+	be = rb
+	if opt.CacheDir != "" {
+		c, err := cache.New(be, opt.CacheDir)
+		if err != nil {
+			raw.Close()
+			return nil, err
+		}
+		return c, nil
+	}
+	return be, nil
+}
+
+// openRemote prepares a client for a rest: or s3: location, and returns what checks
+// (Open) or makes (Create) the repository there, for the caller to run with retries.
+func openRemote(loc Location, create bool, opt Options) (transport.Backend, func(context.Context) error, error) {
+	switch loc.Scheme {
+	case "s3":
 		be, err := s3.Open(loc.Path, s3.Options{Connections: opt.Connections})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		check := be.Ping
 		if create {
-			check = be.Create
+			return be, be.Create, nil
 		}
-		if err := check(ctx); err != nil {
-			be.Close()
-			return nil, err
-		}
-		return be, nil
-	}
-	if loc.Scheme == "rest" {
+		return be, be.Ping, nil
+	case "rest":
 		be, err := rest.Open(loc.Path, rest.Options{Connections: opt.Connections})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if create {
-			if err := be.Create(ctx); err != nil {
-				return nil, err
-			}
+			return be, be.Create, nil
 		}
-		return be, nil
+		return be, func(context.Context) error { return nil }, nil
 	}
-	p, err := filepath.Abs(loc.Path)
+	return nil, nil, fmt.Errorf("repository location: unknown scheme %q", loc.Scheme)
+}
+
+// openLocal opens or creates a repository folder.
+func openLocal(path string, create bool) (transport.Backend, error) {
+	p, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}

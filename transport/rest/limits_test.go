@@ -56,7 +56,7 @@ func TestListingWithoutEnd(t *testing.T) {
 			srv := &endlessListing{announce: tc.announce}
 			hs := httptest.NewServer(srv)
 			defer hs.Close()
-			be := newRepoAt(t, hs.URL+"/repo", rest.Options{MaxListBytes: limit, RetryMax: -1})
+			be := newRepoAt(t, hs.URL+"/repo", rest.Options{MaxListBytes: limit})
 			defer be.Close()
 			listed := 0
 			err := be.List(context.Background(), transport.Data, func(transport.FileInfo) error {

@@ -2,9 +2,12 @@
 // version 2 (rest-server, for one): objects are /config and /<kind>/<name>, uploaded with
 // POST, read with GET and a Range header, listed with GET /<kind>/ as JSON.
 //
-// Retries live here, once: go-retryablehttp repeats requests that failed on the
-// connection or with 429 or a 5xx (but 501 and 507) with exponential backoff and full
-// jitter; every other answer is final.
+// Every request is sent once. The HTTP client is go-retryablehttp with its own retries
+// switched off (RetryMax 0 and a CheckRetry that never retries), so that exactly one
+// layer retries: package transport/retry, which location.Open wraps around this
+// backend. What it retries is what IsPermanent calls transient: a failure on the
+// connection, 429, a 5xx but 501 and 507, and a response body cut short; every other
+// answer is final.
 package rest
 
 import (
@@ -29,9 +32,6 @@ import (
 // Options tune the client.
 type Options struct {
 	Connections   int           // parallel connections to the server; 5 when 0
-	RetryMax      int           // retries of a transient failure; 5 when 0, none when negative
-	RetryWaitMin  time.Duration // first backoff; 200 ms when 0
-	RetryWaitMax  time.Duration // longest backoff; 10 s when 0
 	HeaderTimeout time.Duration // longest wait for a response's headers; 60 s when 0
 	MaxListBytes  int64         // the longest listing read; DefaultMaxListBytes when 0
 	Transport     http.RoundTripper
@@ -98,15 +98,6 @@ func Open(rawURL string, opt Options) (*Backend, error) {
 	if opt.Connections <= 0 {
 		opt.Connections = 5
 	}
-	if opt.RetryMax == 0 {
-		opt.RetryMax = 5
-	}
-	if opt.RetryWaitMin == 0 {
-		opt.RetryWaitMin = 200 * time.Millisecond
-	}
-	if opt.RetryWaitMax == 0 {
-		opt.RetryWaitMax = 10 * time.Second
-	}
 	if opt.HeaderTimeout == 0 {
 		opt.HeaderTimeout = 60 * time.Second
 	}
@@ -127,37 +118,15 @@ func Open(rawURL string, opt Options) (*Backend, error) {
 	c := retryablehttp.NewClient()
 	c.HTTPClient = &http.Client{Transport: rt}
 	c.Logger = nil
-	c.RetryMax = max(opt.RetryMax, 0)
-	c.RetryWaitMin, c.RetryWaitMax = opt.RetryWaitMin, opt.RetryWaitMax
-	c.Backoff = jitterBackoff
-	c.CheckRetry = checkRetry
+	c.RetryMax = 0 // package retry retries, around this backend
+	c.CheckRetry = sendOnce
 	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
 	return &Backend{base: u, user: user, client: c, location: "rest:" + u.String(), maxList: opt.MaxListBytes}, nil
 }
 
-// jitterBackoff is transport.Backoff in retryablehttp's shape.
-func jitterBackoff(minWait, maxWait time.Duration, attempt int, _ *http.Response) time.Duration {
-	return transport.Backoff(minWait, maxWait, attempt)
-}
-
-// checkRetry retries connection failures, 429 and 5xx except 501 and 507.
-func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	if ctx.Err() != nil {
-		return false, ctx.Err()
-	}
-	if err != nil {
-		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
-	}
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests:
-		return true, nil
-	case resp.StatusCode == http.StatusNotImplemented, resp.StatusCode == http.StatusInsufficientStorage:
-		return false, nil
-	case resp.StatusCode >= 500:
-		return true, nil
-	}
-	return false, nil
-}
+// sendOnce is the client's retry policy: none. The request's answer, or its error, is
+// handed back as it is.
+func sendOnce(context.Context, *http.Response, error) (bool, error) { return false, nil }
 
 // redact removes a password from a URL for messages.
 func redact(raw string) string {
@@ -261,36 +230,14 @@ func (b *Backend) Save(ctx context.Context, h transport.Handle, data []byte) err
 	return &StatusError{Op: "save", Handle: h, Status: resp.StatusCode}
 }
 
-// Load implements transport.Backend. A body cut short on the way (a dropped
-// connection, a proxy timing out) is requested again: fn is called once more with a
-// fresh reader, so it must start over each time it is called, as the helpers in
-// package transport do.
+// Load implements transport.Backend. A body cut short on the way fails the read with
+// an error wrapping transport.ShortBody, which IsPermanent calls transient: package
+// retry asks for the rest.
 func (b *Backend) Load(ctx context.Context, h transport.Handle, length int, offset int64, fn func(io.Reader) error) error {
 	if err := check(ctx, "load", h); err != nil {
 		return err
 	}
-	return b.retryShort(ctx, "load "+h.String(), func() error { return b.load(ctx, h, length, offset, fn) })
-}
-
-// retryShort repeats fn while it fails on a response body cut short, with the same
-// backoff as the request retries.
-func (b *Backend) retryShort(ctx context.Context, what string, fn func() error) error {
-	var err error
-	for attempt := 0; ; attempt++ {
-		err = fn()
-		var short *transport.ShortBody
-		if !errors.As(err, &short) || attempt >= b.client.RetryMax {
-			break
-		}
-		if werr := transport.Sleep(ctx, jitterBackoff(b.client.RetryWaitMin, b.client.RetryWaitMax, attempt, nil)); werr != nil {
-			return werr
-		}
-	}
-	var short *transport.ShortBody
-	if errors.As(err, &short) {
-		return fmt.Errorf("%s: the response was cut short: %w", what, io.ErrUnexpectedEOF)
-	}
-	return err
+	return b.load(ctx, h, length, offset, fn)
 }
 
 func (b *Backend) load(ctx context.Context, h transport.Handle, length int, offset int64, fn func(io.Reader) error) error {
@@ -379,20 +326,7 @@ func (b *Backend) List(ctx context.Context, k transport.Kind, fn func(transport.
 	if err := (transport.Handle{Kind: k, Name: strings.Repeat("0", 64)}).Valid(); err != nil {
 		return fmt.Errorf("list: %w", err)
 	}
-	h := transport.Handle{Kind: k}
-	var items []transport.FileInfo
-	err := b.retryShort(ctx, "list "+string(k), func() error {
-		resp, err := b.do(ctx, http.MethodGet, b.url(h), nil, http.Header{"Accept": {"application/vnd.x.restic.rest.v2"}})
-		if err != nil {
-			return fmt.Errorf("list %s: %w", k, err)
-		}
-		defer drain(resp)
-		if resp.StatusCode != http.StatusOK {
-			return &StatusError{Op: "list", Handle: h, Status: resp.StatusCode}
-		}
-		items, err = b.readListing(k, resp)
-		return err
-	})
+	items, err := b.list(ctx, k)
 	if err != nil {
 		return err
 	}
@@ -402,6 +336,20 @@ func (b *Backend) List(ctx context.Context, k transport.Kind, fn func(transport.
 		}
 	}
 	return nil
+}
+
+// list reads the listing of kind k whole.
+func (b *Backend) list(ctx context.Context, k transport.Kind) ([]transport.FileInfo, error) {
+	h := transport.Handle{Kind: k}
+	resp, err := b.do(ctx, http.MethodGet, b.url(h), nil, http.Header{"Accept": {"application/vnd.x.restic.rest.v2"}})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", k, err)
+	}
+	defer drain(resp)
+	if resp.StatusCode != http.StatusOK {
+		return nil, &StatusError{Op: "list", Handle: h, Status: resp.StatusCode}
+	}
+	return b.readListing(k, resp)
 }
 
 // readListing decodes a v2 listing, [{"name": ..., "size": ...}, ...], keeping the
@@ -478,22 +426,35 @@ func (b *Backend) Remove(ctx context.Context, h transport.Handle) error {
 // IsNotExist implements transport.Backend.
 func (b *Backend) IsNotExist(err error) bool { return errors.Is(err, transport.ErrNotExist) }
 
-// IsPermanent implements transport.Backend: a final answer from the server, an invalid
-// request, or a cancelled context; connection failures that outlasted the retries
-// are not.
+// IsPermanent implements transport.Backend. Transient, and so retried by package
+// retry: 429 and 5xx answers but 501 and 507, a response body cut short, and failures
+// on the connection but those no retry mends (a certificate the client does not
+// trust, too many redirects, a malformed URL), as go-retryablehttp's policy judges
+// them. Everything else is permanent: the server's other answers, a cancelled
+// context, an invalid request, a listing or range the server got wrong.
 func (b *Backend) IsPermanent(err error) bool {
-	var se *StatusError
-	if errors.As(err, &se) {
-		return se.Status < 500 && se.Status != http.StatusTooManyRequests || se.Status == http.StatusInsufficientStorage || se.Status == http.StatusNotImplemented
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
+	if err == nil {
 		return false
 	}
-	return errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "invalid handle") || strings.Contains(err.Error(), "negative range")
+	if se, ok := errors.AsType[*StatusError](err); ok {
+		transient := se.Status == http.StatusTooManyRequests ||
+			se.Status >= 500 && se.Status != http.StatusNotImplemented && se.Status != http.StatusInsufficientStorage
+		return !transient
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, transport.ErrTooLarge) {
+		return true
+	}
+	if _, ok := errors.AsType[*transport.ShortBody](err); ok {
+		return false
+	}
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		retry, _ := retryablehttp.DefaultRetryPolicy(context.Background(), nil, ue)
+		return !retry
+	}
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return false
+	}
+	return true
 }
 
 // Close implements transport.Backend.

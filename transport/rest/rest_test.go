@@ -25,6 +25,7 @@ import (
 	"cairn/transport"
 	"cairn/transport/rest"
 	"cairn/transport/rest/resttest"
+	"cairn/transport/retry"
 	"cairn/transport/transporttest"
 )
 
@@ -43,9 +44,28 @@ func newRepo(t *testing.T, base string, opt rest.Options) *rest.Backend {
 	return be
 }
 
+// newRetried makes a fresh repository on a server that may fail, behind the retry layer.
+func newRetried(t *testing.T, base string, opt retry.Options) *retry.Backend {
+	t.Helper()
+	raw, err := rest.Open(fmt.Sprintf("%srepo%d", base, repoCount.Add(1)), rest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	be := retry.New(raw, opt)
+	if err := be.Do(t.Context(), raw.Create); err != nil {
+		t.Fatal(err)
+	}
+	return be
+}
+
 func TestConformance(t *testing.T) {
 	srv := resttest.Start(t, "--no-auth")
-	transporttest.Run(t, func(t *testing.T) transport.Backend { return newRepo(t, srv.URL, rest.Options{}) })
+	t.Run("raw", func(t *testing.T) {
+		transporttest.Run(t, func(t *testing.T) transport.Backend { return newRepo(t, srv.URL, rest.Options{}) })
+	})
+	t.Run("retry", func(t *testing.T) {
+		transporttest.Run(t, func(t *testing.T) transport.Backend { return newRetried(t, srv.URL, retry.Options{}) })
+	})
 }
 
 // htpasswd writes a rest-server password file with a {SHA} entry.
@@ -164,7 +184,7 @@ func TestRetriesTransientFaults(t *testing.T) {
 	proxy := &flaky{next: httputil.NewSingleHostReverseProxy(target), rng: rand.New(rand.NewPCG(1, 2)), share: 0.2}
 	hs := httptest.NewServer(proxy)
 	defer hs.Close()
-	be := newRepo(t, hs.URL+"/", rest.Options{RetryWaitMin: time.Millisecond, RetryWaitMax: 5 * time.Millisecond, RetryMax: 10})
+	be := newRetried(t, hs.URL+"/", retry.Options{WaitMin: time.Millisecond, WaitMax: 5 * time.Millisecond, Max: 10})
 	ctx := context.Background()
 	for i := range 50 {
 		data := fmt.Sprintf("object %d", i)
@@ -181,7 +201,7 @@ func TestRetriesTransientFaults(t *testing.T) {
 	}
 	// With no retries left, a 503 is reported as transient.
 	proxy.share = 1
-	noRetry := newRepoAt(t, hs.URL+"/repo-noretry", rest.Options{RetryMax: -1})
+	noRetry := newRepoAt(t, hs.URL+"/repo-noretry", rest.Options{})
 	err := noRetry.Save(ctx, object("z"), []byte("z"))
 	if err == nil || noRetry.IsPermanent(err) {
 		t.Fatalf("503 without retries: %v (permanent %v)", err, noRetry.IsPermanent(err))

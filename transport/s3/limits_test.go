@@ -74,7 +74,7 @@ func TestListingBounded(t *testing.T) {
 			hs := httptest.NewServer(srv)
 			defer hs.Close()
 			be, err := s3.Open(hs.URL+"/bucket", s3.Options{AccessKeyID: "k", SecretAccessKey: "s", Region: "us-east-1",
-				RetryMax: -1, MaxList: 5000})
+				MaxList: 5000})
 			if err != nil {
 				t.Fatal(err)
 			}

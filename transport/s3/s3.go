@@ -7,10 +7,11 @@
 // AWS_SESSION_TOKEN when set), the region from AWS_REGION or AWS_DEFAULT_REGION (asked
 // of the server when neither is set). They never appear in Location or in errors.
 //
-// Retries live here, once: the S3 client's own are turned off, and an operation that
-// failed on the connection, with a 5xx (but 501), 408, 429 or a throttling code such as
-// SlowDown, or with an upload the server found corrupted (BadDigest), is repeated with
-// exponential backoff and full jitter. Every other answer is final: AccessDenied,
+// Every request is sent once: the S3 client's own retries are turned off, and package
+// transport/retry, which location.Open wraps around this backend, repeats what
+// IsPermanent calls transient: a failure on the connection, a 5xx (but 501), 408, 429
+// or a throttling code such as SlowDown, an upload the server found corrupted
+// (BadDigest), a response body cut short. Every other answer is final: AccessDenied,
 // SignatureDoesNotMatch, InvalidAccessKeyId, NoSuchBucket and the like.
 //
 // Uploads carry a Content-MD5 header, so the server rejects a body that changed on the
@@ -42,9 +43,6 @@ import (
 // Options tune the client. Credentials and region left empty come from the environment.
 type Options struct {
 	Connections   int           // parallel connections to the server; 5 when 0
-	RetryMax      int           // retries of a transient failure; 5 when 0, none when negative
-	RetryWaitMin  time.Duration // first backoff; 200 ms when 0
-	RetryWaitMax  time.Duration // longest backoff; 10 s when 0
 	HeaderTimeout time.Duration // longest wait for a response's headers; 60 s when 0
 	MaxList       int           // most objects one listing reports; transport.MaxList when 0
 	Transport     http.RoundTripper
@@ -72,8 +70,7 @@ type Backend struct {
 
 var _ transport.Backend = (*Backend)(nil)
 
-// Error is a final answer of the server other than success, or a transient one that
-// outlasted the retries.
+// Error is an answer of the server other than success.
 type Error struct {
 	Op      string // "save data/0123…", "create bucket", …
 	Status  int    // HTTP status; 0 when unknown
@@ -189,16 +186,6 @@ func Open(rawURL string, opt Options) (*Backend, error) {
 	if opt.Connections <= 0 {
 		opt.Connections = 5
 	}
-	if opt.RetryMax == 0 {
-		opt.RetryMax = 5
-	}
-	opt.RetryMax = max(opt.RetryMax, 0)
-	if opt.RetryWaitMin == 0 {
-		opt.RetryWaitMin = 200 * time.Millisecond
-	}
-	if opt.RetryWaitMax == 0 {
-		opt.RetryWaitMax = 10 * time.Second
-	}
 	if opt.HeaderTimeout == 0 {
 		opt.HeaderTimeout = 60 * time.Second
 	}
@@ -226,7 +213,7 @@ func Open(rawURL string, opt Options) (*Backend, error) {
 		Secure:     u.Scheme == "https",
 		Transport:  rt,
 		Region:     opt.Region,
-		MaxRetries: 1, // retries are ours
+		MaxRetries: 1, // one attempt: package retry retries
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", location, err)
@@ -241,41 +228,37 @@ func (b *Backend) Location() string { return b.location }
 
 // Create makes the bucket when it does not exist yet (for init).
 func (b *Backend) Create(ctx context.Context) error {
-	return b.retry(ctx, func() error {
-		ok, err := b.client.BucketExists(ctx, b.bucket)
-		if err != nil {
-			return b.wrap("create bucket "+b.bucket, err)
-		}
-		if ok {
-			return nil
-		}
-		err = b.client.MakeBucket(ctx, b.bucket, minio.MakeBucketOptions{Region: b.region})
-		switch minio.ToErrorResponse(err).Code {
-		case "BucketAlreadyOwnedByYou":
-			return nil
-		case "BucketAlreadyExists":
-			// Taken by someone else, or made by us a moment ago: ask again.
-			if ok, err2 := b.client.BucketExists(ctx, b.bucket); err2 == nil && ok {
-				return nil
-			}
-		}
+	ok, err := b.client.BucketExists(ctx, b.bucket)
+	if err != nil {
 		return b.wrap("create bucket "+b.bucket, err)
-	})
+	}
+	if ok {
+		return nil
+	}
+	err = b.client.MakeBucket(ctx, b.bucket, minio.MakeBucketOptions{Region: b.region})
+	switch minio.ToErrorResponse(err).Code {
+	case "BucketAlreadyOwnedByYou":
+		return nil
+	case "BucketAlreadyExists":
+		// Taken by someone else, or made by us a moment ago: ask again.
+		if ok, err2 := b.client.BucketExists(ctx, b.bucket); err2 == nil && ok {
+			return nil
+		}
+	}
+	return b.wrap("create bucket "+b.bucket, err)
 }
 
 // Ping checks that the bucket exists and the credentials may use it. A missing bucket
 // gives an error that matches fs.ErrNotExist.
 func (b *Backend) Ping(ctx context.Context) error {
-	return b.retry(ctx, func() error {
-		ok, err := b.client.BucketExists(ctx, b.bucket)
-		if err != nil {
-			return fmt.Errorf("%s: %w", b.location, b.wrap("open bucket "+b.bucket, err))
-		}
-		if !ok {
-			return &bucketMissing{location: b.location, bucket: b.bucket}
-		}
-		return nil
-	})
+	ok, err := b.client.BucketExists(ctx, b.bucket)
+	if err != nil {
+		return fmt.Errorf("%s: %w", b.location, b.wrap("open bucket "+b.bucket, err))
+	}
+	if !ok {
+		return &bucketMissing{location: b.location, bucket: b.bucket}
+	}
+	return nil
 }
 
 // key is the object name of h.
@@ -300,54 +283,20 @@ func (b *Backend) wrap(op string, err error) error {
 
 // transient reports whether err may go away when the operation is repeated.
 func transient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, transport.ErrTooLarge) {
 		return false
 	}
-	var f *final
-	var re *rangeError
-	if errors.As(err, &f) || errors.As(err, &re) {
+	if _, ok := errors.AsType[*rangeError](err); ok {
 		return false
 	}
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*Error](err); ok {
 		return e.transient()
 	}
-	var short *transport.ShortBody
-	var ue *url.Error
-	var ne net.Error
+	_, short := errors.AsType[*transport.ShortBody](err)
+	_, ue := errors.AsType[*url.Error](err)
+	_, ne := errors.AsType[net.Error](err)
 	// A response cut short (a list's XML, say) shows as io.ErrUnexpectedEOF.
-	return errors.As(err, &short) || errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF)
-}
-
-// final marks an error of the caller's callback: never retried, handed back as it was.
-type final struct{ err error }
-
-func (f *final) Error() string { return f.err.Error() }
-func (f *final) Unwrap() error { return f.err }
-
-// unfinal returns the callback's own error when err is one.
-func unfinal(err error) error {
-	var f *final
-	if errors.As(err, &f) {
-		return f.err
-	}
-	return err
-}
-
-// retry repeats fn while it fails transiently, up to RetryMax times.
-func (b *Backend) retry(ctx context.Context, fn func() error) error {
-	for attempt := 0; ; attempt++ {
-		err := fn()
-		if err == nil || attempt >= b.opt.RetryMax || ctx.Err() != nil || !transient(err) {
-			if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-				err = fmt.Errorf("%w (%v)", ctx.Err(), err)
-			}
-			return err
-		}
-		if werr := transport.Sleep(ctx, transport.Backoff(b.opt.RetryWaitMin, b.opt.RetryWaitMax, attempt)); werr != nil {
-			return fmt.Errorf("%w (after %v)", werr, err)
-		}
-	}
+	return short || ue || ne || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 func check(ctx context.Context, op string, h transport.Handle) error {
@@ -361,7 +310,8 @@ func check(ctx context.Context, op string, h transport.Handle) error {
 }
 
 // Save implements transport.Backend: one PUT of known size with a Content-MD5 header,
-// so a body changed on the way is refused (and sent again).
+// so a body changed on the way is refused (BadDigest, transient: package retry sends it
+// again).
 func (b *Backend) Save(ctx context.Context, h transport.Handle, data []byte) error {
 	if err := check(ctx, "save", h); err != nil {
 		return err
@@ -373,15 +323,13 @@ func (b *Backend) Save(ctx context.Context, h transport.Handle, data []byte) err
 		DisableMultipart:     len(data) <= singlePutMax,
 		PartSize:             64 << 20,
 	}
-	return b.retry(ctx, func() error {
-		_, err := b.client.PutObject(ctx, b.bucket, b.key(h), bytes.NewReader(data), int64(len(data)), opts)
-		return b.wrap("save "+h.String(), err)
-	})
+	_, err := b.client.PutObject(ctx, b.bucket, b.key(h), bytes.NewReader(data), int64(len(data)), opts)
+	return b.wrap("save "+h.String(), err)
 }
 
-// Load implements transport.Backend. A body cut short on the way is requested again:
-// fn is called once more with a fresh reader, so it must start over each time it is
-// called, as the helpers in package transport do.
+// Load implements transport.Backend. A body cut short on the way fails the read with
+// an error wrapping transport.ShortBody, which IsPermanent calls transient: package
+// retry asks for the rest.
 func (b *Backend) Load(ctx context.Context, h transport.Handle, length int, offset int64, fn func(io.Reader) error) error {
 	if err := check(ctx, "load", h); err != nil {
 		return err
@@ -389,12 +337,7 @@ func (b *Backend) Load(ctx context.Context, h transport.Handle, length int, offs
 	if length < 0 || offset < 0 {
 		return fmt.Errorf("load %s: negative range %d+%d", h, offset, length)
 	}
-	err := unfinal(b.retry(ctx, func() error { return b.load(ctx, h, length, offset, fn) }))
-	var short *transport.ShortBody
-	if errors.As(err, &short) {
-		return fmt.Errorf("load %s: the response was cut short: %w", h, err)
-	}
-	return err
+	return b.load(ctx, h, length, offset, fn)
 }
 
 // rangeError is a range outside the object: final.
@@ -430,7 +373,7 @@ func (b *Backend) load(ctx context.Context, h transport.Handle, length int, offs
 			if length == 0 {
 				// Everything from the end on: empty, if the object is exactly that long.
 				if fi, serr := b.stat(ctx, h); serr == nil && fi.Size == offset {
-					return callback(fn, bytes.NewReader(nil))
+					return fn(bytes.NewReader(nil))
 				}
 			}
 			return errRange(h, offset, length)
@@ -443,17 +386,7 @@ func (b *Backend) load(ctx context.Context, h transport.Handle, length int, offs
 	}
 	body := transport.NewExactReader(rd, info.Size)
 	body.Final = func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }
-	return callback(fn, body)
-}
-
-// callback calls fn; its errors are final, but for a body cut short on the way.
-func callback(fn func(io.Reader) error, rd io.Reader) error {
-	err := fn(rd)
-	var short *transport.ShortBody
-	if err == nil || errors.As(err, &short) {
-		return err
-	}
-	return &final{err}
+	return fn(body)
 }
 
 // Stat implements transport.Backend.
@@ -461,13 +394,7 @@ func (b *Backend) Stat(ctx context.Context, h transport.Handle) (transport.FileI
 	if err := check(ctx, "stat", h); err != nil {
 		return transport.FileInfo{}, err
 	}
-	var fi transport.FileInfo
-	err := b.retry(ctx, func() error {
-		var err error
-		fi, err = b.stat(ctx, h)
-		return err
-	})
-	return fi, err
+	return b.stat(ctx, h)
 }
 
 func (b *Backend) stat(ctx context.Context, h transport.Handle) (transport.FileInfo, error) {
@@ -481,8 +408,7 @@ func (b *Backend) stat(ctx context.Context, h transport.Handle) (transport.FileI
 	return transport.FileInfo{Name: h.Name, Size: info.Size}, nil
 }
 
-// List implements transport.Backend. A listing that fails on the way resumes after the
-// last object it reported. S3 lists keys in ascending order, a page at a time: a server
+// List implements transport.Backend. S3 lists keys in ascending order, a page at a time: a server
 // that repeats or reorders keys, or lists more than MaxList objects, fails the listing
 // (each page's body is bounded by bodyCap), so a server cannot make it run or grow
 // without end.
@@ -497,33 +423,30 @@ func (b *Backend) List(ctx context.Context, k transport.Kind, fn func(transport.
 		return fmt.Errorf("list: %w", err)
 	}
 	prefix := b.prefix + string(k) + "/"
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var after string
 	listed := 0
-	err := b.retry(ctx, func() error {
-		lctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		for obj := range b.client.ListObjectsIter(lctx, b.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, StartAfter: after}) {
-			if obj.Err != nil {
-				return b.wrap("list "+string(k), obj.Err)
-			}
-			if obj.Key <= after {
-				return &final{fmt.Errorf("list %s: the server listed %q after %q: not in ascending order", k, obj.Key, after)}
-			}
-			if listed++; listed > b.opt.MaxList {
-				return &final{fmt.Errorf("list %s: %w: the server lists more than %d objects", k, transport.ErrTooLarge, b.opt.MaxList)}
-			}
-			after = obj.Key
-			name := strings.TrimPrefix(obj.Key, prefix)
-			if (transport.Handle{Kind: k, Name: name}).Valid() != nil {
-				continue
-			}
-			if err := fn(transport.FileInfo{Name: name, Size: obj.Size}); err != nil {
-				return &final{err}
-			}
+	for obj := range b.client.ListObjectsIter(lctx, b.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if obj.Err != nil {
+			return b.wrap("list "+string(k), obj.Err)
 		}
-		return ctx.Err()
-	})
-	return unfinal(err)
+		if obj.Key <= after {
+			return fmt.Errorf("list %s: the server listed %q after %q: not in ascending order", k, obj.Key, after)
+		}
+		if listed++; listed > b.opt.MaxList {
+			return fmt.Errorf("list %s: %w: the server lists more than %d objects", k, transport.ErrTooLarge, b.opt.MaxList)
+		}
+		after = obj.Key
+		name := strings.TrimPrefix(obj.Key, prefix)
+		if (transport.Handle{Kind: k, Name: name}).Valid() != nil {
+			continue
+		}
+		if err := fn(transport.FileInfo{Name: name, Size: obj.Size}); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
 }
 
 // Remove implements transport.Backend. S3 answers a delete of a missing object with
@@ -535,17 +458,15 @@ func (b *Backend) Remove(ctx context.Context, h transport.Handle) error {
 	if _, err := b.Stat(ctx, h); err != nil {
 		return fmt.Errorf("remove: %w", err)
 	}
-	return b.retry(ctx, func() error {
-		return b.wrap("remove "+h.String(), b.client.RemoveObject(ctx, b.bucket, b.key(h), minio.RemoveObjectOptions{}))
-	})
+	return b.wrap("remove "+h.String(), b.client.RemoveObject(ctx, b.bucket, b.key(h), minio.RemoveObjectOptions{}))
 }
 
 // IsNotExist implements transport.Backend.
 func (b *Backend) IsNotExist(err error) bool { return errors.Is(err, transport.ErrNotExist) }
 
 // IsPermanent implements transport.Backend: a final answer from the server, an invalid
-// request, or a cancelled context; connection failures, throttling and 5xx answers
-// that outlasted the retries are not.
+// request, a listing or range the server got wrong, or a cancelled context; failures
+// on the connection, bodies cut short, throttling and 5xx answers are not.
 func (b *Backend) IsPermanent(err error) bool { return err != nil && !transient(err) }
 
 // Close implements transport.Backend.

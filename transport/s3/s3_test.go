@@ -31,6 +31,7 @@ import (
 	"cairn/repo"
 	"cairn/transport"
 	"cairn/transport/location"
+	"cairn/transport/retry"
 	"cairn/transport/s3"
 	"cairn/transport/s3/miniotest"
 	"cairn/transport/transporttest"
@@ -45,13 +46,15 @@ func start(t *testing.T) *miniotest.Server {
 	return miniotest.Start(t)
 }
 
-// creds are Options with the test server's credentials and quick retries.
+// creds are Options with the test server's credentials.
 func creds(opt s3.Options) s3.Options {
 	opt.AccessKeyID, opt.SecretAccessKey = miniotest.User, miniotest.Password
-	if opt.RetryWaitMin == 0 {
-		opt.RetryWaitMin, opt.RetryWaitMax = time.Millisecond, 20*time.Millisecond
-	}
 	return opt
+}
+
+// retried wraps be in the retry layer, with max retries and quick backoffs.
+func retried(be transport.Backend, max int) *retry.Backend {
+	return retry.New(be, retry.Options{Max: max, WaitMin: time.Millisecond, WaitMax: 20 * time.Millisecond})
 }
 
 var bucketCount atomic.Int64
@@ -88,7 +91,12 @@ func rawClient(t *testing.T, srv *miniotest.Server) *minio.Client {
 
 func TestConformance(t *testing.T) {
 	srv := start(t)
-	transporttest.Run(t, func(t *testing.T) transport.Backend { return newBucket(t, srv.URL, s3.Options{}) })
+	t.Run("raw", func(t *testing.T) {
+		transporttest.Run(t, func(t *testing.T) transport.Backend { return newBucket(t, srv.URL, s3.Options{}) })
+	})
+	t.Run("retry", func(t *testing.T) {
+		transporttest.Run(t, func(t *testing.T) transport.Backend { return retried(newBucket(t, srv.URL, s3.Options{}), 0) })
+	})
 }
 
 // TestLayout: objects are <prefix>/<kind>/<name>, the config <prefix>/config, and the
@@ -194,17 +202,18 @@ func TestWrongCredentials(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rt := newCounter()
 			// A retry would wait at least 1 s: the answer must come sooner.
-			opt := s3.Options{AccessKeyID: tc.key, SecretAccessKey: tc.secret, Transport: rt, RetryMax: 5, RetryWaitMin: 2 * time.Second, RetryWaitMax: 4 * time.Second}
+			opt := s3.Options{AccessKeyID: tc.key, SecretAccessKey: tc.secret, Transport: rt}
 			u := strings.TrimPrefix(good.Location(), "s3:")
-			be, err := s3.Open(u, opt)
+			raw, err := s3.Open(u, opt)
 			if err != nil {
 				t.Fatal(err)
 			}
+			be := retry.New(raw, retry.Options{Max: 5, WaitMin: 2 * time.Second, WaitMax: 4 * time.Second})
 			for _, op := range []struct {
 				name string
 				call func() error
 			}{
-				{"ping", func() error { return be.Ping(ctx) }},
+				{"ping", func() error { return be.Do(ctx, raw.Ping) }},
 				{"stat", func() error { _, err := be.Stat(ctx, h); return err }},
 				{"load", func() error { _, err := transport.LoadAll(ctx, be, h); return err }},
 				{"save", func() error { return be.Save(ctx, object("y"), []byte("y")) }},
@@ -375,7 +384,7 @@ func TestRetriesTransientFaults(t *testing.T) {
 	proxy := &flaky{next: httputil.NewSingleHostReverseProxy(target), rng: rand.New(rand.NewPCG(1, 2))}
 	hs := httptest.NewServer(proxy)
 	defer hs.Close()
-	be := newBucket(t, hs.URL, s3.Options{RetryMax: 10})
+	be := retried(newBucket(t, hs.URL, s3.Options{}), 10)
 	proxy.mu.Lock()
 	proxy.share = 0.25
 	proxy.mu.Unlock()
@@ -425,10 +434,11 @@ func TestRetriesTransientFaults(t *testing.T) {
 	proxy.mu.Lock()
 	proxy.share = 1
 	proxy.mu.Unlock()
-	noRetry, err := s3.Open(strings.TrimPrefix(be.Location(), "s3:"), creds(s3.Options{RetryMax: 2}))
+	noRetryRaw, err := s3.Open(strings.TrimPrefix(be.Location(), "s3:"), creds(s3.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
+	noRetry := retried(noRetryRaw, 2)
 	err = noRetry.Save(ctx, object("z"), []byte("z"))
 	if err == nil || noRetry.IsPermanent(err) {
 		t.Fatalf("503 after the retries: %v (permanent %v)", err, noRetry.IsPermanent(err))
@@ -441,10 +451,11 @@ func TestRetriesTransientFaults(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	rt := newCounter()
-	gone, err := s3.Open("http://"+addr+"/bucket", creds(s3.Options{RetryMax: 3, Transport: rt}))
+	goneRaw, err := s3.Open("http://"+addr+"/bucket", creds(s3.Options{Transport: rt}))
 	if err != nil {
 		t.Fatal(err)
 	}
+	gone := retried(goneRaw, 3)
 	_, err = gone.Stat(ctx, object("z"))
 	if err == nil || gone.IsPermanent(err) || gone.IsNotExist(err) || rt.requests.Load() != 4 {
 		t.Fatalf("stat on a closed port: %v after %d requests", err, rt.requests.Load())
@@ -457,7 +468,7 @@ func TestRetriesTransientFaults(t *testing.T) {
 func TestCorruptedUpload(t *testing.T) {
 	srv := start(t)
 	rt := newCounter()
-	be := newBucket(t, srv.URL, s3.Options{Transport: rt, RetryMax: 3})
+	be := retried(newBucket(t, srv.URL, s3.Options{Transport: rt}), 3)
 	ctx := t.Context()
 	data := bytes.Repeat([]byte("0123456789abcdef"), 4096)
 	h := object(string(data))
@@ -519,7 +530,7 @@ func (o *onSave) Save(ctx context.Context, h transport.Handle, data []byte) erro
 // restores byte for byte, check finds nothing wrong, and the next backup succeeds.
 func TestServerKilledMidBackup(t *testing.T) {
 	srv := start(t)
-	be := newBucket(t, srv.URL, s3.Options{RetryMax: 2, RetryWaitMin: time.Millisecond, RetryWaitMax: 10 * time.Millisecond})
+	be := retried(newBucket(t, srv.URL, s3.Options{}), 2)
 	ctx := t.Context()
 	r, err := repo.Init(ctx, be, smallConfig(t))
 	if err != nil {

@@ -230,13 +230,22 @@ func testRanges(t *testing.T, be transport.Backend) {
 	}
 }
 
+// testLoadCallbackError: Load calls its callback once, and hands back its error.
 func testLoadCallbackError(t *testing.T, be transport.Backend) {
 	h, data := object(newRand(3), transport.Index, 100)
 	save(t, be, h, data)
 	stop := errors.New("callback failed")
-	err := be.Load(t.Context(), h, 0, 0, func(io.Reader) error { return stop })
+	calls := 0
+	err := be.Load(t.Context(), h, 0, 0, func(io.Reader) error { calls++; return stop })
 	if !errors.Is(err, stop) {
 		t.Fatalf("load returned %v, not the callback's error", err)
+	}
+	if calls != 1 {
+		t.Fatalf("a callback that failed was called %d times", calls)
+	}
+	calls = 0
+	if err := be.Load(t.Context(), h, 0, 0, func(rd io.Reader) error { calls++; _, err := io.ReadAll(rd); return err }); err != nil || calls != 1 {
+		t.Fatalf("load: %v, callback called %d times, want once", err, calls)
 	}
 	called := false
 	missing, _ := object(newRand(4), transport.Index, 10)
