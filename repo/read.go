@@ -42,7 +42,6 @@ func (r *Repository) loadRange(ctx context.Context, pack ObjectID, length int, o
 		}
 		return nil, fmt.Errorf("load %s: %w", h, err)
 	}
-	r.read.Add(int64(len(b)))
 	return b, nil
 }
 

@@ -8,16 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"cairn/chunk"
 	"cairn/transport"
+	"cairn/transport/count"
 )
 
 // Repository is an open repository. Saving chunks is safe for concurrent use; Flush
 // makes everything saved so far durable (packs, then the index that names them).
 type Repository struct {
-	be      transport.Backend
+	be      *count.Backend // the backend, counting the bytes moved
 	cfg     Config
 	idx     *Index
 	box     *box       // nil in an unencrypted repository
@@ -47,9 +47,7 @@ type Repository struct {
 	stopUploads context.CancelFunc // cancels them when a Flush is cancelled
 
 	lists     listCache
-	listStore ListStore    // optional local copies of list chunks
-	written   atomic.Int64 // bytes saved to the backend
-	read      atomic.Int64 // bytes loaded from the backend
+	listStore ListStore // optional local copies of list chunks
 	// Buffers kept for reuse. Not sync.Pools: those are emptied by every collection,
 	// and a backup collects several times a second, so its megabyte pack buffers were
 	// allocated (and their pages faulted in) again and again.
@@ -60,7 +58,7 @@ type Repository struct {
 
 func newRepository(be transport.Backend, cfg Config) *Repository {
 	uploadCtx, stopUploads := context.WithCancel(context.Background())
-	return &Repository{be: be, cfg: cfg, idx: newIndex(), inflight: map[chunk.ID]struct{}{}, unindex: indexFile{},
+	return &Repository{be: count.New(be), cfg: cfg, idx: newIndex(), inflight: map[chunk.ID]struct{}{}, unindex: indexFile{},
 		uploadCtx: uploadCtx, stopUploads: stopUploads,
 		timing: LockTiming{}.withDefaults(), proc: currentProcess(),
 		uploadSlots: make(chan struct{}, packUploads),
@@ -78,17 +76,22 @@ func (r *Repository) Location() string { return r.be.Location() }
 // Index returns the in-memory index.
 func (r *Repository) Index() *Index { return r.idx }
 
-// BytesWritten and BytesRead count the bytes moved through the backend so far.
-func (r *Repository) BytesWritten() int64 { return r.written.Load() }
+// BytesWritten counts the bytes of packs, index files, manifests and locks saved
+// through this handle so far (keys and the config are not counted).
+func (r *Repository) BytesWritten() int64 {
+	return r.be.Saved(transport.Data, transport.Index, transport.Snapshots, transport.Locks)
+}
 
-// BytesRead counts the bytes loaded from the backend so far.
-func (r *Repository) BytesRead() int64 { return r.read.Load() }
+// BytesRead counts the bytes of packs, index files and manifests loaded through this
+// handle so far, whole objects and ranges.
+func (r *Repository) BytesRead() int64 {
+	return r.be.Loaded(transport.Data, transport.Index, transport.Snapshots)
+}
 
 func (r *Repository) save(ctx context.Context, h transport.Handle, data []byte) error {
 	if err := r.be.Save(ctx, h, data); err != nil {
 		return fmt.Errorf("save %s: %w", h, err)
 	}
-	r.written.Add(int64(len(data)))
 	return nil
 }
 
@@ -101,6 +104,5 @@ func (r *Repository) loadAll(ctx context.Context, h transport.Handle, limit int6
 		}
 		return nil, fmt.Errorf("load %s: %w", h, tooLarge(err))
 	}
-	r.read.Add(int64(len(data)))
 	return data, nil
 }
