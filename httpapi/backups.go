@@ -42,31 +42,11 @@ func (s *Server) startCreation(ctx context.Context, src engine.Source, kind stri
 	if err != nil {
 		return nil, err
 	}
-	meta, err := s.cfg.DB.Meta()
+	initial, total, err := s.newCreation(ctx, r, kind)
 	if err != nil {
 		return nil, err
 	}
-	list, err := r.Snapshots(ctx)
-	if err != nil {
-		return nil, err
-	}
-	now := s.cfg.Now()
-	id := repo.SnapshotID(meta.Version, now)
-	for slices.ContainsFunc(list, func(sn *repo.Snapshot) bool { return sn.ID == id }) {
-		now = now.Add(time.Millisecond)
-		id = repo.SnapshotID(meta.Version, now)
-	}
-	var total int64
-	if kind == repo.KindDatabase {
-		st, err := s.cfg.DB.Stats()
-		if err != nil {
-			return nil, err
-		}
-		total = st.Bytes
-	}
-	initial := Backup{ID: id, Version: meta.Version, Timestamp: strconv.FormatInt(now.UnixMilli(), 10),
-		Created:    GroupedTimestamp{Value: now.UTC().Format("2006-01-02T15:04:05.000Z"), Readable: readable(now.UTC())},
-		DeviceName: s.cfg.DeviceName, Platform: s.cfg.Platform}
+	id := initial.ID
 	return s.jobs.start(creation, id, initial, func(ctx context.Context, progress func(float64)) (Backup, error) {
 		if prepare != nil {
 			if err := prepare(ctx); err != nil {
@@ -94,6 +74,37 @@ func (s *Server) startCreation(ctx context.Context, src engine.Source, kind stri
 		}
 		return backupOf(sn), nil
 	})
+}
+
+// newCreation picks a new backup's id (version_timestamp, free in the repository)
+// and returns the Backup clients see while it runs, and the bytes it will read when
+// it backs up the whole database.
+func (s *Server) newCreation(ctx context.Context, r *repo.Repository, kind string) (Backup, int64, error) {
+	meta, err := s.cfg.DB.Meta()
+	if err != nil {
+		return Backup{}, 0, err
+	}
+	list, err := r.Snapshots(ctx)
+	if err != nil {
+		return Backup{}, 0, err
+	}
+	now := s.cfg.Now()
+	id := repo.SnapshotID(meta.Version, now)
+	for slices.ContainsFunc(list, func(sn *repo.Snapshot) bool { return sn.ID == id }) {
+		now = now.Add(time.Millisecond)
+		id = repo.SnapshotID(meta.Version, now)
+	}
+	var total int64
+	if kind == repo.KindDatabase {
+		st, err := s.cfg.DB.Stats()
+		if err != nil {
+			return Backup{}, 0, err
+		}
+		total = st.Bytes
+	}
+	return Backup{ID: id, Version: meta.Version, Timestamp: strconv.FormatInt(now.UnixMilli(), 10),
+		Created:    GroupedTimestamp{Value: now.UTC().Format("2006-01-02T15:04:05.000Z"), Readable: readable(now.UTC())},
+		DeviceName: s.cfg.DeviceName, Platform: s.cfg.Platform}, total, nil
 }
 
 func (s *Server) backupsCreate(w http.ResponseWriter, r *http.Request) {
@@ -367,7 +378,18 @@ func (s *Server) cancel(kind string) http.HandlerFunc {
 	}
 }
 
+// backupsProgress answers the running jobs' progress: one JSON value to a plain GET,
+// a frame on every change to a websocket (progress_ws.go).
 func (s *Server) backupsProgress(w http.ResponseWriter, r *http.Request) {
+	if isUpgrade(r) {
+		s.progressWebsocket(w, r)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.progress())
+}
+
+// progress lists the running job, if any.
+func (s *Server) progress() BackupsStreamedProgress {
 	out := BackupsStreamedProgress{Backups: []BackupStreamedProgress{}, Restorations: []BackupStreamedProgress{}}
 	if j := s.jobs.active(); j != nil {
 		if j.kind == creation {
@@ -376,5 +398,5 @@ func (s *Server) backupsProgress(w http.ResponseWriter, r *http.Request) {
 			out.Restorations = append(out.Restorations, j.frame())
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }

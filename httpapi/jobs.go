@@ -20,6 +20,8 @@ type job struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
+	changed func() // says that the job's frame changed (jobs.notify)
+
 	mu     sync.Mutex
 	status string
 	pct    float64
@@ -27,12 +29,21 @@ type job struct {
 	err    error
 }
 
+// progress moves the job's percentage on. Watchers hear of it when the status or
+// the percentage in tenths changed, so that a fast job does not flood them.
 func (j *job) progress(pct float64) {
 	j.mu.Lock()
-	defer j.mu.Unlock()
+	changed := false
 	if j.status == StatusInitialized || j.status == StatusInProgress {
+		old := j.pct
+		changed = j.status != StatusInProgress
 		j.status = StatusInProgress
 		j.pct = min(max(pct, j.pct), 99.9)
+		changed = changed || int(old*10) != int(j.pct*10)
+	}
+	j.mu.Unlock()
+	if changed {
+		j.changed()
 	}
 }
 
@@ -73,10 +84,27 @@ type jobs struct {
 	running *job
 	wg      sync.WaitGroup
 	recent  map[string]*job // kind + "/" + id
+	changed chan struct{}   // closed (and replaced) when a job starts, moves on or ends
 }
 
 func newJobs(base context.Context) *jobs {
-	return &jobs{base: base, recent: map[string]*job{}}
+	return &jobs{base: base, recent: map[string]*job{}, changed: make(chan struct{})}
+}
+
+// watch returns a channel that is closed at the next change of a job's frame. Take
+// it before reading the frames, so that no change is missed.
+func (js *jobs) watch() <-chan struct{} {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	return js.changed
+}
+
+// notify wakes the watchers.
+func (js *jobs) notify() {
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	close(js.changed)
+	js.changed = make(chan struct{})
 }
 
 // work is what a job does; it reports progress in percent and returns the backup it
@@ -91,7 +119,7 @@ func (js *jobs) start(kind, id string, initial Backup, fn work) (*job, error) {
 		return nil, errBusy
 	}
 	ctx, cancel := context.WithCancel(js.base)
-	j := &job{kind: kind, id: id, cancel: cancel, done: make(chan struct{}), status: StatusInitialized, backup: initial}
+	j := &job{kind: kind, id: id, cancel: cancel, done: make(chan struct{}), status: StatusInitialized, backup: initial, changed: js.notify}
 	js.running = j
 	if len(js.recent) > 256 {
 		for k, old := range js.recent {
@@ -101,9 +129,12 @@ func (js *jobs) start(kind, id string, initial Backup, fn work) (*job, error) {
 		}
 	}
 	js.recent[kind+"/"+id] = j
+	close(js.changed) // js.mu is held: notify's work, inline
+	js.changed = make(chan struct{})
 	js.wg.Add(1)
 	go func() {
 		defer js.wg.Done()
+		defer js.notify() // after done is closed: the job is no longer active
 		defer close(j.done)
 		defer cancel()
 		b, err := fn(ctx, j.progress)

@@ -39,6 +39,10 @@ type Config struct {
 	// response: a client that stops reading an export, or trickles an import in, is
 	// cut off after it; 30 s when 0.
 	IOTimeout time.Duration
+
+	// Schedule is the daemon's schedule, shown at GET /cairn/v1/schedule; nil when it
+	// has none.
+	Schedule Scheduler
 }
 
 // Server is the HTTP API. Shut it down to cancel running jobs and wait for them.
@@ -120,6 +124,7 @@ func (s *Server) Handler() http.Handler {
 		"GET /backup/{backup}/restoration/status":         s.status(restoration),
 		"POST /backup/{backup}/creation/cancel":           s.cancel(creation),
 		"POST /backup/{backup}/restoration/cancel":        s.cancel(restoration),
+		"GET /cairn/v1/schedule":                          s.scheduleStatus,
 	}
 	for pattern, h := range routes {
 		mux.HandleFunc(pattern, h)

@@ -17,7 +17,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"cairn/engine"
 	"cairn/engine/localdb"
+	"cairn/engine/schedule"
 	"cairn/httpapi"
 	"cairn/repo"
 	"cairn/transport"
@@ -44,25 +46,51 @@ type serveOptions struct {
 	Addr, Data, Device, Platform string
 	Verbose                      bool
 	KDF                          kdfOptions
+	PrintConfig                  bool
+
+	BackupEvery        time.Duration
+	BackupAt           string // HH:MM, local time
+	Keep               engine.Policy
+	Prune              bool
+	CheckEvery         time.Duration
+	CheckReadData      bool
+	CopyTo             string
+	CopyToPasswordFile string
+	NotifyURL          string
 }
 
 func serveCommand(e *env) *cli.Command {
-	host, _ := os.Hostname()
 	var o serveOptions
+	settings := serveSettings(&o, &e.opts)
+	flags := append([]cli.Flag{
+		&cli.StringFlag{Name: "data", Usage: "folder of the local database, the default repository and the settings file " + configFileName, Value: defaultDataDir(), EnvVars: []string{"CAIRN_DATA"}, Destination: &o.Data},
+		&cli.BoolFlag{Name: "print-config", Usage: "print the effective settings (flags, environment, " + configFileName + ", defaults) and exit", Destination: &o.PrintConfig},
+	}, serveFlags(settings)...)
 	return &cli.Command{
 		Name:      "serve",
-		Usage:     "serve the Pieces Database, Backup and Backups API on localhost",
+		Usage:     "serve the Pieces Database, Backup and Backups API on localhost, and back up on a schedule",
 		ArgsUsage: " ",
-		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "addr", Usage: "loopback address to listen on", Value: "127.0.0.1:1000", EnvVars: []string{"CAIRN_ADDR"}, Destination: &o.Addr},
-			&cli.StringFlag{Name: "data", Usage: "folder of the local database (and of the default repository)", Value: defaultDataDir(), EnvVars: []string{"CAIRN_DATA"}, Destination: &o.Data},
-			&cli.StringFlag{Name: "device", Usage: "device name recorded in backups", Value: host, Destination: &o.Device},
-			&cli.StringFlag{Name: "platform", Usage: "platform recorded in backups", Value: platformName(), Destination: &o.Platform},
-			&cli.BoolFlag{Name: "verbose", Usage: "log every request", Destination: &o.Verbose},
-		}, kdfFlags(&o.KDF)...),
+		Description: `Every setting is a flag, an environment variable (CAIRN_ and the flag's name in
+capitals, - as _) and a key of the settings file cairn.toml in the data folder; a
+flag beats its variable, which beats the file, which beats the default. The file has
+the sections daemon, repository, schedule, retention, check, replication and
+notifications; --print-config shows them all with the values in effect. A file with
+an unknown key or a bad value is refused with its line.`,
+		Flags: append(flags, kdfFlags(&o.KDF)...),
 		Action: func(c *cli.Context) error {
 			if err := needArgs(c, 0, 0, ""); err != nil {
 				return err
+			}
+			fromFile, err := loadConfig(c, configPath(o.Data), settings)
+			if err != nil {
+				return err
+			}
+			if err := o.validate(fromFile, configPath(o.Data)); err != nil {
+				return err
+			}
+			if o.PrintConfig {
+				printConfig(e.stdout, c, configPath(o.Data), settings, fromFile)
+				return nil
 			}
 			addr := o.Addr
 			h, _, err := net.SplitHostPort(addr)
@@ -105,8 +133,9 @@ func serveCommand(e *env) *cli.Command {
 				return err
 			}
 			keys := &repo.KeyCache{}
-			opts := []repo.Option{repo.WithPassword(pw, kdf), repo.WithKeyCache(keys),
-				repo.WithPins(repo.Pins{Dir: filepath.Join(data, "pins")})} // what the daemon saw first
+			pins := []repo.Option{repo.WithPins(repo.Pins{Dir: filepath.Join(data, "pins")})} // what the daemon saw first
+			opts := append([]repo.Option{repo.WithPassword(pw, kdf), repo.WithKeyCache(keys)}, pins...)
+			var sched *schedule.Scheduler
 			api := httpapi.New(httpapi.Config{
 				DB: db,
 				OpenRepo: func(ctx context.Context) (*repo.Repository, error) {
@@ -115,7 +144,12 @@ func serveCommand(e *env) *cli.Command {
 				DeviceName: o.Device,
 				Platform:   o.Platform,
 				Logger:     logger,
+				Schedule:   scheduleView{&sched},
 			})
+			sched, notify, err := o.newScheduler(e, api, db, pins, logger)
+			if err != nil {
+				return err
+			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				hint := ""
@@ -127,11 +161,24 @@ func serveCommand(e *env) *cli.Command {
 			srv := api.HTTPServer()
 			served := make(chan error, 1)
 			go func() { served <- srv.Serve(ln) }() // ends when srv is shut down
-			fmt.Fprintf(e.stdout, "cairn serving on http://%s (database %s, repository %s)\n", ln.Addr(), db.Path(), loc)
+			// The schedule and the alerts run until the daemon stops; both end before it
+			// returns.
+			schedCtx, stopSchedule := context.WithCancel(context.Background())
+			defer stopSchedule()
+			background := make(chan struct{}, 2)
+			go func() { sched.Run(schedCtx); background <- struct{}{} }()
+			go func() {
+				if notify != nil {
+					notify.Run(schedCtx)
+				}
+				background <- struct{}{}
+			}()
+			fmt.Fprintf(e.stdout, "cairn serving on http://%s (database %s, repository %s, backups %s)\n", ln.Addr(), db.Path(), redactLocation(loc), o.plan())
 			select {
 			case err = <-served:
 			case <-c.Context.Done():
 			}
+			stopSchedule()
 			// Within shutdownTimeout whatever clients do: cancel running jobs and wait
 			// for them (a cancelled restore leaves the database as it was), let requests
 			// finish, then cut the connections still open.
@@ -142,6 +189,9 @@ func serveCommand(e *env) *cli.Command {
 			}
 			if srv.Shutdown(ctx) != nil {
 				srv.Close()
+			}
+			for range 2 {
+				<-background
 			}
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
