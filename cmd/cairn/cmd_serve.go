@@ -51,9 +51,14 @@ type serveOptions struct {
 	BackupEvery        time.Duration
 	BackupAt           string // HH:MM, local time
 	Keep               engine.Policy
+	KeepWithin         string // a span as forget reads it (6m is six months); validate sets Keep.Within
+	GroupBy            string // validate sets groupBy
+	groupBy            engine.GroupBy
 	Prune              bool
 	CheckEvery         time.Duration
 	CheckReadData      bool
+	CheckSubset        string // N/T, P% or a size; validate sets checkSubset
+	checkSubset        engine.Subset
 	CopyTo             string
 	CopyToPasswordFile string
 	NotifyURL          string

@@ -105,11 +105,13 @@ func serveSettings(o *serveOptions, g *globalOptions) []setting {
 		integer("retention", "keep_weekly", "keep-weekly", "keep the last snapshot of each of the last `N` weeks", &o.Keep.Weekly),
 		integer("retention", "keep_monthly", "keep-monthly", "keep the last snapshot of each of the last `N` months", &o.Keep.Monthly),
 		integer("retention", "keep_yearly", "keep-yearly", "keep the last snapshot of each of the last `N` years", &o.Keep.Yearly),
-		duration("retention", "keep_within", "keep-within", "keep every snapshot younger than `DURATION` than the newest", 0, &o.Keep.Within),
+		str("retention", "keep_within", "keep-within", "keep every snapshot younger than `SPAN` before the newest (36h, 7d, 1y2m: m is months, as in forget)", "", &o.KeepWithin),
+		str("retention", "group_by", "group-by", "apply the retention rules within each group of this device's snapshots: device, tags, device,tags or none", "device", &o.GroupBy),
 		boolean("retention", "prune", "prune", "prune after a scheduled backup (and its retention)", true, &o.Prune),
 
 		duration("check", "every", "check-every", "check the repository after a scheduled backup when the last check is older than `DURATION` (0: never)", 0, &o.CheckEvery),
 		boolean("check", "read_data", "check-read-data", "scheduled checks read and verify every pack", false, &o.CheckReadData),
+		str("check", "read_data_subset", "check-read-data-subset", "scheduled checks read only some packs: `N/T` (the part moves on with each check, so T checks read everything), P% or a size such as 200MiB (a byte budget for a thin link)", "", &o.CheckSubset),
 
 		str("replication", "copy_to", "copy-to", "after a scheduled backup, copy the snapshots to the repository at `LOCATION`", "", &o.CopyTo),
 		str("replication", "password_file", "copy-to-password-file", "read the copy target's password from this `FILE` (else CAIRN_TO_PASSWORD)", "", &o.CopyToPasswordFile),

@@ -97,6 +97,10 @@ func TestServeConfigBadFile(t *testing.T) {
 		{"bad duration", "[schedule]\nbackup_every = \"soon\"\n", []string{"line 2", "schedule.backup_every"}},
 		{"bad daily time", "[schedule]\n# nightly\nbackup_at = \"25:00\"\n", []string{"line 3", "schedule.backup_at", "HH:MM"}},
 		{"bad url", "[notifications]\nurl = \"ftp://x\"\n", []string{"line 2", "notifications.url"}},
+		{"bad retention span", "[retention]\nkeep_last = 2\nkeep_within = \"soon\"\n", []string{"line 3", "retention.keep_within"}},
+		{"bad grouping", "[retention]\ngroup_by = \"host\"\n", []string{"line 2", "retention.group_by"}},
+		{"bad check subset", "[check]\nevery = \"24h\"\nread_data_subset = \"4/3\"\n", []string{"line 3", "check.read_data_subset"}},
+		{"subset and every pack", "[check]\nread_data = true\nread_data_subset = \"1/5\"\n", []string{"line 3", "not both"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -39,7 +39,8 @@ func (o *serveOptions) newScheduler(e *env, api *httpapi.Server, db *localdb.DB,
 	}
 	steps := schedule.Steps{
 		DB: db, DeviceName: o.Device, Platform: o.Platform,
-		Retention: o.Keep, Prune: o.Prune, CheckEvery: o.CheckEvery, CheckRead: o.CheckReadData,
+		Retention: o.Keep, GroupBy: o.groupBy, Prune: o.Prune,
+		CheckEvery: o.CheckEvery, CheckRead: o.CheckReadData, CheckSubset: o.checkSubset,
 	}
 	if o.CopyTo != "" {
 		steps.Copy = o.copyTo(e, pins)

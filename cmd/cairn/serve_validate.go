@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"time"
 
+	"cairn/engine"
 	"cairn/engine/schedule"
 	"cairn/transport/location"
 )
@@ -41,8 +42,21 @@ func (o *serveOptions) validate(fromFile map[string]int, file string) error {
 			return bad("retention."+k.key, "%d: give a count, or -1 for no limit", k.n)
 		}
 	}
-	if o.Keep.Within < 0 {
-		return bad("retention.keep_within", "%s is negative", o.Keep.Within)
+	within, err := engine.ParseWithin(o.KeepWithin)
+	if err != nil {
+		return bad("retention.keep_within", "%v", err)
+	}
+	o.Keep.Within = within
+	if o.groupBy, err = engine.ParseGroupBy(o.GroupBy); err != nil {
+		return bad("retention.group_by", "%v", err)
+	}
+	if o.CheckSubset != "" {
+		if o.checkSubset, err = engine.ParseSubset(o.CheckSubset); err != nil {
+			return bad("check.read_data_subset", "%v", err)
+		}
+		if o.CheckReadData {
+			return bad("check.read_data_subset", "give read_data (every pack) or read_data_subset, not both")
+		}
 	}
 	if o.CheckEvery < 0 {
 		return bad("check.every", "%s is negative", o.CheckEvery)

@@ -58,10 +58,12 @@ type Steps struct {
 	Platform   string
 	Now        func() time.Time
 
-	Retention  engine.Policy // empty: no retention step
-	Prune      bool          // prune after the backup (and retention)
-	CheckEvery time.Duration // 0: no check step
-	CheckRead  bool          // checks read and verify every pack
+	Retention   engine.Policy  // empty: no retention step
+	GroupBy     engine.GroupBy // retention applies within each group of this device's snapshots
+	Prune       bool           // prune after the backup (and retention)
+	CheckEvery  time.Duration  // 0: no check step
+	CheckRead   bool           // checks read and verify every pack
+	CheckSubset engine.Subset  // checks read these packs (N/T: the part moves on with each check)
 	// Copy copies the new snapshots to a second repository; nil: no copy step.
 	Copy func(ctx context.Context, src *repo.Repository, snapshots []string) (string, error)
 }
@@ -167,11 +169,8 @@ func unchanged(ctx context.Context, src engine.DatabaseSource, db *localdb.DB, p
 }
 
 // retention applies the retention policy to this device's snapshots alone, so that
-// one device's rules never remove another device's history. Its chunks go at the
-// next prune.
-//
-// Hook: when engine's forget groups snapshots (by device, tags), this step uses its
-// grouping; today it picks this device's snapshots and applies engine.Policy to them.
+// one device's rules never remove another device's history, within the groups
+// GroupBy makes of them (by tags, say). Its chunks go at the next prune.
 func (s Steps) retention(ctx context.Context, r *Run) (string, error) {
 	if r.Unchanged {
 		return "", ErrSkipped
@@ -187,9 +186,11 @@ func (s Steps) retention(ctx context.Context, r *Run) (string, error) {
 		}
 	}
 	var remove []*repo.Snapshot
-	for _, d := range s.Retention.Apply(mine) {
-		if !d.Keep {
-			remove = append(remove, d.Snapshot)
+	for _, g := range s.Retention.ApplyGrouped(mine, s.GroupBy) {
+		for _, d := range g.Decisions {
+			if !d.Keep {
+				remove = append(remove, d.Snapshot)
+			}
 		}
 	}
 	if err := engine.Forget(ctx, r.Job.Repo, remove); err != nil {
@@ -210,15 +211,13 @@ func (s Steps) prune(ctx context.Context, r *Run) (string, error) {
 	return fmt.Sprintf("%d packs: %d unused, %d repacked; %d bytes freed", st.Packs, st.PacksRemoved, st.PacksRepacked, st.BytesFreed), nil
 }
 
-// check verifies the repository when the last check is older than CheckEvery.
-//
-// Hook: when engine's check reads a subset of the packs per run, this step passes
-// the subset; today it runs engine.Check, reading every pack with CheckRead.
+// check verifies the repository when the last check is older than CheckEvery, reading
+// every pack with CheckRead, or the packs of CheckSubset.
 func (s Steps) check(ctx context.Context, r *Run) (string, error) {
 	if !r.LastCheck.IsZero() && r.Started.Sub(r.LastCheck) < s.CheckEvery {
 		return "", ErrSkipped
 	}
-	res, err := engine.Check(ctx, r.Job.Repo, engine.CheckOptions{ReadData: s.CheckRead})
+	res, err := engine.Check(ctx, r.Job.Repo, engine.CheckOptions{ReadData: s.CheckRead, Subset: s.subsetAt(r.Started)})
 	if err != nil {
 		return "", err
 	}
@@ -236,4 +235,18 @@ func (s Steps) copy(ctx context.Context, r *Run) (string, error) {
 		return "", ErrSkipped
 	}
 	return s.Copy(ctx, r.Job.Repo, nil)
+}
+
+// subsetAt is the subset a check started at t reads. A part N/T moves on with the
+// checks: the part is the number of CheckEvery periods since the Unix epoch modulo T,
+// so checks CheckEvery apart read the parts in turn and T of them read every pack,
+// with no state kept between runs. Percentages and sizes are random each time.
+func (s Steps) subsetAt(t time.Time) engine.Subset {
+	sub := s.CheckSubset
+	if sub.Parts == 0 || s.CheckEvery <= 0 {
+		return sub
+	}
+	period := uint64(t.UnixNano() / int64(s.CheckEvery))
+	sub.Part = period%sub.Parts + 1
+	return sub
 }
