@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"cairn/chunk"
 	"cairn/engine"
+	"cairn/engine/enginetest"
 	"cairn/engine/gendb"
 	"cairn/repo"
 	"cairn/transport"
@@ -202,32 +201,6 @@ func checkCopyTwice(t *testing.T, be transport.Backend, list func() map[string]i
 	restoresFromTarget(t, src, be)
 }
 
-// serverFiles lists a rest-server's files of a repository, locks left out: what it
-// stores, seen from its own disk.
-func serverFiles(tb testing.TB, dir string) map[string]int64 {
-	tb.Helper()
-	out := map[string]int64{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if strings.HasPrefix(rel, "locks") {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		out[rel] = fi.Size()
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return out
-}
-
 func TestCopyToRestServer(t *testing.T) {
 	srv := resttest.Start(t, "--no-auth")
 	be, err := rest.Open(srv.URL+"repo", rest.Options{})
@@ -237,7 +210,7 @@ func TestCopyToRestServer(t *testing.T) {
 	if err := be.Create(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	checkCopyTwice(t, be, func() map[string]int64 { return serverFiles(t, filepath.Join(srv.Dir, "repo")) })
+	checkCopyTwice(t, be, func() map[string]int64 { return enginetest.StoredFiles(t, filepath.Join(srv.Dir, "repo")) })
 }
 
 func TestCopyToMinIO(t *testing.T) {
@@ -299,7 +272,7 @@ func TestCopyResumesAfterServerKill(t *testing.T) {
 		t.Fatal("a copy whose server died succeeded")
 	}
 	srv.Restart()
-	arrived := serverFiles(t, filepath.Join(srv.Dir, "repo"))
+	arrived := enginetest.StoredFiles(t, filepath.Join(srv.Dir, "repo"))
 	packs := 0
 	for name := range arrived {
 		if _, err := repo.ParseObjectID(filepath.Base(name)); err == nil && strings.HasPrefix(name, "data") {
@@ -331,25 +304,7 @@ func TestCopyResumesAfterServerKill(t *testing.T) {
 	}
 	// No chunk was sent twice: each sits in exactly one pack of the target.
 	d := openRepo(t, be, repo.WithPassword("target password", repo.KDFParams{}))
-	all, err := d.Packs(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	where := map[chunk.ID]int{}
-	for p := range all {
-		_, refs, err := d.LoadPack(ctx, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, ref := range refs {
-			where[ref.ID]++
-		}
-	}
-	for id, n := range where {
-		if n > 1 {
-			t.Fatalf("chunk %s was sent %d times", id.Short(), n)
-		}
-	}
+	enginetest.NoChunkTwice(t, d)
 	if st.Adopted != packs || len(st.Copied) != 2 {
 		t.Fatalf("resumed copy adopted %d of the %d packs that arrived: %+v", st.Adopted, packs, st)
 	}

@@ -587,25 +587,7 @@ func TestResumeSendsNoPackTwice(t *testing.T) {
 	r = reopen(t, r, be)
 	sn := backup(t, r, engine.FolderSource{Dir: db}, now)
 	// No chunk was sent twice: each sits in exactly one pack.
-	packs, err := r.Packs(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	where := map[chunk.ID]int{}
-	for p := range packs {
-		_, refs, err := r.LoadPack(ctx, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, ref := range refs {
-			where[ref.ID]++
-		}
-	}
-	for id, n := range where {
-		if n > 1 {
-			t.Fatalf("chunk %s was sent %d times", id.Short(), n)
-		}
-	}
+	enginetest.NoChunkTwice(t, r)
 	for h, n := range counter.saved {
 		if h.Kind == transport.Data && n > 1 {
 			t.Fatalf("pack %s was sent %d times", h.Name[:8], n)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -16,33 +15,9 @@ import (
 	"sync"
 	"testing"
 
+	"cairn/engine/enginetest"
 	"cairn/transport/rest/resttest"
 )
-
-// storedFiles lists a repository folder's files but its locks, with their sizes.
-func storedFiles(tb testing.TB, dir string) map[string]int64 {
-	tb.Helper()
-	out := map[string]int64{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if strings.HasPrefix(rel, "locks") {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		out[rel] = fi.Size()
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return out
-}
 
 // growth is the bytes of files in after that are not in before; files of before
 // must be unchanged.
@@ -118,7 +93,7 @@ func TestCopyToRestServerCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	before := storedFiles(t, filepath.Join(srv.Dir, "replica"))
+	before := enginetest.StoredFiles(t, filepath.Join(srv.Dir, "replica"))
 	var st struct {
 		Copied           []string
 		SnapshotsCopied  int   `json:"snapshots_copied"`
@@ -130,17 +105,17 @@ func TestCopyToRestServerCLI(t *testing.T) {
 	if st.SnapshotsCopied != 2 || st.SnapshotsSkipped != 0 || st.ChunksSent == 0 || len(st.Copied) != 2 {
 		t.Fatalf("copy reported %+v", st)
 	}
-	if n := growth(t, before, storedFiles(t, filepath.Join(srv.Dir, "replica"))); n != st.BytesSent {
+	if n := growth(t, before, enginetest.StoredFiles(t, filepath.Join(srv.Dir, "replica"))); n != st.BytesSent {
 		t.Fatalf("copy reported %d bytes sent, the server stored %d", st.BytesSent, n)
 	}
 
-	before = storedFiles(t, filepath.Join(srv.Dir, "replica"))
+	before = enginetest.StoredFiles(t, filepath.Join(srv.Dir, "replica"))
 	t.Setenv("CAIRN_TO_PASSWORD", "target password")
 	out := src.ok("copy", "--to", to)
 	if !strings.Contains(out, "copied 0 snapshots") || !strings.Contains(out, "skipped 2") || !strings.Contains(out, "0 sent") {
 		t.Fatalf("second copy said:\n%s", out)
 	}
-	if n := growth(t, before, storedFiles(t, filepath.Join(srv.Dir, "replica"))); n != 0 {
+	if n := growth(t, before, enginetest.StoredFiles(t, filepath.Join(srv.Dir, "replica"))); n != 0 {
 		t.Fatalf("a second copy stored %d bytes", n)
 	}
 
@@ -171,7 +146,7 @@ func TestCopyRefusesCLI(t *testing.T) {
 	if err := os.Mkdir(empty, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	before := storedFiles(t, target)
+	before := enginetest.StoredFiles(t, target)
 
 	src.fails(exitUsage, "no target", "copy")
 	src.fails(exitUsage, "--to names the source", "copy", "--to", src.repo)
@@ -182,7 +157,7 @@ func TestCopyRefusesCLI(t *testing.T) {
 	t.Setenv("CAIRN_TO_PASSWORD", "not it")
 	src.fails(exitPassword, "target", "copy", "--to", target)
 	t.Setenv("CAIRN_TO_PASSWORD", "target password")
-	if n := growth(t, before, storedFiles(t, target)); n != 0 {
+	if n := growth(t, before, enginetest.StoredFiles(t, target)); n != 0 {
 		t.Fatalf("refused copies stored %d bytes", n)
 	}
 

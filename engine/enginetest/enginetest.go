@@ -5,12 +5,14 @@ package enginetest
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"cairn/chunk"
 	"cairn/engine"
 	"cairn/engine/gendb"
 	"cairn/repo"
@@ -96,4 +98,57 @@ func RestoreFolder(tb testing.TB, r *repo.Repository, sn *repo.Snapshot) map[str
 		tb.Fatal(err)
 	}
 	return ReadFolder(tb, dir)
+}
+
+// StoredFiles lists the files of a repository folder (a local repository, or a
+// server's folder of one) with their sizes, locks left out: what it stores, seen from
+// the disk.
+func StoredFiles(tb testing.TB, dir string) map[string]int64 {
+	tb.Helper()
+	out := map[string]int64{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if strings.HasPrefix(rel, "locks") {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out[rel] = fi.Size()
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// NoChunkTwice fails when a chunk of r is stored in more than one pack: whatever was
+// sent before a cut was not sent again.
+func NoChunkTwice(tb testing.TB, r *repo.Repository) {
+	tb.Helper()
+	ctx := context.Background()
+	packs, err := r.Packs(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	where := map[chunk.ID]int{}
+	for p := range packs {
+		_, refs, err := r.LoadPack(ctx, p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, ref := range refs {
+			where[ref.ID]++
+		}
+	}
+	for id, n := range where {
+		if n > 1 {
+			tb.Fatalf("chunk %s was sent %d times", id.Short(), n)
+		}
+	}
 }
