@@ -97,113 +97,152 @@ an unknown key or a bad value is refused with its line.`,
 				printConfig(e.stdout, c, configPath(o.Data), settings, fromFile)
 				return nil
 			}
-			addr := o.Addr
-			h, _, err := net.SplitHostPort(addr)
-			if err != nil {
-				return usagef("--addr %q: %v", addr, err)
-			}
-			if ip := net.ParseIP(h); h != "localhost" && (ip == nil || !ip.IsLoopback()) {
-				return usagef("--addr %q: cairn serves your whole snippet database and listens only on loopback addresses", addr)
-			}
-			data := o.Data
-			if err := os.MkdirAll(data, 0o700); err != nil {
-				return fmt.Errorf("data folder: %w", err)
-			}
-			db, err := localdb.Open(filepath.Join(data, "pieces.db"))
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			loc, explicit := e.opts.Repo, true
-			if loc == "" {
-				loc, explicit = filepath.Join(data, "repository"), false
-			}
-			level := slog.LevelInfo
-			if o.Verbose {
-				level = slog.LevelDebug
-			}
-			logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-			pw, err := e.givenPassword(c.Context)
-			if err != nil {
-				return err
-			}
-			if pw == "" && !explicit {
-				// The default repository gets a random password kept beside the database.
-				if pw, err = daemonPassword(filepath.Join(data, "repository.password")); err != nil {
-					return err
-				}
-			}
-			kdf, err := o.KDF.params()
-			if err != nil {
-				return err
-			}
-			keys := &repo.KeyCache{}
-			pins := []repo.Option{repo.WithPins(repo.Pins{Dir: filepath.Join(data, "pins")})} // what the daemon saw first
-			opts := append([]repo.Option{repo.WithPassword(pw, kdf), repo.WithKeyCache(keys)}, pins...)
-			var sched *schedule.Scheduler
-			api := httpapi.New(httpapi.Config{
-				DB: db,
-				OpenRepo: func(ctx context.Context) (*repo.Repository, error) {
-					return daemonRepo(ctx, loc, explicit, e.locationOptions(), opts...)
-				},
-				DeviceName: o.Device,
-				Platform:   o.Platform,
-				Logger:     logger,
-				Schedule:   scheduleView{&sched},
-			})
-			sched, notify, err := o.newScheduler(e, api, db, pins, logger)
-			if err != nil {
-				return err
-			}
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				hint := ""
-				if strings.Contains(err.Error(), "permission denied") {
-					hint = " (ports below 1024 need privileges; pass --addr 127.0.0.1:PORT or set CAIRN_ADDR)"
-				}
-				return fmt.Errorf("cannot listen on %s: %w%s", addr, err, hint)
-			}
-			srv := api.HTTPServer()
-			served := make(chan error, 1)
-			go func() { served <- srv.Serve(ln) }() // ends when srv is shut down
-			// The schedule and the alerts run until the daemon stops; both end before it
-			// returns.
-			schedCtx, stopSchedule := context.WithCancel(context.Background())
-			defer stopSchedule()
-			background := make(chan struct{}, 2)
-			go func() { sched.Run(schedCtx); background <- struct{}{} }()
-			go func() {
-				if notify != nil {
-					notify.Run(schedCtx)
-				}
-				background <- struct{}{}
-			}()
-			fmt.Fprintf(e.stdout, "cairn serving on http://%s (database %s, repository %s, backups %s)\n", ln.Addr(), db.Path(), redactLocation(loc), o.plan())
-			select {
-			case err = <-served:
-			case <-c.Context.Done():
-			}
-			stopSchedule()
-			// Within shutdownTimeout whatever clients do: cancel running jobs and wait
-			// for them (a cancelled restore leaves the database as it was), let requests
-			// finish, then cut the connections still open.
-			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-			defer cancel()
-			if serr := api.Shutdown(ctx); serr != nil {
-				logger.Warn("stopping with a job still running", "err", serr)
-			}
-			if srv.Shutdown(ctx) != nil {
-				srv.Close()
-			}
-			for range 2 {
-				<-background
-			}
-			if err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			fmt.Fprintln(e.stdout, "cairn stopped")
-			return nil
+			return o.serve(c.Context, e)
 		},
+	}
+}
+
+// serve runs the daemon until ctx ends or the server fails: the API over the local
+// database and the repository, the schedule and its alerts.
+func (o *serveOptions) serve(ctx context.Context, e *env) error {
+	if err := o.checkAddr(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.Data, 0o700); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	db, err := localdb.Open(filepath.Join(o.Data, "pieces.db"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	logger := o.logger(e)
+	loc, open, pins, err := o.repository(ctx, e)
+	if err != nil {
+		return err
+	}
+	var sched *schedule.Scheduler
+	api := httpapi.New(httpapi.Config{
+		DB: db, OpenRepo: open, DeviceName: o.Device, Platform: o.Platform,
+		Logger: logger, Schedule: scheduleView{&sched},
+	})
+	sched, notify, err := o.newScheduler(e, api, db, pins, logger)
+	if err != nil {
+		return err
+	}
+	ln, err := o.listen()
+	if err != nil {
+		return err
+	}
+	srv := api.HTTPServer()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }() // ends when srv is shut down
+	// The schedule and the alerts run until the daemon stops; both end before it
+	// returns.
+	schedCtx, stopSchedule := context.WithCancel(context.Background())
+	defer stopSchedule()
+	background := make(chan struct{}, 2)
+	go func() { sched.Run(schedCtx); background <- struct{}{} }()
+	go func() {
+		if notify != nil {
+			notify.Run(schedCtx)
+		}
+		background <- struct{}{}
+	}()
+	fmt.Fprintf(e.stdout, "cairn serving on http://%s (database %s, repository %s, backups %s)\n", ln.Addr(), db.Path(), redactLocation(loc), o.plan())
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+	}
+	stopSchedule()
+	shutdown(api, srv, logger)
+	for range 2 {
+		<-background
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "cairn stopped")
+	return nil
+}
+
+// checkAddr refuses an address that is not a loopback one: the daemon serves the
+// whole snippet database.
+func (o *serveOptions) checkAddr() error {
+	h, _, err := net.SplitHostPort(o.Addr)
+	if err != nil {
+		return usagef("--addr %q: %v", o.Addr, err)
+	}
+	if ip := net.ParseIP(h); h != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return usagef("--addr %q: cairn serves your whole snippet database and listens only on loopback addresses", o.Addr)
+	}
+	return nil
+}
+
+// logger logs to stderr, every request with --verbose.
+func (o *serveOptions) logger(e *env) *slog.Logger {
+	level := slog.LevelInfo
+	if o.Verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// repository settles the daemon's repository: --repo, else the default one in the data
+// folder with a random password kept beside the database. It returns its location,
+// how the API opens it, and the pins the daemon keeps in its data folder.
+func (o *serveOptions) repository(ctx context.Context, e *env) (string, func(context.Context) (*repo.Repository, error), []repo.Option, error) {
+	loc, explicit := e.opts.Repo, true
+	if loc == "" {
+		loc, explicit = filepath.Join(o.Data, "repository"), false
+	}
+	pw, err := e.givenPassword(ctx)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if pw == "" && !explicit {
+		if pw, err = daemonPassword(filepath.Join(o.Data, "repository.password")); err != nil {
+			return "", nil, nil, err
+		}
+	}
+	kdf, err := o.KDF.params()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	keys := &repo.KeyCache{}
+	pins := []repo.Option{repo.WithPins(repo.Pins{Dir: filepath.Join(o.Data, "pins")})} // what the daemon saw first
+	opts := append([]repo.Option{repo.WithPassword(pw, kdf), repo.WithKeyCache(keys)}, pins...)
+	open := func(ctx context.Context) (*repo.Repository, error) {
+		return daemonRepo(ctx, loc, explicit, e.locationOptions(), opts...)
+	}
+	return loc, open, pins, nil
+}
+
+// listen opens the daemon's address, saying how to pick another port when a low one
+// needs privileges.
+func (o *serveOptions) listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		hint := ""
+		if strings.Contains(err.Error(), "permission denied") {
+			hint = " (ports below 1024 need privileges; pass --addr 127.0.0.1:PORT or set CAIRN_ADDR)"
+		}
+		return nil, fmt.Errorf("cannot listen on %s: %w%s", o.Addr, err, hint)
+	}
+	return ln, nil
+}
+
+// shutdown stops the daemon within shutdownTimeout whatever clients do: running jobs
+// are cancelled and waited for (a cancelled restore leaves the database as it was),
+// requests may finish, then the connections still open are cut.
+func shutdown(api *httpapi.Server, srv *http.Server, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := api.Shutdown(ctx); err != nil {
+		logger.Warn("stopping with a job still running", "err", err)
+	}
+	if srv.Shutdown(ctx) != nil {
+		srv.Close()
 	}
 }
 
