@@ -83,14 +83,14 @@ func TestStrayFiles(t *testing.T) {
 	be := create(t, dir)
 	other := "cd0123456789abcd"
 	for _, p := range []string{
-		"data/ab/.tmp-123456",      // a save that crashed before its rename
-		"data/ab/.tmp-" + name,     // another one
-		"index/.tmp-99",            // one in a flat folder
-		"data/ab/" + other,         // an object in the wrong sub-folder
-		"data/" + name,             // an object outside any sub-folder
-		"data/abc/" + name,         // a sub-folder that is no prefix
-		"snapshots/README",         // not hex
-		"locks/01234567.json",      // not hex
+		"data/ab/.tmp-123456",  // a save that crashed before its rename
+		"data/ab/.tmp-" + name, // another one
+		"index/.tmp-99",        // one in a flat folder
+		"data/ab/" + other,     // an object in the wrong sub-folder
+		"data/" + name,         // an object outside any sub-folder
+		"data/abc/" + name,     // a sub-folder that is no prefix
+		"snapshots/README",     // not hex
+		"locks/01234567.json",  // not hex
 	} {
 		p = filepath.Join(dir, filepath.FromSlash(p))
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
