@@ -104,7 +104,7 @@ func TestMarkerStaleness(t *testing.T) {
 	own := newToken()
 	liveTokens.add(own)
 	defer liveTokens.remove(own)
-	parent := os.Getppid()
+	parent := livePID(t)
 	parentStart, exists, known := processStart(parent)
 	if !exists || !known {
 		t.Fatalf("cannot read the start of the parent process %d", parent)
