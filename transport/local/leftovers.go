@@ -51,7 +51,7 @@ func MkdirTemp(dir, pattern string) (path string, release func(), err error) {
 		if err != nil {
 			return "", nil, err
 		}
-		d, err := open(path)
+		d, err := hold(path)
 		if err != nil {
 			os.Remove(path)
 			return "", nil, err

@@ -14,9 +14,12 @@ const renameOpen = false
 // lock takes an exclusive LockFileEx lock on f, waiting for it or not. Windows locks
 // are mandatory for the bytes they cover, so the lock covers the last byte of the
 // largest offset, far past any data, as bbolt does: reads and writes are untouched.
-// supported is false where the handle cannot be locked (a folder, some network
-// shares): ages alone protect those.
+// supported is false where the handle cannot be locked (some network shares): ages
+// alone protect those. Folders are held another way (lockDir).
 func lock(f *os.File, wait bool) (got, supported bool) {
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return lockDir(f, wait)
+	}
 	flags := uint32(windows.LOCKFILE_EXCLUSIVE_LOCK)
 	if !wait {
 		flags |= windows.LOCKFILE_FAIL_IMMEDIATELY
@@ -49,4 +52,49 @@ func open(path string) (*os.File, error) {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	return os.NewFile(uintptr(h), path), nil
+}
+
+// A folder cannot be locked with LockFileEx. Its holder (MkdirTemp) keeps it open
+// with write access instead (hold), which Windows' sharing rules let a cleaner see:
+// opening the folder without sharing write access fails with a sharing violation
+// while such a handle is open, and succeeds once its process is gone.
+
+// hold opens a folder MkdirTemp made, with write access (adding entries) so that
+// lockDir can tell it is held, sharing everything so it can still be renamed.
+func hold(path string) (*os.File, error) {
+	p, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	h, err := windows.CreateFile(p, windows.FILE_LIST_DIRECTORY|windows.FILE_WRITE_DATA, // FILE_WRITE_DATA is FILE_ADD_FILE for a folder
+		windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE,
+		nil, windows.OPEN_EXISTING, windows.FILE_FLAG_BACKUP_SEMANTICS, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(h), path), nil
+}
+
+// lockDir: for the holder (wait), holding is having opened the folder with hold; a
+// cleaner (not wait) gets the folder when no one else holds it.
+func lockDir(f *os.File, wait bool) (got, supported bool) {
+	if wait {
+		return true, true
+	}
+	p, err := windows.UTF16PtrFromString(f.Name())
+	if err != nil {
+		return false, false
+	}
+	h, err := windows.CreateFile(p, windows.FILE_LIST_DIRECTORY,
+		windows.FILE_SHARE_READ|windows.FILE_SHARE_DELETE,
+		nil, windows.OPEN_EXISTING, windows.FILE_FLAG_BACKUP_SEMANTICS, 0)
+	switch {
+	case err == nil:
+		windows.CloseHandle(h)
+		return true, true
+	case errors.Is(err, windows.ERROR_SHARING_VIOLATION):
+		return false, true
+	default:
+		return false, false
+	}
 }
