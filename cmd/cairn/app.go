@@ -234,14 +234,6 @@ func locationOptions(c *cli.Context) location.Options {
 	return opt
 }
 
-// defaultCacheDir is $XDG_CACHE_HOME/cairn or ~/.cache/cairn.
-func defaultCacheDir() string {
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "cairn")
-	}
-	return ""
-}
-
 // loadSnapshot opens the repository and finds one snapshot by id or prefix.
 func loadSnapshot(c *cli.Context, r *repo.Repository, ref string) (*repo.Snapshot, error) {
 	list, err := r.Snapshots(c.Context)
