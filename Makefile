@@ -45,6 +45,7 @@ test-windows:
 # The README's test command: everything CI runs.
 test: vet cross sdk-deps
 	CAIRN_SDK_DIR=$(CURDIR)/testdata/sdk/node_modules/@pieces.app/pieces-os-client $(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) --no-print-directory test-windows
 	$(MAKE) --no-print-directory fuzz FUZZTIME=20s FUZZMINIMIZE=1s FUZZ_TARGETS=./engine/exported:FuzzDecode
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s FUZZMINIMIZE=1s FUZZ_TARGETS='$(FUZZ_NEW)'
 	$(MAKE) test-sdk
