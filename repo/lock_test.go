@@ -103,7 +103,7 @@ func TestLockStaleness(t *testing.T) {
 	own := newToken()
 	heldTokens.add(own)
 	defer heldTokens.remove(own)
-	parent := os.Getppid()
+	parent := livePID(t)
 	parentStart, exists, known := processStart(parent)
 	if !exists || !known {
 		t.Fatalf("cannot read the start of the parent process %d", parent)

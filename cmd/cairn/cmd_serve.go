@@ -27,18 +27,6 @@ import (
 	"cairn/transport/location"
 )
 
-// defaultDataDir is the per-user folder for the local database and the default
-// repository: $XDG_DATA_HOME/cairn, or ~/.local/share/cairn.
-func defaultDataDir() string {
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "cairn")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "share", "cairn")
-	}
-	return "cairn-data"
-}
-
 // shutdownTimeout bounds how long cairn serve takes to stop once asked to.
 const shutdownTimeout = 5 * time.Second
 
@@ -337,7 +325,7 @@ func daemonPassword(name string) (string, error) {
 		return "", fmt.Errorf("password file: %w", err)
 	}
 	defer os.Remove(tmp)
-	err = f.Chmod(0o600)
+	err = restrictToUser(tmp)
 	if err == nil {
 		_, err = f.WriteString(pw + "\n")
 	}

@@ -343,7 +343,7 @@ func downgradedConfigDaemon(t *testing.T, f *hostileFixture) {
 	d = startDaemon(t, args...)
 	for _, req := range [][2]string{{http.MethodPost, "/backups/create"}, {http.MethodGet, "/backups"}} {
 		code, body := d.do(req[0], req[1])
-		if code != http.StatusNetworkAuthenticationRequired || !strings.Contains(body, `it was stored with encryption \"xchacha20-poly1305\"`) || !strings.Contains(body, filepath.Join(data, "pins")) {
+		if code != http.StatusNetworkAuthenticationRequired || !strings.Contains(body, `it was stored with encryption \"xchacha20-poly1305\"`) || !strings.Contains(body, strings.ReplaceAll(filepath.Join(data, "pins"), `\`, `\\`)) {
 			t.Fatalf("%s %s on a downgraded repository: %d %s", req[0], req[1], code, body)
 		}
 	}

@@ -6,10 +6,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
-	"syscall"
 )
 
 // gcPercent is the garbage collector's target unless GOGC says otherwise: the heap may
@@ -23,7 +21,7 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := stopContext(context.Background())
 	// CAIRN_CPUPROFILE names a file to write a CPU profile of the whole run to (go tool
 	// pprof reads it): where a slow backup spends its time, on the user's own data.
 	if name := os.Getenv("CAIRN_CPUPROFILE"); name != "" {

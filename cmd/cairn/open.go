@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -112,14 +111,6 @@ func (e *env) locationOptions() location.Options {
 		opt.CacheDir = ""
 	}
 	return opt
-}
-
-// defaultCacheDir is $XDG_CACHE_HOME/cairn or ~/.cache/cairn.
-func defaultCacheDir() string {
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "cairn")
-	}
-	return ""
 }
 
 // loadSnapshot finds one snapshot of r by id or prefix.

@@ -280,6 +280,7 @@ func mutateCollection(path, name string, changes []change, inserts int, seed uin
 	if err := out.Close(); err != nil {
 		return st, err
 	}
+	in.Close() // Windows renames nothing over an open file
 	return st, os.Rename(tmp, path)
 }
 

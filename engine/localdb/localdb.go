@@ -65,13 +65,17 @@ type DB struct {
 
 // generation is one database file, open while it is current or being read.
 type generation struct {
-	db   *bolt.DB
-	refs int // running readers, plus one while current; guarded by DB.mu
+	db      *bolt.DB
+	refs    int    // running readers, plus one while current; guarded by DB.mu
+	retired string // where a swap moved the file aside (Windows), removed once closed; guarded by DB.mu
 }
 
 // Open opens or creates the database file at path.
 func Open(path string) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open local database: %w", err)
+	}
+	if err := finishSwap(path); err != nil {
 		return nil, fmt.Errorf("open local database: %w", err)
 	}
 	db, err := openBolt(path)
@@ -83,7 +87,7 @@ func Open(path string) (*DB, error) {
 }
 
 func openBolt(path string) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, OpenFile: openFile})
 	if err != nil {
 		return nil, fmt.Errorf("open local database %s: %w", path, err)
 	}
@@ -122,7 +126,7 @@ func (d *DB) acquire() (*generation, error) {
 func (d *DB) release(g *generation) error {
 	d.mu.Lock()
 	g.refs--
-	last := g.refs == 0
+	last, retired := g.refs == 0, g.retired
 	d.mu.Unlock()
 	if !last {
 		return nil
@@ -130,17 +134,22 @@ func (d *DB) release(g *generation) error {
 	if err := g.db.Close(); err != nil {
 		return fmt.Errorf("close local database: %w", err)
 	}
+	if retired != "" {
+		os.Remove(retired) // or the next Open removes it
+	}
 	return nil
 }
 
-// install makes a newly written file the current generation.
-func (d *DB) install(db *bolt.DB) error {
+// install makes a newly written file the current generation; retired is where the
+// swap moved the old generation's file, if it moved it aside.
+func (d *DB) install(db *bolt.DB, retired string) error {
 	d.mu.Lock()
 	old := d.cur
 	if old == nil {
 		d.mu.Unlock()
 		return db.Close()
 	}
+	old.retired = retired
 	d.cur = &generation{db: db, refs: 1}
 	d.mu.Unlock()
 	d.release(old) // the new file is in place whether or not the old one closes cleanly
@@ -611,9 +620,10 @@ func (p *Pending) Commit(ctx context.Context) error {
 		return ErrClosed
 	default:
 	}
-	// The old file stays open for its readers under its old inode; the rename is
-	// atomic, so a crash leaves one file or the other whole.
-	if err := os.Rename(p.tmp, d.path); err != nil {
+	// The old file stays open for its readers (swap_unix.go, swap_windows.go), and a
+	// crash leaves one file or the other whole.
+	retired, err := swapIn(p.tmp, d.path)
+	if err != nil {
 		os.Remove(p.tmp)
 		return fmt.Errorf("swap the new local database into place: %w", err)
 	}
@@ -621,9 +631,15 @@ func (p *Pending) Commit(ctx context.Context) error {
 	ndb, err := openBolt(d.path)
 	if err != nil {
 		// Readers go on with the old generation until the next successful write.
+		// Its file, if moved aside, is removed when it closes.
+		d.mu.Lock()
+		if d.cur != nil && d.cur.retired == "" {
+			d.cur.retired = retired
+		}
+		d.mu.Unlock()
 		return err
 	}
-	return d.install(ndb)
+	return d.install(ndb, retired)
 }
 
 // lineReader splits a stream into lines of any length, reusing one buffer.

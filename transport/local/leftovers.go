@@ -51,7 +51,7 @@ func MkdirTemp(dir, pattern string) (path string, release func(), err error) {
 		if err != nil {
 			return "", nil, err
 		}
-		d, err := os.Open(path)
+		d, err := hold(path)
 		if err != nil {
 			os.Remove(path)
 			return "", nil, err
@@ -126,7 +126,7 @@ func removeLeftover(path string, now time.Time) bool {
 	if age < LeftoverAge {
 		return false
 	}
-	f, err := os.Open(path)
+	f, err := open(path)
 	if err != nil {
 		return false
 	}

@@ -28,7 +28,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"cairn/transport"
@@ -127,8 +126,14 @@ func (b *Backend) Save(ctx context.Context, h transport.Handle, data []byte) err
 		discard(tmp)
 		return fmt.Errorf("save %s: %w", h, err)
 	}
-	if err := Rename(tmp, p); err != nil {
+	if err := place(tmp, p); err != nil {
 		os.Remove(tmp.Name())
+		// Another save of the same content put the object in place meanwhile
+		// (Windows does not rename over it): the object is there, which is all
+		// the save asks.
+		if _, serr := os.Stat(p); serr == nil {
+			return nil
+		}
 		return fmt.Errorf("save %s: %w", h, err)
 	}
 	if err := SyncDir(dir); err != nil {
@@ -177,23 +182,6 @@ func mkdir(dir string) error {
 	return SyncDir(filepath.Dir(dir))
 }
 
-// SyncDir flushes a folder's entries to disk. File systems and platforms that cannot
-// sync a folder are not an error.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if errors.Is(err, syscall.EINVAL) || errors.Is(err, errors.ErrUnsupported) {
-		err = nil
-	}
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // Load implements transport.Backend. fn reads straight from the file.
 func (b *Backend) Load(ctx context.Context, h transport.Handle, length int, offset int64, fn func(io.Reader) error) error {
 	if err := check(ctx, "load", h); err != nil {
@@ -202,7 +190,8 @@ func (b *Backend) Load(ctx context.Context, h transport.Handle, length int, offs
 	if offset < 0 || length < 0 {
 		return fmt.Errorf("load %s: %w", h, permanentError{fmt.Errorf("invalid range %d+%d", offset, length)})
 	}
-	f, err := os.Open(b.path(h))
+	// Opened to share deletion (Windows): a prune may remove the object meanwhile.
+	f, err := open(b.path(h))
 	if err != nil {
 		return wrap("load", h, err)
 	}

@@ -57,14 +57,15 @@ func TestLayout(t *testing.T) {
 		if err != nil || string(got) != tc.path {
 			t.Fatalf("%s: file %s holds %q, %v", tc.h, tc.path, got, err)
 		}
-		if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o400 {
+		// Windows has no owner bits: the read-only attribute is what there is.
+		if fi, _ := os.Stat(p); fi.Mode().Perm() != fileMode {
 			t.Errorf("%s: mode %v, want read-only for the owner", tc.path, fi.Mode().Perm())
 		}
 	}
 	for _, d := range []string{"data", "data/ab", "index", "snapshots", "keys", "locks"} {
 		fi, err := os.Stat(filepath.Join(dir, d))
-		if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
-			t.Errorf("folder %s: %v %v, want a 0700 folder", d, fi, err)
+		if err != nil || !fi.IsDir() || fi.Mode().Perm() != dirMode {
+			t.Errorf("folder %s: %v %v, want a %v folder", d, fi, err, dirMode)
 		}
 	}
 	// A successful save leaves no temporary file behind.
@@ -82,21 +83,26 @@ func TestStrayFiles(t *testing.T) {
 	be := create(t, dir)
 	other := "cd0123456789abcd"
 	for _, p := range []string{
-		"data/ab/.tmp-123456",      // a save that crashed before its rename
-		"data/ab/.tmp-" + name,     // another one
-		"index/.tmp-99",            // one in a flat folder
-		"data/ab/" + other,         // an object in the wrong sub-folder
-		"data/" + name,             // an object outside any sub-folder
-		"data/abc/" + name,         // a sub-folder that is no prefix
-		"data/ab/AB0123456789CDEF", // not lowercase
-		"snapshots/README",         // not hex
-		"locks/01234567.json",      // not hex
+		"data/ab/.tmp-123456",  // a save that crashed before its rename
+		"data/ab/.tmp-" + name, // another one
+		"index/.tmp-99",        // one in a flat folder
+		"data/ab/" + other,     // an object in the wrong sub-folder
+		"data/" + name,         // an object outside any sub-folder
+		"data/abc/" + name,     // a sub-folder that is no prefix
+		"snapshots/README",     // not hex
+		"locks/01234567.json",  // not hex
 	} {
 		p = filepath.Join(dir, filepath.FromSlash(p))
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !caseInsensitive {
+		upper := filepath.Join(dir, "data", "ab", "AB0123456789CDEF") // not lowercase
+		if err := os.WriteFile(upper, []byte("partial"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,0 +1,6 @@
+//go:build wine
+
+package localdb
+
+// Under Wine (make test-windows), t.TempDir's cleanup needs Go's older delete path.
+import _ "cairn/transport/winegap"
