@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -12,6 +13,9 @@ import (
 // command, and the bash script, sourced in a real bash with cairn on its PATH,
 // completes commands and flags by asking cairn.
 func TestCompletionScripts(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the completion scripts are for bash, zsh and fish, which Windows lacks")
+	}
 	app := newApp(&env{})
 	dir := t.TempDir()
 	for _, shell := range []string{"bash", "zsh", "fish"} {
