@@ -9,7 +9,7 @@ import (
 
 // fileTag is a file's change tag (inodeTag); macOS and the BSDs name the change time
 // Ctimespec.
-func fileTag(fi os.FileInfo) (string, bool) {
+func fileTag(_ string, fi os.FileInfo) (string, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return "", false

@@ -6,7 +6,7 @@ import (
 )
 
 // fileTag is a file's change tag (inodeTag) from what Linux calls the change time.
-func fileTag(fi os.FileInfo) (string, bool) {
+func fileTag(_ string, fi os.FileInfo) (string, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return "", false

@@ -57,7 +57,7 @@ func (s FolderSource) CollectionTags(ctx context.Context) (map[string]string, er
 		if err != nil {
 			continue
 		}
-		if tag, ok := fileTag(fi); ok {
+		if tag, ok := fileTag(filepath.Join(s.Dir, e.Name()), fi); ok {
 			tags[n] = tag
 		}
 	}

@@ -98,3 +98,41 @@ func TestDatabaseTags(t *testing.T) {
 		t.Fatal("a failed write changed the tag")
 	}
 }
+
+// TestReplacedFileChangesTag: a collection file replaced by another of the same size
+// and modification time gets another change tag (its change time and file id differ:
+// the inode on Unix, the volume serial and file index on Windows), so a backup reads
+// it rather than taking the parent's entry.
+func TestReplacedFileChangesTag(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "formats.jsonl")
+	if err := os.WriteFile(name, []byte(`{"id":"a","v":1}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := engine.FolderSource{Dir: dir}
+	before, err := src.CollectionTags(context.Background())
+	if err != nil || before["formats"] == "" {
+		t.Fatalf("tags %v %v", before, err)
+	}
+	other := filepath.Join(dir, "other.tmp")
+	if err := os.WriteFile(other, []byte(`{"id":"b","v":2}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(other, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(other, name); err != nil {
+		t.Fatal(err)
+	}
+	after, err := src.CollectionTags(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after["formats"] == before["formats"] {
+		t.Fatalf("a file replaced by one of the same size and time keeps its tag %s", before["formats"])
+	}
+}
