@@ -20,6 +20,7 @@ import (
 	"cairn/engine/schedule"
 	"cairn/engine/schedule/scheduletest"
 	"cairn/repo"
+	"cairn/transport"
 	"cairn/transport/location"
 	"cairn/transport/rest/resttest"
 )
@@ -29,23 +30,50 @@ import (
 type daemon struct {
 	*fixture
 	rest   *resttest.Server
+	loc    string         // the repository's location, as the daemon reaches it
+	steps  schedule.Steps // what each scheduled run does
 	clock  *scheduletest.Clock
 	sched  *schedule.Scheduler
 	ran    chan schedule.RunResult
 	alerts chan schedule.Event
 }
 
+// setup changes what newDaemonWith builds; the zero value is newDaemon's daemon.
+type setup struct {
+	// steps changes the steps of each run (backup, retention of two, prune).
+	steps func(*schedule.Steps)
+	// front is the URL the daemon reaches the rest-server at (a proxy in front of
+	// it); the server's own when nil.
+	front func(*resttest.Server) string
+	// wrap wraps the backend of the API's repository handles.
+	wrap func(transport.Backend) transport.Backend
+	// packSize is the repository's pack size; 256 KiB when 0.
+	packSize int
+}
+
 func newDaemon(t *testing.T) *daemon {
+	t.Helper()
+	return newDaemonWith(t, setup{})
+}
+
+func newDaemonWith(t *testing.T, set setup) *daemon {
 	t.Helper()
 	ctx := context.Background()
 	srv := resttest.Start(t, "--no-auth")
-	loc := "rest:" + srv.URL + "repo"
+	url := srv.URL
+	if set.front != nil {
+		url = set.front(srv)
+	}
+	loc := "rest:" + url + "repo"
 	be, err := location.Create(ctx, loc, location.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rcfg, _ := repo.NewConfig(time.Now())
 	rcfg.PackSize = 256 << 10
+	if set.packSize != 0 {
+		rcfg.PackSize = set.packSize
+	}
 	if _, err := repo.Init(ctx, be, rcfg); err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +82,7 @@ func newDaemon(t *testing.T) *daemon {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	d := &daemon{rest: srv, clock: scheduletest.New(time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)),
+	d := &daemon{rest: srv, loc: loc, clock: scheduletest.New(time.Date(2026, 3, 2, 1, 0, 0, 0, time.UTC)),
 		ran: make(chan schedule.RunResult, 16), alerts: make(chan schedule.Event, 16)}
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var e schedule.Event
@@ -70,12 +98,18 @@ func newDaemon(t *testing.T) *daemon {
 			if err != nil {
 				return nil, err
 			}
+			if set.wrap != nil {
+				be = set.wrap(be)
+			}
 			return repo.Open(ctx, be)
 		}})
 	d.fixture = &fixture{t: t, srv: api, http: serve(t, api), db: db}
 	notify := schedule.NewNotifier(schedule.NotifierConfig{URL: hook.URL + "/alert", Device: "laptop", RetryMin: time.Millisecond})
-	steps := schedule.Steps{DB: db, DeviceName: "laptop", Platform: "LINUX", Retention: engine.Policy{Last: 2}, Prune: true}
-	d.sched, err = schedule.New(schedule.Config{Plan: schedule.Plan{Every: time.Hour}, Steps: steps.List(), Slot: api.Slot(),
+	d.steps = schedule.Steps{DB: db, DeviceName: "laptop", Platform: "LINUX", Retention: engine.Policy{Last: 2}, Prune: true}
+	if set.steps != nil {
+		set.steps(&d.steps)
+	}
+	d.sched, err = schedule.New(schedule.Config{Plan: schedule.Plan{Every: time.Hour}, Steps: d.steps.List(), Slot: api.Slot(),
 		Clock: d.clock, Notify: notify, RetryMin: time.Minute, Ran: func(r schedule.RunResult) { d.ran <- r }})
 	if err != nil {
 		t.Fatal(err)
@@ -146,16 +180,38 @@ func (d *daemon) change(i int) {
 // serverFiles lists every file of the rest-server with its size.
 func (d *daemon) serverFiles() []string {
 	d.t.Helper()
+	return filesIn(d.t, d.rest.Dir)
+}
+
+// filesIn lists every file under dir with its size, sorted.
+func filesIn(tb testing.TB, dir string) []string {
+	tb.Helper()
 	var out []string
-	filepath.WalkDir(d.rest.Dir, func(p string, e fs.DirEntry, err error) error {
-		if err == nil && !e.IsDir() {
-			fi, _ := e.Info()
-			out = append(out, fmt.Sprintf("%s %d", p, fi.Size()))
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
 		}
+		fi, err := e.Info()
+		if err != nil {
+			return err
+		}
+		out = append(out, fmt.Sprintf("%s %d", p, fi.Size()))
 		return nil
 	})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	sort.Strings(out)
 	return out
+}
+
+// steps lists a run's steps with their results: "backup:ok prune:skipped".
+func steps(r schedule.RunResult) string {
+	var s []string
+	for _, st := range r.Steps {
+		s = append(s, st.Name+":"+st.Result)
+	}
+	return strings.Join(s, " ")
 }
 
 func (d *daemon) snapshots() []Backup {
@@ -182,13 +238,6 @@ func TestScheduledDaemon(t *testing.T) {
 	r := d.run()
 	if r.Result != "ok" || r.Snapshot == "" {
 		t.Fatalf("run after an import: %+v", r)
-	}
-	steps := func(r schedule.RunResult) string {
-		var s []string
-		for _, st := range r.Steps {
-			s = append(s, st.Name+":"+st.Result)
-		}
-		return strings.Join(s, " ")
 	}
 	if got := steps(r); got != "backup:ok retention:ok prune:ok" {
 		t.Fatalf("steps %s", got)

@@ -239,7 +239,8 @@ func (s *Scheduler) runOnce(ctx context.Context) RunResult {
 }
 
 // record keeps a run's result in the status and the state file, and sends the
-// alerts: a failure of each failed step, a recovery of each step that worked again.
+// alerts: a failure of each failed step, a recovery of each step that ran and worked
+// again (a skipped step stays failing).
 func (s *Scheduler) record(res RunResult, run *Run, failed string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -266,7 +267,9 @@ func (s *Scheduler) record(res RunResult, run *Run, failed string) {
 		s.status.LastSuccess = &fin
 	}
 	for _, sr := range res.Steps {
-		if sr.Result != "failed" && s.failing[sr.Name] {
+		// Only a step that ran and worked recovers: one skipped this time (a check
+		// not due yet, a copy with nothing new) has not shown that its failure is over.
+		if sr.Result == "ok" && s.failing[sr.Name] {
 			delete(s.failing, sr.Name)
 			events = append(events, Event{Event: EventRecovered, Job: sr.Name, Started: res.Started, Finished: res.Finished, Snapshot: res.Snapshot, Message: sr.Message})
 		}
