@@ -114,7 +114,8 @@ func exportOf(t *testing.T, r *repo.Repository, id string) []byte {
 // repository (its own keys, on another rest-server) in the same run; the copy
 // restores byte for byte what the original snapshot and the database's export hold,
 // and the target checks clean;
-// a run with nothing changed copies nothing and writes nothing to either server.
+// a run with nothing changed copies nothing and writes nothing to either server; a
+// copy that failed is tried again by the next run even when nothing changed.
 func TestScheduledCopy(t *testing.T) {
 	target := newCopyTarget(t)
 	d := newDaemonWith(t, setup{steps: func(s *schedule.Steps) {
@@ -165,5 +166,23 @@ func TestScheduledCopy(t *testing.T) {
 	}
 	if after := filesIn(t, target.srv.Dir); strings.Join(beforeTarget, "\n") != strings.Join(after, "\n") {
 		t.Fatalf("an unchanged run wrote to the copy target:\nbefore %v\nafter  %v", beforeTarget, after)
+	}
+
+	// The target's server is down for a changed run: the copy fails. The retry finds
+	// the database unchanged and still copies, since the target lacks the snapshot.
+	target.srv.Stop()
+	d.change(5)
+	d.next()
+	failed := d.run()
+	if steps(failed) != "backup:ok copy:failed" || failed.Snapshot == "" {
+		t.Fatalf("run with the copy target down: %+v", failed)
+	}
+	target.srv.Restart()
+	d.next()
+	if r := d.run(); r.Result != "unchanged" || steps(r) != "backup:ok copy:ok" {
+		t.Fatalf("retry after the failed copy: %+v", r)
+	}
+	if list, err := dst.Snapshots(context.Background()); err != nil || len(list) != 3 || list[2].ID != failed.Snapshot {
+		t.Fatalf("after the retry the target holds %+v (%v), want the snapshot whose copy failed", list, err)
 	}
 }

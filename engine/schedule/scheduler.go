@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 )
@@ -188,7 +189,7 @@ func (s *Scheduler) runOnce(ctx context.Context) RunResult {
 	start := s.cfg.Clock.Now()
 	s.mu.Lock()
 	s.status.Running = true
-	run := &Run{Started: start, LastCheck: s.lastCheck}
+	run := &Run{Started: start, LastCheck: s.lastCheck, Failing: maps.Clone(s.failing)}
 	s.mu.Unlock()
 	res := RunResult{Started: start}
 	failed := ""

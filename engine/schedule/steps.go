@@ -35,10 +35,11 @@ type Job struct {
 type Run struct {
 	Job       *Job
 	Started   time.Time
-	Snapshot  *repo.Snapshot // made by the backup step; nil when nothing changed
-	Unchanged bool           // the backup found the database as its parent has it
-	LastCheck time.Time      // when the last check ran (before this run)
-	Check     *CheckStatus   // set by the check step when it ran
+	Snapshot  *repo.Snapshot  // made by the backup step; nil when nothing changed
+	Unchanged bool            // the backup found the database as its parent has it
+	LastCheck time.Time       // when the last check ran (before this run)
+	Check     *CheckStatus    // set by the check step when it ran
+	Failing   map[string]bool // steps whose last run failed (before this run)
 }
 
 // Step is one part of a run. It returns what it did in a few words, or ErrSkipped
@@ -229,9 +230,11 @@ func (s Steps) check(ctx context.Context, r *Run) (string, error) {
 	return r.Check.Message, nil
 }
 
-// copy copies the new snapshot to the second repository.
+// copy copies the snapshots the second repository lacks, the new one among them.
 func (s Steps) copy(ctx context.Context, r *Run) (string, error) {
-	if r.Unchanged || r.Snapshot == nil {
+	// A copy that failed is tried again even when nothing changed since: the target
+	// still lacks snapshots, and the copy sends only what it lacks.
+	if (r.Unchanged || r.Snapshot == nil) && !r.Failing["copy"] {
 		return "", ErrSkipped
 	}
 	return s.Copy(ctx, r.Job.Repo, nil)
