@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -262,7 +264,23 @@ func TestScheduledDaemon(t *testing.T) {
 		t.Fatalf("schedule status %+v", st)
 	}
 
-	// Two changed runs: three snapshots made, the oldest removed by retention.
+	// Another device backs up into the same repository: three snapshots of its own,
+	// more than the laptop's rules keep.
+	other := openAt(t, d.loc, repo.WithLock("backup"))
+	var desk []string
+	for i := range 3 {
+		doc := document(t, 64<<10, int64(40+i))
+		src := engine.ExportedSource{Name: "desk", Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(doc)), nil }}
+		sn, err := engine.Backup(context.Background(), other, src, engine.BackupOptions{DeviceName: "desk", Platform: "MACOS"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		desk = append(desk, sn.ID)
+	}
+	other.Release(context.Background())
+
+	// Two changed runs: three snapshots made, the oldest removed by retention; the
+	// desk's three stay, as the laptop's rules apply to the laptop's snapshots alone.
 	for i := range 2 {
 		d.change(i)
 		d.next()
@@ -270,8 +288,15 @@ func TestScheduledDaemon(t *testing.T) {
 			t.Fatalf("run %d: %+v", i, r)
 		}
 	}
-	if got := d.snapshots(); len(got) != 2 || got[0].ID != r.Snapshot {
-		t.Fatalf("retention kept %+v", got)
+	byDevice := map[string][]string{}
+	for _, b := range d.snapshots() {
+		byDevice[b.DeviceName] = append(byDevice[b.DeviceName], b.ID)
+	}
+	if got := byDevice["laptop"]; len(got) != 2 || got[0] != r.Snapshot {
+		t.Fatalf("retention kept %v of the laptop", got)
+	}
+	if got := byDevice["desk"]; len(got) != 3 {
+		t.Fatalf("the laptop's retention left %v of the desk's %v", got, desk)
 	}
 
 	// The server is killed: a failure alert, once, and retries with backoff.
