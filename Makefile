@@ -99,6 +99,9 @@ $(BIN)/rest-server:
 	cd testdata/tools && GOEXPERIMENT= $(GO) build -o $(CURDIR)/$(BIN)/rest-server github.com/restic/rest-server/cmd/rest-server
 $(BIN)/restic:
 	cd testdata/peers && GOEXPERIMENT= $(GO) build -o $(CURDIR)/$(BIN)/restic github.com/restic/restic/cmd/restic
+# kopia v0.22.3, a third peer in make bench.
+$(BIN)/kopia:
+	cd testdata/kopia && GOEXPERIMENT= $(GO) build -o $(CURDIR)/$(BIN)/kopia github.com/kopia/kopia
 # MinIO, for trying s3: repositories by hand (the tests build and cache their own, or
 # use $MINIO_SERVER).
 $(BIN)/minio:
@@ -112,10 +115,11 @@ bench-chunking: build
 bench-api: build
 	$(GO) run ./cmd/cairnbench -api -cairn $(BIN)/cairn -size 1GiB
 
-# cairn, restic 0.18.1 and borg on the same database, local and through rest-server,
-# 5 runs each with the order rotated, medians and ratios; then cairn's size series.
-bench-peers: build $(BIN)/rest-server $(BIN)/restic $(BIN)/minio borg-installed
-	$(GO) run ./cmd/cairnbench -peers -cairn $(BIN)/cairn -restic $(BIN)/restic -rest-server $(BIN)/rest-server -minio $(BIN)/minio -size $(SIZE) -runs $(RUNS)
+# cairn, restic 0.18.1, borg and kopia v0.22.3 on the same database, local and (cairn
+# and restic) through rest-server, 5 runs each with the order rotated, medians and
+# ratios against the best peer; then cairn's size series.
+bench-peers: build $(BIN)/rest-server $(BIN)/restic $(BIN)/kopia $(BIN)/minio borg-installed
+	$(GO) run ./cmd/cairnbench -peers -cairn $(BIN)/cairn -restic $(BIN)/restic -kopia $(BIN)/kopia -rest-server $(BIN)/rest-server -minio $(BIN)/minio -size $(SIZE) -runs $(RUNS)
 
 # Debian's borgbackup, installed when missing.
 borg-installed:

@@ -33,8 +33,9 @@ func main() {
 	restServer := flag.String("rest-server", "bin/rest-server", "the rest-server binary, with -peers")
 	resticBin := flag.String("restic", "bin/restic", "the restic binary, with -peers")
 	cairn := flag.String("cairn", "bin/cairn", "the cairn binary, with -api and -peers")
-	peersMode := flag.Bool("peers", false, "compare cairn, restic and borg on the same database instead")
+	peersMode := flag.Bool("peers", false, "compare cairn, restic, borg and kopia on the same database instead")
 	borgBin := flag.String("borg", "borg", "the borg binary, with -peers")
+	kopiaBin := flag.String("kopia", "", "the kopia binary, with -peers: adds kopia, on a local repository (empty: none)")
 	minioBin := flag.String("minio", "", "the MinIO binary, with -peers: adds cairn to MinIO (empty: none)")
 	runs := flag.Int("runs", 5, "runs per tool, with -peers")
 	seriesFlag := flag.String("series", "64MiB,256MiB,1GiB,2GiB", "database sizes of cairn's size series, with -peers (empty: none)")
@@ -51,7 +52,7 @@ func main() {
 				series = append(series, v)
 			}
 			if err == nil {
-				err = runPeers(*cairn, *resticBin, *borgBin, *restServer, *minioBin, size, *runs, series, *work, *seed)
+				err = runPeers(*cairn, *resticBin, *borgBin, *kopiaBin, *restServer, *minioBin, size, *runs, series, *work, *seed)
 			}
 		}
 		if err != nil {

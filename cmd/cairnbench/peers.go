@@ -22,24 +22,26 @@ import (
 type peer struct {
 	name    string
 	env     func(repo, work string) []string
-	init    func(repo string) []string
+	init    func(repo string) [][]string // create the repository, then set it up
 	backup  func(repo, src string, n int) []string
-	restore func(repo, target string) []string // run with target as working folder
+	restore func(repo, src, target string) []string // the latest backup of src; run with target as working folder
 	check   func(repo string) []string
 }
 
-func peers(cairn, restic, borg string) []peer {
-	return []peer{
+// peers lists cairn, restic and borg, then kopia when its binary is given. The first
+// two also run through rest-server (runPeers); borg and kopia have no backend for it.
+func peers(cairn, restic, borg, kopia string) []peer {
+	ps := []peer{
 		{
 			name: "cairn",
 			env: func(repo, work string) []string {
 				return []string{"CAIRN_REPOSITORY=" + repo, "CAIRN_PASSWORD=bench", "CAIRN_CACHE_DIR=" + filepath.Join(work, "cache")}
 			},
-			init: func(string) []string { return []string{cairn, "init"} },
+			init: func(string) [][]string { return [][]string{{cairn, "init"}} },
 			backup: func(_, src string, _ int) []string {
 				return []string{cairn, "--no-progress", "backup", src}
 			},
-			restore: func(_, target string) []string {
+			restore: func(_, _, target string) []string {
 				return []string{cairn, "--no-progress", "restore", "latest", "--target", filepath.Join(target, "out")}
 			},
 			check: func(string) []string { return []string{cairn, "--no-progress", "check", "--read-data"} },
@@ -49,9 +51,9 @@ func peers(cairn, restic, borg string) []peer {
 			env: func(repo, work string) []string {
 				return []string{"RESTIC_REPOSITORY=" + repo, "RESTIC_PASSWORD=bench", "RESTIC_CACHE_DIR=" + filepath.Join(work, "cache")}
 			},
-			init:   func(string) []string { return []string{restic, "init", "--quiet"} },
+			init:   func(string) [][]string { return [][]string{{restic, "init", "--quiet"}} },
 			backup: func(_, src string, _ int) []string { return []string{restic, "backup", "--quiet", src} },
-			restore: func(_, target string) []string {
+			restore: func(_, _, target string) []string {
 				return []string{restic, "restore", "latest", "--quiet", "--target", target}
 			},
 			check: func(string) []string { return []string{restic, "check", "--read-data", "--quiet"} },
@@ -61,14 +63,18 @@ func peers(cairn, restic, borg string) []peer {
 			env: func(repo, work string) []string {
 				return []string{"BORG_PASSPHRASE=bench", "BORG_BASE_DIR=" + filepath.Join(work, "base"), "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes"}
 			},
-			init: func(repo string) []string { return []string{borg, "init", "--encryption=repokey", repo} },
+			init: func(repo string) [][]string { return [][]string{{borg, "init", "--encryption=repokey", repo}} },
 			backup: func(repo, src string, n int) []string {
 				return []string{borg, "create", fmt.Sprintf("%s::b%d", repo, n), src}
 			},
-			restore: func(repo, _ string) []string { return []string{borg, "extract", repo + "::b2"} },
+			restore: func(repo, _, _ string) []string { return []string{borg, "extract", repo + "::b2"} },
 			check:   func(repo string) []string { return []string{borg, "check", "--verify-data", repo} },
 		},
 	}
+	if kopia != "" {
+		ps = append(ps, kopiaPeer(kopia))
+	}
+	return ps
 }
 
 // sample is one measured command.
@@ -210,11 +216,11 @@ func (s setup) label() string {
 var peerOps = []string{"initial backup", "incremental backup", "restore", "check --read-data"}
 
 // runPeers measures initial and incremental backup, restore and check --read-data for
-// cairn, restic and borg on the same bytes (on a local repository, and for cairn and
-// restic through one rest-server), rotating the order of the tools each run, then a size
+// cairn, restic, borg and kopia (when kopia is not "") on the same bytes (on a local
+// repository, and for cairn and restic through one rest-server), rotating the order of the tools each run, then a size
 // series of cairn alone, and prints medians and ratios.
-func runPeers(cairn, restic, borg, restBin, minioBin string, size int64, runs int, series []int64, work string, seed int64) error {
-	for _, p := range []*string{&cairn, &restic, &borg, &restBin, &minioBin} {
+func runPeers(cairn, restic, borg, kopia, restBin, minioBin string, size int64, runs int, series []int64, work string, seed int64) error {
+	for _, p := range []*string{&cairn, &restic, &borg, &kopia, &restBin, &minioBin} {
 		if strings.ContainsRune(*p, os.PathSeparator) {
 			abs, err := filepath.Abs(*p)
 			if err != nil {
@@ -239,12 +245,12 @@ func runPeers(cairn, restic, borg, restBin, minioBin string, size int64, runs in
 	}
 	defer rs.stop()
 	servers["rest-server"] = rs
-	tools := peers(cairn, restic, borg)
+	tools := peers(cairn, restic, borg, kopia)
 	var setups []setup
 	for _, t := range tools {
 		setups = append(setups, setup{peer: t})
 	}
-	for _, t := range tools[:2] {
+	for _, t := range tools[:2] { // cairn and restic: borg and kopia cannot use rest-server
 		setups = append(setups, setup{peer: t, where: "rest-server"})
 	}
 	if minioBin != "" {
@@ -282,8 +288,10 @@ func runPeers(cairn, restic, borg, restBin, minioBin string, size int64, runs in
 				return err
 			}
 			env := append(st.env(location, twork), "AWS_ACCESS_KEY_ID="+minioUser, "AWS_SECRET_ACCESS_KEY="+minioSecret)
-			if _, err := runCmd(st.init(location), env, twork); err != nil {
-				return err
+			for _, args := range st.init(location) {
+				if _, err := runCmd(args, env, twork); err != nil {
+					return err
+				}
 			}
 			measure := func(op string, args []string, dir string) error {
 				before := dirSize(repoDir)
@@ -323,7 +331,7 @@ func runPeers(cairn, restic, borg, restBin, minioBin string, size int64, runs in
 			if err := os.MkdirAll(target, 0o755); err != nil {
 				return err
 			}
-			if err := measure(peerOps[2], st.restore(location, target), target); err != nil {
+			if err := measure(peerOps[2], st.restore(location, src, target), target); err != nil {
 				return err
 			}
 			if err := measure(peerOps[3], st.check(location), twork); err != nil {
@@ -333,8 +341,8 @@ func runPeers(cairn, restic, borg, restBin, minioBin string, size int64, runs in
 			os.RemoveAll(repoDir)
 		}
 	}
-	fmt.Printf("Database: %s in %d records (27 collection files); the incremental backup follows a 1%% change (changed records %s). %d runs per tool, order rotated each run; medians. rest-server v0.14.0 and MinIO on loopback, each behind a byte-counting proxy.\n\n",
-		human(gs.Bytes), gs.Records, human(ms.ChangedBytes), runs)
+	fmt.Printf("Database: %s in %d records (27 collection files); the incremental backup follows a 1%% change (changed records %s). %d runs per tool, order rotated each run; medians. rest-server v0.14.0 and MinIO on loopback, each behind a byte-counting proxy.%s\n\n",
+		human(gs.Bytes), gs.Records, human(ms.ChangedBytes), runs, kopiaNote(kopia))
 	printPeerTable(setups, results)
 
 	if len(series) > 0 {
@@ -359,7 +367,7 @@ func generatePair(db0, db1 string, size, seed int64) (gendb.Stats, gendb.Mutatio
 }
 
 func printPeerTable(setups []setup, results map[string]map[string][]sample) {
-	fmt.Println("| workload | tool | wall | CPU | peak RSS | new bytes stored | sent / received | cairn / faster peer (wall) |")
+	fmt.Println("| workload | tool | wall | CPU | peak RSS | new bytes stored | sent / received | cairn / best peer (wall) |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, op := range peerOps {
 		for _, where := range []string{"", "rest-server", "MinIO"} {
