@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"cairn/engine/exported"
 	"cairn/engine/gendb"
 	"cairn/repo"
 	"cairn/transport"
@@ -75,15 +74,7 @@ func exportedDocument(t *testing.T, size int64) []byte {
 	if _, err := gendb.Generate(dir, gendb.Options{Size: size, Seed: 5}); err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	enc := exported.NewEncoder(&buf)
-	if err := enc.WriteFolder(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := enc.Close(exported.Meta{Version: "11.2.0"}); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return folderDocument(t, dir)
 }
 
 // TestServeStopsWhileClientsHang: SIGTERM ends the real cairn serve process within
