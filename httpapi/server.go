@@ -125,6 +125,10 @@ func (s *Server) Handler() http.Handler {
 		"POST /backup/{backup}/creation/cancel":           s.cancel(creation),
 		"POST /backup/{backup}/restoration/cancel":        s.cancel(restoration),
 		"GET /cairn/v1/schedule":                          s.scheduleStatus,
+		"GET /cairn/v1/overview":                          s.overview,
+		"GET /cairn/v1/snapshots":                         s.snapshotList,
+		"GET /{$}":                                        s.dashboardIndex,
+		"GET /web/{file}":                                 s.dashboardFile,
 	}
 	for pattern, h := range routes {
 		mux.HandleFunc(pattern, h)
