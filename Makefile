@@ -14,7 +14,7 @@ FUZZ_TARGETS ?= ./engine/exported:FuzzDecode $(FUZZ_NEW)
 # BLAKE3 code, slower. The peers and servers below are built without it.
 export GOEXPERIMENT ?= simd
 
-.PHONY: all build cross test test-windows dist test-short crash-long test-sdk sdk-deps vet fuzz bench bench-chunking bench-api bench-peers borg-installed serve demo clean
+.PHONY: all build cross test test-windows dist test-short crash-long test-sdk sdk-deps browser-deps vet fuzz bench bench-chunking bench-api bench-peers borg-installed serve demo clean
 
 all: build
 
@@ -47,9 +47,12 @@ cross:
 test-windows:
 	GO=$(GO) testdata/wine/test.sh
 
-# The README's test command: everything CI runs.
-test: vet cross sdk-deps
-	CAIRN_SDK_DIR=$(CURDIR)/testdata/sdk/node_modules/@pieces.app/pieces-os-client $(GO) test -count=1 -timeout 30m ./...
+# The README's test command: everything CI runs. The dashboard's browser tests
+# (httpapi/browser) need chromium there and save their screenshots in ./screenshots.
+test: vet cross sdk-deps browser-deps
+	CAIRN_SDK_DIR=$(CURDIR)/testdata/sdk/node_modules/@pieces.app/pieces-os-client \
+	CAIRN_BROWSER_REQUIRED=1 CAIRN_SCREENSHOTS=$(CURDIR)/screenshots \
+	$(GO) test -count=1 -timeout 30m ./...
 	$(MAKE) --no-print-directory test-windows
 	$(MAKE) --no-print-directory fuzz FUZZTIME=20s FUZZMINIMIZE=1s FUZZ_TARGETS=./engine/exported:FuzzDecode
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s FUZZMINIMIZE=1s FUZZ_TARGETS='$(FUZZ_NEW)'
@@ -58,6 +61,10 @@ test: vet cross sdk-deps
 # The published Pieces SDK (npm, pinned with a lock file in testdata/sdk).
 sdk-deps:
 	cd testdata/sdk && npm ci --no-audit --no-fund --loglevel=error
+
+# Debian's chromium, for the dashboard's browser tests; installed when missing.
+browser-deps:
+	testdata/browser/setup.sh >/dev/null
 
 # The SDK against a real cairn serve.
 test-sdk: build sdk-deps
@@ -163,4 +170,4 @@ dist:
 	cd dist && sha256sum cairn-* > SHA256SUMS && cat SHA256SUMS
 
 clean:
-	rm -rf $(BIN) .demo .bench dist
+	rm -rf $(BIN) .demo .bench dist screenshots
