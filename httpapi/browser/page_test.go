@@ -101,7 +101,7 @@ func (p *page) goTo(hash string) {
 // text is the visible text of the first element sel matches.
 func (p *page) text(sel string) string {
 	p.t.Helper()
-	s, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`(document.querySelector(` + strconv.Quote(sel) + `)||{}).innerText || ""`))
+	s, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`(document.querySelector(`+strconv.Quote(sel)+`)||{}).innerText || ""`))
 	if err != nil {
 		p.t.Fatal(err)
 	}
