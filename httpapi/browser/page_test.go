@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,39 @@ import (
 
 // wait is how long a step may take before the test fails.
 const wait = 20 * time.Second
+
+// browser is one headless Chromium shared by the tests, each in its own tab; it is
+// started by the first test that needs it and stopped by TestMain.
+type browser struct {
+	once sync.Once
+	ctx  context.Context
+	stop func()
+	err  error
+}
+
+var shared browser
+
+func (b *browser) start(exe string) (context.Context, error) {
+	b.once.Do(func() {
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.WindowSize(1280, 800),
+			chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true),
+			chromedp.Flag("disable-extensions", true))
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancel := chromedp.NewContext(actx)
+		b.ctx, b.stop = ctx, func() { cancel(); cancelAlloc() }
+		b.err = chromedp.Do(ctx) // starts the browser
+	})
+	return b.ctx, b.err
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.stop != nil {
+		shared.stop()
+	}
+	os.Exit(code)
+}
 
 // page is one tab of headless Chromium.
 type page struct {
@@ -46,15 +80,13 @@ func chromium(t testing.TB) string {
 // at hash.
 func open(t testing.TB, s *site, hash string) *page {
 	t.Helper()
-	exe := chromium(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.WindowSize(1280, 800),
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(actx)
+	bctx, err := shared.start(chromium(t))
+	if err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	ctx, cancelTab := chromedp.NewContext(bctx)
 	ctx, cancelTime := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { cancelTime(); cancelTab(); cancelAlloc() })
+	t.Cleanup(func() { cancelTime(); cancelTab() })
 	p := &page{t: t, ctx: ctx, url: s.url}
 	p.do(chromedp.EmulateViewport(1280, 800))
 	p.do(chromedp.Navigate(s.url + "/" + hash))
@@ -73,7 +105,7 @@ func (p *page) do(actions ...chromedp.Action[chromedp.Void]) {
 func (p *page) state() string {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), 2*time.Second)
 	defer cancel()
-	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[location.hash, document.getElementById("error")?.innerText, document.getElementById("notice")?.innerText, document.getElementById("job-text")?.innerText].join(" | ")`))
+	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[location.hash, document.getElementById("error")?.innerText, document.getElementById("notice")?.innerText, document.getElementById("job-text")?.innerText, (document.getElementById("main")?.innerText || "").slice(0, 400)].join(" | ")`))
 	return s
 }
 
@@ -126,7 +158,8 @@ func (p *page) click(sel string) {
 // typeIn types into a field and presses Enter.
 func (p *page) typeIn(sel, text string) {
 	p.t.Helper()
-	p.do(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.SetValue(chromedp.CSS(sel), ""), chromedp.SendKeys(chromedp.CSS(sel), text+"\r"))
+	p.do(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Focus(chromedp.CSS(sel)),
+		chromedp.Evaluate[chromedp.Void](`document.activeElement.select()`), chromedp.SendKeys(chromedp.CSS(sel), text+"\r"))
 }
 
 // screenshots saves the page at desktop (1280x800) and phone (375x812) width under
@@ -147,7 +180,7 @@ func (p *page) screenshots(name string) {
 	}{{"desktop", 1280, 800}, {"phone", 375, 812}} {
 		opts := []chromedp.EmulateViewportOption{}
 		if v.size == "phone" {
-			opts = append(opts, chromedp.EmulateScale(2), chromedp.EmulatePortrait, chromedp.EmulateMobile)
+			opts = append(opts, chromedp.EmulatePortrait, chromedp.EmulateMobile)
 		}
 		p.do(chromedp.EmulateViewport(v.w, v.h, opts...))
 		if v.size == "phone" {

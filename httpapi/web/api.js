@@ -57,11 +57,23 @@ export function h(tag, attrs, ...kids) {
 		else if (k === "value") el.value = v;
 		else el.setAttribute(k, v === true ? "" : String(v));
 	}
+	return add(el, ...kids);
+}
+
+// add appends children to el: nested arrays are flattened, null, undefined and false
+// are left out, and text is never HTML.
+export function add(el, ...kids) {
 	for (const kid of kids.flat(Infinity)) {
 		if (kid === undefined || kid === null || kid === false) continue;
 		el.append(kid instanceof Node ? kid : String(kid));
 	}
 	return el;
+}
+
+// fill replaces el's children, as add appends them.
+export function fill(el, ...kids) {
+	el.replaceChildren();
+	return add(el, ...kids);
 }
 
 // link is an anchor to a view.

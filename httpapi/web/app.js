@@ -1,6 +1,6 @@
 // The dashboard's entry: routes from the location's hash to a view, and the
 // always-present back-up button and progress.
-import { h } from "./api.js";
+import { fill, h } from "./api.js";
 import { compare } from "./compare.js";
 import { history, recordLog } from "./history.js";
 import { backupNow, watchProgress } from "./jobs.js";
@@ -53,7 +53,7 @@ async function render(keepMessages) {
 		await r.view(main, params, () => (mine === rendering ? render(true) : null), path);
 	} catch (e) {
 		if (mine !== rendering) return;
-		main.replaceChildren(h("h1", { tabindex: "-1" }, "Something went wrong"), h("p", {}, "The view could not be shown; the error is above."));
+		fill(main, h("h1", { tabindex: "-1" }, "Something went wrong"), h("p", {}, "The view could not be shown; the error is above."));
 		showError(e);
 	}
 	if (mine !== rendering) return;

@@ -1,6 +1,6 @@
 // Comparing two snapshots: records added, removed and changed per collection, and a
 // changed record's fields side by side.
-import { api, h, link, q, route, table, when } from "./api.js";
+import { add, api, fill, h, link, q, route, table, when } from "./api.js";
 
 function pick(id, label, snapshots, selected) {
 	return h("label", {}, label + " ",
@@ -31,9 +31,9 @@ export async function compare(main, params) {
 		location.hash = route(["compare"], { from: fromSel.querySelector("select").value, to: toSel.querySelector("select").value });
 	} }, fromSel, toSel, h("button", { type: "submit", id: "compare-go" }, "Compare"));
 	const out = h("div", { id: "diff" });
-	main.replaceChildren(h("h1", { tabindex: "-1" }, "Compare snapshots"), form, out);
+	fill(main, h("h1", { tabindex: "-1" }, "Compare snapshots"), form, out);
 	if (n < 2 && !params.get("from")) {
-		out.append(h("p", {}, "Two snapshots are needed to compare."));
+		add(out, h("p", {}, "Two snapshots are needed to compare."));
 		return;
 	}
 	if (!params.get("from")) return; // the user picks, then compares
@@ -45,7 +45,7 @@ export async function compare(main, params) {
 	}
 	const d = await api("/cairn/v1/diff" + q({ from, to }));
 	const changedAny = d.collections.some((c) => c.added.length + c.removed.length + c.changed.length > 0);
-	out.replaceChildren(
+	fill(out,
 		changedAny ? null : h("p", {}, "No records differ."),
 		d.collections.filter((c) => c.added.length + c.removed.length + c.changed.length > 0).map((c) =>
 			h("section", { class: "collection-diff", "data-collection": c.name },
@@ -63,7 +63,7 @@ async function recordDiff(out, from, to, coll, rid) {
 		h("th", { scope: "row" }, f.name, f.changed ? h("span", { class: "tag" }, " changed") : null),
 		h("td", {}, h("pre", {}, value(f.before))),
 		h("td", {}, h("pre", {}, value(f.after)))));
-	out.replaceChildren(
+	fill(out,
 		h("h2", {}, `${coll}/${rid}`),
 		h("p", {}, link(route(["compare"], { from, to }), "Back to all differences"), " · ", link(route(["history", coll, rid]), "History of this record")),
 		d.before === null ? h("p", {}, "Added in the later snapshot.") : null,

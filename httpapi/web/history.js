@@ -1,6 +1,6 @@
 // A record's history: find records by id or text across every snapshot, see their
 // versions, and restore one or a chosen set into the live database.
-import { api, bytes, h, link, q, route, table, when } from "./api.js";
+import { add, api, bytes, fill, h, link, q, route, table, when } from "./api.js";
 import { restoreRecords } from "./jobs.js";
 
 export async function history(main, params, refresh) {
@@ -11,13 +11,13 @@ export async function history(main, params, refresh) {
 		location.hash = route(["history"], { q: input.value.trim() });
 	} }, input, h("button", { type: "submit" }, "Find"));
 	const out = h("div", { id: "found" });
-	main.replaceChildren(h("h1", { tabindex: "-1" }, "Record history"),
+	fill(main, h("h1", { tabindex: "-1" }, "Record history"),
 		h("p", {}, "Find a record in every snapshot, see when it was added, changed and removed, and bring it back without rolling the database back."),
 		form, out);
 	if (!text) return;
 	const found = await api("/cairn/v1/find" + q({ q: text }));
 	if (found.records.length === 0) {
-		out.append(h("p", {}, `No record matches “${text}” in any snapshot.`));
+		add(out, h("p", {}, `No record matches “${text}” in any snapshot.`));
 		return;
 	}
 	const boxes = [];
@@ -33,7 +33,7 @@ export async function history(main, params, refresh) {
 		const chosen = boxes.filter(([b]) => b.checked).map(([, r]) => ({ collection: r.collection, id: r.id, snapshot: r.last }));
 		restoreRecords(chosen, refresh);
 	} }, "Restore the chosen records (from the last snapshot that has each)");
-	out.append(table("Records found", ["", "Collection", "Id", "First snapshot", "Last snapshot", "Snapshots"], rows, { id: "find-table" }),
+	add(out, table("Records found", ["", "Collection", "Id", "First snapshot", "Last snapshot", "Snapshots"], rows, { id: "find-table" }),
 		found.truncated ? h("p", { class: "warn" }, "More records match than are listed: narrow the search.") : null,
 		h("div", { class: "buttons" }, restore));
 }
@@ -49,7 +49,7 @@ export async function recordLog(main, _params, refresh, coll, rid) {
 		h("td", { class: "actions" }, v.change === "removed" ? null : [
 			link(route(["snapshot", v.snapshot, "record", coll, rid]), "View"),
 			h("button", { type: "button", class: "restore-version", onclick: () => restoreRecords([{ collection: coll, id: rid, snapshot: v.snapshot }], refresh) }, "Restore this version")])));
-	main.replaceChildren(h("h1", { tabindex: "-1" }, `History of ${coll}/${rid}`),
+	fill(main, h("h1", { tabindex: "-1" }, `History of ${coll}/${rid}`),
 		h("p", {}, link(route(["history"], { q: rid }), "Find other records")),
 		table("Versions, oldest first", ["Snapshot", "Change", "Size", "Hash", "Actions"], rows, { id: "log-table" }));
 }

@@ -1,5 +1,5 @@
 // The overview: where the repository is, its health, its totals and its history.
-import { api, bytes, duration, h, link, ratio, route, when } from "./api.js";
+import { api, bytes, duration, fill, h, link, ratio, route, when } from "./api.js";
 import { lineChart } from "./chart.js";
 
 function facts(rows) {
@@ -27,7 +27,7 @@ export async function overview(main) {
 		health.push(["Failing runs", h("span", { class: "bad" }, `${sched.consecutive_failures}: ${sched.last_error.error || "failed"}`)]);
 	}
 	const times = snaps.map((sn) => sn.time);
-	main.replaceChildren(
+	fill(main,
 		h("h1", { tabindex: "-1" }, "Overview"),
 		h("div", { class: "cards" },
 			h("section", { class: "card", "aria-labelledby": "ov-repo" }, h("h2", { id: "ov-repo" }, "Repository"),

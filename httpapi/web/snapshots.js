@@ -1,5 +1,5 @@
 // The snapshot list, one snapshot's records, and one record.
-import { api, bytes, h, link, q, route, snapshotLabel, table, when } from "./api.js";
+import { add, api, bytes, fill, h, link, q, route, snapshotLabel, table, when } from "./api.js";
 import { forgetSnapshot, restoreRecords, restoreSnapshot } from "./jobs.js";
 
 async function snapshotByID(id) {
@@ -23,7 +23,7 @@ export async function snapshotList(main, _params, refresh) {
 				h("button", { type: "button", class: "restore", onclick: () => restoreSnapshot(sn, refresh) }, "Restore"),
 				h("button", { type: "button", class: "forget danger", onclick: () => forgetSnapshot(sn, refresh) }, "Forget")));
 	});
-	main.replaceChildren(h("h1", { tabindex: "-1" }, "Snapshots"),
+	fill(main, h("h1", { tabindex: "-1" }, "Snapshots"),
 		snapshots.length === 0 ? h("p", {}, "No snapshots yet.") :
 			table("Snapshots, newest first", ["Time", "Device", "Kind", "Tags", "Size", "New", "Records", "Actions"], rows, { id: "snapshot-table" }));
 }
@@ -44,7 +44,7 @@ export async function snapshotView(main, params, refresh, id) {
 	const results = h("div", { id: "records" });
 	const cols = table("Collections", ["Collection", "Records", "Size"], sn.collections.map((c) =>
 		h("tr", {}, h("td", {}, link(route(["snapshot", sn.id], { c: c.name }), c.name)), h("td", { class: "num" }, String(c.records)), h("td", { class: "num" }, bytes(c.bytes)))));
-	main.replaceChildren(
+	fill(main,
 		h("h1", { tabindex: "-1" }, `Snapshot ${when(sn.time)}`),
 		h("p", { class: "id" }, sn.id, ` · ${sn.device} · ${sn.kind} · ${sn.records} records · ${bytes(sn.raw_bytes)}`),
 		h("div", { class: "buttons" },
@@ -63,10 +63,10 @@ async function loadRecords(box, sn, text, coll, offset) {
 		h("td", { class: "num" }, bytes(r.bytes)),
 		h("td", { class: "preview" }, r.preview)));
 	if (offset === 0) {
-		box.replaceChildren(h("p", { id: "record-total" }, `${page.total} record${page.total === 1 ? "" : "s"}${text ? ` matching “${text}”` : ""}`),
+		fill(box, h("p", { id: "record-total" }, `${page.total} record${page.total === 1 ? "" : "s"}${text ? ` matching “${text}”` : ""}`),
 			table("Records", ["Collection", "Id", "Size", "Preview"], rows, { id: "record-table" }));
 	} else {
-		box.querySelector("tbody").append(...rows);
+		add(box.querySelector("tbody"), rows);
 	}
 	box.querySelector(".more")?.remove();
 	if (page.next_offset !== null && page.next_offset !== undefined) {
@@ -74,14 +74,14 @@ async function loadRecords(box, sn, text, coll, offset) {
 			more.disabled = true;
 			await loadRecords(box, sn, text, coll, page.next_offset);
 		} }, "More records");
-		box.append(more);
+		add(box, more);
 	}
 }
 
 // recordView shows one record of a snapshot as formatted JSON.
 export async function recordView(main, _params, refresh, id, collection, rid) {
 	const [{ sn }, rec] = await Promise.all([snapshotByID(id), api("/cairn/v1/record" + q({ snapshot: id, collection, id: rid }))]);
-	main.replaceChildren(
+	fill(main,
 		h("h1", { tabindex: "-1" }, `${collection}/${rid}`),
 		h("p", {}, "In snapshot ", link(route(["snapshot", sn.id]), snapshotLabel(sn))),
 		h("div", { class: "buttons" },

@@ -1,10 +1,10 @@
 // Messages, errors and the confirmation dialog.
-import { h } from "./api.js";
+import { fill, h } from "./api.js";
 
 export function showError(err) {
 	const box = document.getElementById("error");
 	const status = err && err.status ? ` (${err.status}${err.reason ? " " + err.reason : ""})` : "";
-	box.replaceChildren(
+	fill(box,
 		h("strong", {}, "Error: "),
 		h("span", { class: "error-message" }, (err && err.message) || String(err)),
 		status,
