@@ -117,7 +117,7 @@ func TestCompareSnapshots(t *testing.T) {
 }
 
 // Restoring a snapshot asks first, saying what is replaced, and then the database
-// holds exactly the snapshot's records.
+// holds exactly the snapshot's records. Forgetting one asks first too.
 func TestRestoreSnapshotFromPage(t *testing.T) {
 	s := newSite(t)
 	s.seed()
@@ -150,6 +150,20 @@ func TestRestoreSnapshotFromPage(t *testing.T) {
 		}
 	}
 	p.screenshots("restore-done")
+
+	// Forgetting a snapshot asks first too.
+	p.goTo("#/snapshots")
+	p.click(`tr[data-snapshot="` + first + `"] button.forget`)
+	p.until("the confirmation", `document.querySelector("dialog#confirm[open]") !== null`)
+	if txt := p.text("dialog#confirm"); !contains(txt, "Forget snapshot "+first, "cannot be undone") {
+		t.Fatalf("confirmation: %s", txt)
+	}
+	p.click("#confirm-ok")
+	p.until("the notice", `document.getElementById("notice").innerText.includes("Forgot snapshot")`)
+	p.until("the list without it", `document.querySelectorAll("#snapshot-table tbody tr").length === 1`)
+	if ids := s.snapshots(); len(ids) != 1 || ids[0] == first {
+		t.Fatalf("snapshots after forgetting %s: %v", first, ids)
+	}
 }
 
 // A record deleted since an older snapshot is found by id, its history shows when it

@@ -123,10 +123,12 @@ func (p *page) ready() {
 	p.until("the view", `document.querySelector("main[data-ready]") !== null`)
 }
 
-// goTo shows the view a hash names.
+// goTo shows the view a hash names, loaded afresh.
 func (p *page) goTo(hash string) {
 	p.t.Helper()
-	p.do(chromedp.Evaluate[chromedp.Void](`document.getElementById("main").removeAttribute("data-ready"); location.hash = ` + strconv.Quote(hash)))
+	h := strconv.Quote(hash)
+	p.do(chromedp.Evaluate[chromedp.Void](`document.getElementById("main").removeAttribute("data-ready");
+		if (location.hash === ` + h + `) window.dispatchEvent(new HashChangeEvent("hashchange")); else location.hash = ` + h))
 	p.ready()
 }
 
