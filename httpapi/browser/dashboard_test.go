@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // The overview shows the repository and its charts; backing up from the page shows
@@ -126,6 +129,16 @@ func TestRestoreSnapshotFromPage(t *testing.T) {
 	s.merge("assets", record(3, "changed after the backup"), record(400, "new after the backup"))
 	s.backup()
 	p := open(t, s, "#/snapshots")
+	// Escape says no: nothing is restored.
+	changed := s.contents()
+	p.click(`tr[data-snapshot="` + first + `"] button.restore`)
+	p.until("the confirmation", `document.querySelector("dialog#confirm[open]") !== null`)
+	p.do(chromedp.KeyEvent(kb.Escape))
+	p.until("the confirmation gone", `document.querySelector("dialog#confirm") === null`)
+	if got := s.contents(); len(got["assets"]) != len(changed["assets"]) || got["assets"]["snip-0400"] == "" {
+		t.Fatal("the database changed after the restore was cancelled")
+	}
+
 	p.click(`tr[data-snapshot="` + first + `"] button.restore`)
 	p.until("the confirmation", `document.querySelector("dialog#confirm[open]") !== null`)
 	if txt := p.text("dialog#confirm"); !contains(txt, "replaced by snapshot "+first, "The live database (126 records", "125 records", "assets (120)", "tags (5)") {
