@@ -125,6 +125,13 @@ func (s *Server) Handler() http.Handler {
 		"POST /backup/{backup}/creation/cancel":           s.cancel(creation),
 		"POST /backup/{backup}/restoration/cancel":        s.cancel(restoration),
 		"GET /cairn/v1/schedule":                          s.scheduleStatus,
+		"GET /cairn/v1/records":                           s.recordsList,
+		"GET /cairn/v1/record":                            s.recordGet,
+		"POST /cairn/v1/records/restore":                  s.recordsRestore,
+		"GET /cairn/v1/diff":                              s.snapshotDiff,
+		"GET /cairn/v1/diff/record":                       s.recordDiff,
+		"GET /cairn/v1/find":                              s.recordFind,
+		"GET /cairn/v1/log":                               s.recordLog,
 	}
 	for pattern, h := range routes {
 		mux.HandleFunc(pattern, h)
