@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"cairn/chunk"
 	"cairn/engine"
 	"cairn/engine/localdb"
 	"cairn/repo"
@@ -290,3 +291,115 @@ func TestCompareFields(t *testing.T) {
 		t.Errorf("a version that is no object: %v", err)
 	}
 }
+
+// TestFindAndHistoryAgreeWithReadingEverySnapshot: over snapshots of a collection of
+// many chunks whose records are edited, deleted and added between backups, Find and
+// History (which skip chunks read before) give what reading every snapshot whole gives.
+func TestFindAndHistoryAgreeWithReadingEverySnapshot(t *testing.T) {
+	r := newRepo(t, mem.New())
+	now := clock()
+	rnd := rand.New(rand.NewPCG(3, 4))
+	live := map[string]string{}
+	for i := range 3000 {
+		live[fmt.Sprintf("r%05d", i)] = fmt.Sprintf("text %d", rnd.IntN(1000))
+	}
+	var snaps []*repo.Snapshot
+	for step := range 6 {
+		if step > 0 {
+			for id := range live {
+				switch rnd.IntN(100) {
+				case 0:
+					delete(live, id)
+				case 1, 2:
+					live[id] = fmt.Sprintf("text %d", rnd.IntN(1000))
+				case 3:
+					if rnd.IntN(4) == 0 {
+						live[id] = fmt.Sprintf("text %d needle", rnd.IntN(1000))
+					}
+				}
+			}
+			for range 20 {
+				live[fmt.Sprintf("r%05d", 3000+rnd.IntN(3000))] = fmt.Sprintf("new %d", rnd.IntN(1000))
+			}
+		}
+		ids := slices.Sorted(maps.Keys(live))
+		var recs []string
+		for _, id := range ids {
+			recs = append(recs, rec(id, live[id]+strings.Repeat(".", 80)))
+		}
+		snaps = append(snaps, snapshotOf(t, r, now, map[string][]byte{"assets": lines(recs...)}))
+	}
+	// Reading every snapshot whole: the snapshots holding each record matching needle,
+	// and each record's hash per snapshot.
+	wantFound := map[string][]string{}
+	hashes := make([]map[string]string, len(snaps))
+	for i, sn := range snaps {
+		hashes[i] = map[string]string{}
+		c, _ := engine.Collection(sn, "assets")
+		err := engine.Records(t.Context(), r, c, func(line []byte) error {
+			b := []byte(strings.TrimSuffix(string(line), "\n"))
+			id := engine.RecordID(b)
+			hashes[i][id] = fmt.Sprintf("%d %s", len(b), chunkHash(b))
+			if strings.Contains(string(b), "needle") {
+				wantFound[id] = append(wantFound[id], sn.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := engine.Find(t.Context(), r, snaps, "needle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotFound := map[string][]string{}
+	for _, f := range res.Records {
+		gotFound[f.ID] = f.Snapshots
+	}
+	if len(wantFound) == 0 || len(wantFound) > engine.MaxFound || res.Truncated {
+		t.Fatalf("%d records hold needle (truncated %v): the test wants 1 to %d", len(wantFound), res.Truncated, engine.MaxFound)
+	}
+	if fmt.Sprint(gotFound) != fmt.Sprint(wantFound) {
+		t.Fatalf("find needle:\n%v\nwant\n%v", gotFound, wantFound)
+	}
+	// Every needle record (added, changed and often removed along the way) and a few
+	// that stayed.
+	ids := append([]string{"r00000", "r00001", "r00002"}, slices.Sorted(maps.Keys(wantFound))...)
+	for _, id := range ids[:min(len(ids), 20)] {
+		var want []string
+		prev := ""
+		for i, sn := range snaps {
+			h, ok := hashes[i][id]
+			switch {
+			case !ok && prev != "":
+				want = append(want, sn.ID+" removed")
+			case !ok:
+			case prev == "":
+				want = append(want, sn.ID+" added "+h)
+			case prev != h:
+				want = append(want, sn.ID+" changed "+h)
+			default:
+				want = append(want, sn.ID+" unchanged "+h)
+			}
+			prev = h
+		}
+		vs, err := engine.History(t.Context(), r, snaps, "assets", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, v := range vs {
+			if v.Change == engine.Removed {
+				got = append(got, v.Snapshot+" removed")
+			} else {
+				got = append(got, fmt.Sprintf("%s %s %d %s", v.Snapshot, v.Change, v.Bytes, v.Hash))
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("history of %s:\n%v\nwant\n%v", id, got, want)
+		}
+	}
+}
+
+func chunkHash(b []byte) string { return chunk.Hash(b).String() }
