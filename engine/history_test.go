@@ -403,3 +403,32 @@ func TestFindAndHistoryAgreeWithReadingEverySnapshot(t *testing.T) {
 }
 
 func chunkHash(b []byte) string { return chunk.Hash(b).String() }
+
+// TestListRecordsStopsAtThePage: a listing without a query reads no further than its
+// page (give or take the packs read ahead), and takes the total from the manifest.
+func TestListRecordsStopsAtThePage(t *testing.T) {
+	r := newRepo(t, mem.New())
+	rnd := rand.New(rand.NewPCG(5, 6))
+	var recs []string
+	for i := range 60000 {
+		recs = append(recs, rec(fmt.Sprintf("r%05d", i), fmt.Sprint(rnd.Uint64(), rnd.Uint64(), rnd.Uint64())))
+	}
+	sn := snapshotOf(t, r, clock(), map[string][]byte{"assets": lines(recs...)})
+	list := func(opt engine.ListOptions) (engine.RecordPage, int64) {
+		t.Helper()
+		before := r.BytesRead()
+		page, err := engine.ListRecords(t.Context(), r, sn, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return page, r.BytesRead() - before
+	}
+	all, whole := list(engine.ListOptions{Query: "r", Limit: 10})
+	first, read := list(engine.ListOptions{Limit: 10})
+	if all.Total != 60000 || first.Total != 60000 || len(first.Records) != 10 || first.Records[9].ID != "r00009" {
+		t.Fatalf("totals %d and %d, page %+v", all.Total, first.Total, first.Records)
+	}
+	if read > whole/2 { // reads go by pack, and run ahead
+		t.Errorf("the first page of 10 read %d bytes, the whole snapshot %d", read, whole)
+	}
+}

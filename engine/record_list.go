@@ -32,8 +32,10 @@ type RecordPage struct {
 }
 
 // ListRecords reads a snapshot's records, collection by collection in the manifest's
-// order, and returns the page of those that match. It counts every match but keeps
-// only the page: memory grows with Limit, not with the snapshot.
+// order, and returns the page of those that match. It keeps only the page: memory
+// grows with Limit, not with the snapshot. With a query it reads every record to
+// count the matches; without one the manifest's record counts give the total, and it
+// reads no further than the end of the page.
 func ListRecords(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, opt ListOptions) (RecordPage, error) {
 	cols := sn.Collections
 	if opt.Collection != "" {
@@ -45,6 +47,10 @@ func ListRecords(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, opt
 	}
 	q := NewQuery(opt.Query)
 	page := RecordPage{Records: []RecordSummary{}}
+	var counted int64 // the manifest's count, for a listing without a query
+	for _, c := range cols {
+		counted += max(c.Records, 0)
+	}
 	for _, c := range cols {
 		err := Records(ctx, r, c, func(line []byte) error {
 			rec := bytes.TrimSuffix(line, []byte{'\n'})
@@ -56,8 +62,15 @@ func ListRecords(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, opt
 				page.Records = append(page.Records, RecordSummary{Collection: c.Name, ID: id, Bytes: int64(len(rec)), Preview: Preview(rec)})
 			}
 			page.Total++
+			if opt.Query == "" && len(page.Records) == opt.Limit {
+				return errFound // the page is full; the manifest gives the total
+			}
 			return nil
 		})
+		if errors.Is(err, errFound) {
+			page.Total = max(page.Total, int(min(counted, 1<<40)))
+			return page, nil
+		}
 		if err != nil {
 			return RecordPage{}, fmt.Errorf("list records of %s/%s: %w", sn.ID, c.Name, err)
 		}
