@@ -42,7 +42,7 @@ func statusOf(err error) int {
 		return ae.status
 	case errors.As(err, &slow):
 		return http.StatusRequestTimeout
-	case errors.Is(err, errBusy), errors.Is(err, repo.ErrLockLost):
+	case errors.Is(err, errBusy), errors.Is(err, localdb.ErrBusy), errors.Is(err, repo.ErrLockLost):
 		return http.StatusConflict // a prune took the job for crashed: run it again
 	case errors.Is(err, repo.ErrNewerFormat), errors.Is(err, exported.ErrNewerSchema):
 		return http.StatusHTTPVersionNotSupported

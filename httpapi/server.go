@@ -129,6 +129,13 @@ func (s *Server) Handler() http.Handler {
 		"GET /cairn/v1/snapshots":                         s.snapshotList,
 		"GET /{$}":                                        s.dashboardIndex,
 		"GET /web/{file}":                                 s.dashboardFile,
+		"GET /cairn/v1/records":                           s.recordsList,
+		"GET /cairn/v1/record":                            s.recordGet,
+		"POST /cairn/v1/records/restore":                  s.recordsRestore,
+		"GET /cairn/v1/diff":                              s.snapshotDiff,
+		"GET /cairn/v1/diff/record":                       s.recordDiff,
+		"GET /cairn/v1/find":                              s.recordFind,
+		"GET /cairn/v1/log":                               s.recordLog,
 	}
 	for pattern, h := range routes {
 		mux.HandleFunc(pattern, h)

@@ -102,7 +102,7 @@ func isTerminal(w io.Writer) bool {
 func commands(e *env) []*cli.Command {
 	return []*cli.Command{
 		initCommand(e), backupCommand(e), snapshotsCommand(e), showCommand(e), lsCommand(e), catCommand(e),
-		diffCommand(e), statsCommand(e), restoreCommand(e), forgetCommand(e), pruneCommand(e), checkCommand(e),
+		diffCommand(e), findRecordsCommand(e), logCommand(e), statsCommand(e), restoreCommand(e), forgetCommand(e), pruneCommand(e), checkCommand(e),
 		copyCommand(e), generateCommand(e), serveCommand(e), keyCommand(e), repairCommand(e),
 		versionCommand(e), completionCommand(e),
 	}

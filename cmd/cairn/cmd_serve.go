@@ -122,6 +122,11 @@ func (o *serveOptions) serve(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	if err := writeServeAddr(o.Data, ln.Addr()); err != nil {
+		ln.Close()
+		return err
+	}
+	defer removeServeAddr(o.Data)
 	srv := api.HTTPServer()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }() // ends when srv is shut down
