@@ -117,12 +117,15 @@ func encodeCompactIndex(f indexFile, packs []ObjectID) ([]byte, error) {
 }
 
 // walkCompactIndex checks a format 2 index file's payload and calls fn with each
-// pack's refs (valid until fn returns).
+// pack's refs (valid until fn returns). Packs are named once each, in ascending order.
 func walkCompactIndex(b []byte, fn func(p ObjectID, refs []BlobRef)) error {
 	c := compactReader{b: b}
 	n := c.uvarint("index pack count", uint64(len(b)/33))
-	var refs []BlobRef
-	for range n {
+	var (
+		refs []BlobRef
+		last ObjectID
+	)
+	for i := range n {
 		if c.err != nil {
 			break
 		}
@@ -131,6 +134,10 @@ func walkCompactIndex(b []byte, fn func(p ObjectID, refs []BlobRef)) error {
 		}
 		p := ObjectID(c.b[:32])
 		c.b = c.b[32:]
+		if i > 0 && bytes.Compare(p[:], last[:]) <= 0 {
+			return fmt.Errorf("index names pack %s twice or out of order: %w", p.Short(), ErrDamaged)
+		}
+		last = p
 		refs = c.readCompactRefs(refs[:0], chunk.NarrowSize, math.MaxUint32)
 		if c.err == nil {
 			fn(p, refs)
