@@ -147,6 +147,7 @@ func (c *compactReader) uvarint(what string, limit uint64) uint64 {
 // start of c.b, appending the refs to dst. Frames must lie within [headerSize, limit)
 // of the pack; every ref must fit the in-memory index (refFits).
 func (c *compactReader) readCompactRefs(dst []BlobRef, w int, limit uint64) []BlobRef {
+	first := len(dst)
 	frames := c.uvarint("frame count", uint64(len(c.b)/3))
 	end := uint64(headerSize)
 	for range frames {
@@ -183,6 +184,9 @@ func (c *compactReader) readCompactRefs(dst []BlobRef, w int, limit uint64) []Bl
 			r.Offset, r.Raw = uint32(at), uint32(raw)
 			if c.err = refFits(r); c.err != nil {
 				return dst
+			}
+			if len(dst) > first && dst[len(dst)-1] == r {
+				continue // the same chunk again (of length 0): one ref, as written
 			}
 			dst = append(dst, r)
 			at += raw
