@@ -1,5 +1,5 @@
 // Package chunk splits a collection's bytes into content-defined chunks and names
-// them by their BLAKE3-256 hash.
+// them by their BLAKE3 hash (256 bits, or the first 128 in format 2 repositories).
 //
 // A collection is newline-delimited records. Plain content-defined chunking over such
 // bytes cuts wherever the rolling hash says, so one edited record dirties a whole
@@ -33,19 +33,40 @@ import (
 	"cairn/chunk/record"
 )
 
-// ID names a chunk: the BLAKE3-256 hash of its raw bytes.
+// ID names a chunk: the BLAKE3-256 hash of its raw bytes. A repository of format 2
+// and later stores ids of 128 bits, the hash's first NarrowSize bytes; in memory such
+// an id keeps the rest zero (see Narrow), and it prints at its stored width.
 type ID [32]byte
+
+// NarrowSize is the width of the 128-bit ids of format 2 repositories.
+const NarrowSize = 16
 
 // Hash returns the ID of data.
 func Hash(data []byte) ID { return ID(blake3.Sum256(data)) }
 
-// String returns the ID in lowercase hex.
-func (id ID) String() string { return hex.EncodeToString(id[:]) }
+// Narrow returns the 128-bit form of id: its first NarrowSize bytes, the rest zero.
+func (id ID) Narrow() ID {
+	clear(id[NarrowSize:])
+	return id
+}
+
+// IsNarrow reports whether id is a 128-bit id (its bytes past NarrowSize are zero).
+// A 256-bit hash with 128 zero bits at its end does not occur in practice.
+func (id ID) IsNarrow() bool { return id == id.Narrow() }
+
+// String returns the ID in lowercase hex at its width: 32 digits for a 128-bit id,
+// 64 otherwise.
+func (id ID) String() string {
+	if id.IsNarrow() {
+		return hex.EncodeToString(id[:NarrowSize])
+	}
+	return hex.EncodeToString(id[:])
+}
 
 // Short returns the first eight hex digits, for messages.
 func (id ID) Short() string { return hex.EncodeToString(id[:4]) }
 
-// MarshalText implements encoding.TextMarshaler (lowercase hex).
+// MarshalText implements encoding.TextMarshaler (lowercase hex, as String).
 func (id ID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
@@ -55,13 +76,13 @@ func (id *ID) UnmarshalText(b []byte) error {
 	return err
 }
 
-// ParseID parses a 64-digit hex ID.
+// ParseID parses an ID of 64 hex digits, or a 128-bit one of 32.
 func ParseID(s string) (ID, error) {
 	var id ID
-	if len(s) != 2*len(id) {
-		return id, fmt.Errorf("invalid chunk id %q: want %d hex digits", s, 2*len(id))
+	if len(s) != 2*len(id) && len(s) != 2*NarrowSize {
+		return id, fmt.Errorf("invalid chunk id %q: want %d or %d hex digits", s, 2*NarrowSize, 2*len(id))
 	}
-	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
+	if _, err := hex.Decode(id[:len(s)/2], []byte(s)); err != nil {
 		return id, fmt.Errorf("invalid chunk id %q: %w", s, err)
 	}
 	return id, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"strings"
 	"testing"
 	"testing/iotest"
 
@@ -130,6 +131,30 @@ func TestEditChangesOnlyItsChunk(t *testing.T) {
 	}
 	if fresh > 3 {
 		t.Fatalf("%d new chunks after three changed records, want at most 3", fresh)
+	}
+}
+
+// TestNarrowIDs: a 128-bit id keeps the hash's first 16 bytes, prints as 32 hex digits
+// and parses back from them (and from its 64-digit form); a 256-bit id prints whole.
+func TestNarrowIDs(t *testing.T) {
+	full := Hash([]byte("a record"))
+	id := full.Narrow()
+	if !id.IsNarrow() || full.IsNarrow() || [16]byte(id[:16]) != [16]byte(full[:16]) {
+		t.Fatalf("Narrow(%s) = %s", full, id)
+	}
+	if s := id.String(); len(s) != 32 || s != full.String()[:32] {
+		t.Fatalf("a 128-bit id prints as %q", s)
+	}
+	if len(full.String()) != 64 {
+		t.Fatalf("a 256-bit id prints as %q", full)
+	}
+	for _, s := range []string{id.String(), id.String() + strings.Repeat("0", 32)} {
+		if got, err := ParseID(s); err != nil || got != id {
+			t.Fatalf("ParseID(%q) = %s, %v", s, got, err)
+		}
+	}
+	if _, err := ParseID(id.String()[:31]); err == nil {
+		t.Fatal("31 hex digits parsed")
 	}
 }
 

@@ -520,7 +520,7 @@ func TestDatabaseRoundTrip(t *testing.T) {
 	bad := *sn
 	bad.Collections = append([]repo.Collection(nil), sn.Collections...)
 	// Its last collection's list names a chunk the repository does not have.
-	list, err := r.SaveList(ctx, []chunk.ID{chunk.Hash([]byte("missing"))}, nil)
+	list, err := r.SaveList(ctx, []chunk.ID{r.ChunkID([]byte("missing"))}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,11 @@ import (
 	"cairn/chunk"
 )
 
-// FormatVersion is the repository format this build writes and the newest it reads.
-const FormatVersion = 1
+// FormatVersion is the repository format this build gives new repositories and the
+// newest it reads. Format 2 names chunks by 128-bit ids and stores pack tables and
+// index files compactly (FORMAT.md); a repository of format 1 is read and written in
+// format 1.
+const FormatVersion = 2
 
 // Config is the repository's single config object.
 type Config struct {

@@ -99,11 +99,25 @@ func (r *Repository) hasher() *chunk.Hasher {
 }
 
 // ChunkID names data as this repository does: the plain BLAKE3-256 hash in an
-// unencrypted repository, a BLAKE3 hash keyed by the master key in an encrypted one.
-func (r *Repository) ChunkID(data []byte) chunk.ID { return r.hasher().Hash(data) }
+// unencrypted repository, a BLAKE3 hash keyed by the master key in an encrypted one;
+// cut to its first 128 bits in a repository of format 2 or later.
+func (r *Repository) ChunkID(data []byte) chunk.ID {
+	id := r.hasher().Hash(data)
+	if r.narrowIDs() {
+		return id.Narrow()
+	}
+	return id
+}
 
 // ChunkIDs sets ids[i] to ChunkID(chunks[i]), hashing small chunks many at a time.
-func (r *Repository) ChunkIDs(chunks [][]byte, ids []chunk.ID) { r.hasher().HashMany(chunks, ids) }
+func (r *Repository) ChunkIDs(chunks [][]byte, ids []chunk.ID) {
+	r.hasher().HashMany(chunks, ids)
+	if r.narrowIDs() {
+		for i := range chunks {
+			ids[i] = ids[i].Narrow()
+		}
+	}
+}
 
 // Encrypted reports whether the repository encrypts its objects.
 func (r *Repository) Encrypted() bool { return r.box != nil }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -36,6 +37,8 @@ import (
 //	bit 2 (fuzzBuild)   the input is material for the encoder: the target encodes
 //	                    something made from it with the package's writers and checks
 //	                    that it decodes to what went in
+//	bit 7 (fuzzNarrow)  the repository is of format 2 (128-bit ids, compact pack
+//	                    tables and index files); without it, of format 1
 //
 // Properties: no panic; every error wraps ErrForeign, ErrNewerFormat, ErrDamaged (or
 // ErrNotFound, for a list whose base is missing); allocation stays within a bound of
@@ -46,7 +49,25 @@ const (
 	fuzzSealed = 1 << iota
 	fuzzWrap
 	fuzzBuild
+	fuzzNarrow = 1 << 7
 )
+
+// formatOf is the repository format a fuzz mode stands for.
+func formatOf(mode byte) int {
+	if mode&fuzzNarrow != 0 {
+		return 2
+	}
+	return 1
+}
+
+// framesEnd is where the frames of a pack whose table parsed stop.
+func framesEnd(k *box, format int, pack []byte, refs []BlobRef) int {
+	tail := int(binary.LittleEndian.Uint32(pack[len(pack)-4:]))
+	if k != nil || format >= formatNarrow {
+		return len(pack) - 4 - tail
+	}
+	return len(pack) - 4 - len(refs)*packEntrySize
+}
 
 // fuzzMaxInput bounds the inputs the targets look at.
 const fuzzMaxInput = 256 << 10
@@ -191,7 +212,7 @@ func FuzzPack(f *testing.F) {
 		if len(data) > fuzzMaxInput {
 			t.Skip()
 		}
-		k := boxOf(mode)
+		k, format := boxOf(mode), formatOf(mode)
 		if mode&fuzzBuild != 0 {
 			packRoundTrip(t, k, data, mode)
 			return
@@ -215,17 +236,14 @@ func FuzzPack(f *testing.F) {
 			err  error
 		)
 		bounded(t, len(pack), func() int {
-			refs, err = parsePackEntries(k, pack)
+			refs, err = parsePackEntries(k, format, pack)
 			return 0
 		})
 		if err != nil {
 			classified(t, err)
 			return
 		}
-		framesEnd := len(pack) - 4 - len(refs)*packEntrySize
-		if k != nil {
-			framesEnd = len(pack) - 4 - int(binary.LittleEndian.Uint32(pack[len(pack)-4:]))
-		}
+		framesEnd := framesEnd(k, format, pack, refs)
 		for i, e := range refs {
 			if int(e.Frame) < headerSize || e.FrameLen < 1 || int(e.Frame)+int(e.FrameLen) > framesEnd {
 				t.Fatalf("entry %d %+v lies outside the frames (%d bytes)", i, e, framesEnd)
@@ -233,8 +251,11 @@ func FuzzPack(f *testing.F) {
 		}
 		// The table written again over the same frames reads back the same.
 		p := &packWriter{buf: slices.Clone(pack[:framesEnd]), entries: refs}
-		again, _ := p.finish(k)
-		if refs2, err := parsePackEntries(k, again); err != nil || !slices.Equal(refs, refs2) {
+		again, _, err := p.finish(k, format)
+		if err != nil {
+			t.Fatalf("re-writing the table: %v", err)
+		}
+		if refs2, err := parsePackEntries(k, format, again); err != nil || !slices.Equal(refs, refs2) {
 			t.Fatalf("re-written table: %v\n%+v\n%+v", err, refs, refs2)
 		}
 		// Reading the first chunks: the frame decodes or fails cleanly, the chunk is cut
@@ -279,10 +300,12 @@ func packRoundTrip(t *testing.T, k *box, data []byte, mode byte) {
 	if len(pieces) > 256 {
 		pieces = pieces[:256]
 	}
-	if n := frameTarget + int(mode>>3)<<10; mode>>3 > 0 && len(data) > 0 {
+	if big := mode >> 3 & 0xf; big > 0 && len(data) > 0 {
+		n := frameTarget + int(big)<<10
 		pieces = append(pieces, bytes.Repeat(data, n/len(data)+1)[:n])
 	}
-	r := &Repository{box: k}
+	format := formatOf(mode)
+	r := &Repository{box: k, cfg: Config{Format: format}}
 	p := newPackWriter(64<<10, k)
 	var fw frameWriter
 	flush := func() {
@@ -298,23 +321,38 @@ func packRoundTrip(t *testing.T, k *box, data []byte, mode byte) {
 			fw = frameWriter{}
 		}
 	}
+	seen := map[chunk.ID]bool{}
+	var kept [][]byte // the pieces stored: like the writer, each chunk once
 	for _, piece := range pieces {
+		id := r.ChunkID(piece)
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		kept = append(kept, piece)
 		if len(piece) >= frameTarget {
 			flush()
 		}
-		fw.add(r.ChunkID(piece), piece)
+		fw.add(id, piece)
 		if len(fw.raw) >= frameTarget {
 			flush()
 		}
 	}
 	flush()
 	written := slices.Clone(p.entries)
-	pack, name := p.finish(k)
-	refs, err := parsePackEntries(k, pack)
+	pack, name, err := p.finish(k, format)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := parsePackEntries(k, format, pack)
 	if err != nil || !slices.Equal(refs, written) {
 		t.Fatalf("a pack the writer made reads back as %d entries (%v), want %d", len(refs), err, len(written))
 	}
-	x, err := decodeIndex(k, encodeIndex(k, indexFile{name: refs}))
+	idx, err := encodeIndex(k, format, indexFile{name: refs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := decodeIndex(k, format, idx)
 	if err != nil || !slices.Equal(x[name], refs) || len(x) != 1 {
 		t.Fatalf("index of the pack: %v", err)
 	}
@@ -323,7 +361,7 @@ func packRoundTrip(t *testing.T, k *box, data []byte, mode byte) {
 		if err != nil {
 			t.Fatalf("frame of chunk %d: %v", i, err)
 		}
-		if b, err := r.chunkOf(raw, e.ID, e.Offset, e.Raw); err != nil || !bytes.Equal(b, pieces[i]) {
+		if b, err := r.chunkOf(raw, e.ID, e.Offset, e.Raw); err != nil || !bytes.Equal(b, kept[i]) {
 			t.Fatalf("chunk %d: %v", i, err)
 		}
 	}
@@ -336,7 +374,7 @@ func packRoundTrip(t *testing.T, k *box, data []byte, mode byte) {
 func FuzzFrame(f *testing.F) {
 	for _, s := range seeds(f) {
 		for _, p := range s.packs {
-			refs, err := parsePackEntries(boxOf(s.mode), p)
+			refs, err := parsePackEntries(boxOf(s.mode), formatOf(s.mode), p)
 			if err != nil {
 				f.Fatal(err)
 			}
@@ -393,10 +431,14 @@ func FuzzIndex(f *testing.F) {
 		if len(data) > fuzzMaxInput {
 			t.Skip()
 		}
-		k := boxOf(mode)
+		k, format := boxOf(mode), formatOf(mode)
 		if mode&fuzzBuild != 0 {
-			want := indexFrom(data)
-			got, err := decodeIndex(k, encodeIndex(k, want))
+			want := indexFrom(data, format)
+			enc, err := encodeIndex(k, format, want)
+			if err != nil {
+				t.Fatalf("encoding an index: %v", err)
+			}
+			got, err := decodeIndex(k, format, enc)
 			if err != nil || !sameIndex(got, want) {
 				t.Fatalf("index round trip: %v\n%v\n%v", err, want, got)
 			}
@@ -411,7 +453,7 @@ func FuzzIndex(f *testing.F) {
 			err error
 		)
 		bounded(t, len(data), func() int {
-			x, err = decodeIndex(k, obj)
+			x, err = decodeIndex(k, format, obj)
 			return len(x) * 64
 		})
 		if err != nil {
@@ -425,15 +467,21 @@ func FuzzIndex(f *testing.F) {
 				}
 			}
 		}
-		again, err := decodeIndex(k, encodeIndex(k, x))
+		enc, err := encodeIndex(k, format, x)
+		if err != nil {
+			t.Fatalf("re-encoding a decoded index: %v", err)
+		}
+		again, err := decodeIndex(k, format, enc)
 		if err != nil || !sameIndex(again, x) {
 			t.Fatalf("re-encoded index: %v\n%v\n%v", err, x, again)
 		}
 	})
 }
 
-// indexFrom makes an index file of data: 48-byte entries, spread over a few packs.
-func indexFrom(data []byte) indexFile {
+// indexFrom makes an index file of data: 48-byte entries, spread over a few packs. In
+// format 2 the ids are cut to 128 bits, and the entries ordered by place and kept
+// only where they do not overlap the ones before them, as in any pack.
+func indexFrom(data []byte, format int) indexFile {
 	f := indexFile{}
 	for len(data) >= packEntrySize+1 {
 		e := readRef(data[1:])
@@ -447,7 +495,39 @@ func indexFrom(data []byte) indexFile {
 	if len(data) > 0 {
 		f[ObjectID{data[0]}] = nil // a pack without entries
 	}
+	if format >= formatNarrow {
+		for p, refs := range f {
+			f[p] = placeable(refs)
+		}
+	}
 	return f
+}
+
+// placeable orders refs by place and drops those a pack could not hold beside the
+// ones kept (overlapping frames or chunks), with ids cut to 128 bits.
+func placeable(refs []BlobRef) []BlobRef {
+	refs = sortedRefs(refs)
+	var out []BlobRef
+	end, at := uint64(0), uint64(0)
+	var last *BlobRef
+	for _, r := range refs {
+		r.ID = r.ID.Narrow()
+		if r.FrameLen < 1 || int(r.Frame) < headerSize || uint64(r.Frame)+uint64(r.FrameLen) > math.MaxUint32 {
+			continue
+		}
+		switch {
+		case last != nil && r.Frame == last.Frame:
+			if r.FrameLen != last.FrameLen || uint64(r.Offset) < at {
+				continue
+			}
+		case uint64(r.Frame) < end:
+			continue
+		}
+		out = append(out, r)
+		last = &out[len(out)-1]
+		end, at = uint64(r.Frame)+uint64(r.FrameLen), uint64(r.Offset)+uint64(r.Raw)
+	}
+	return out
 }
 
 func sameIndex(a, b indexFile) bool {
@@ -658,18 +738,19 @@ func FuzzList(f *testing.F) {
 			t.Skip()
 		}
 		ctx := context.Background()
-		k := boxOf(mode)
+		k, format := boxOf(mode), formatOf(mode)
+		w := idSize(format)
 		if mode&fuzzBuild != 0 {
-			listRoundTrip(t, k, idsOf(base), idsOf(list))
+			listRoundTrip(t, k, format, idsOf(base, w), idsOf(list, w))
 			return
 		}
-		r := newRepository(mem.New(), Config{Format: FormatVersion, PackSize: 64 << 10})
+		r := newRepository(mem.New(), Config{Format: format, PackSize: 64 << 10})
 		r.box = k
 		id := r.ChunkID(list)
 		r.lists.putRaw(id, list)
 		var baseID chunk.ID
-		if len(list) >= 2+32 && list[0] == listDelta {
-			copy(baseID[:], list[2:])
+		if len(list) >= 2+w && list[0] == listDelta {
+			baseID = readID(list[2:], w)
 			r.lists.putRaw(baseID, base)
 		}
 		var (
@@ -687,9 +768,9 @@ func FuzzList(f *testing.F) {
 		if l.ID != id {
 			t.Fatalf("list %s came back as %s", id.Short(), l.ID.Short())
 		}
-		again := encodeFullList(l.Chunks)
+		again := encodeFullList(l.Chunks, w)
 		if list[0] == listFull {
-			if len(list) != 6+32*len(l.Chunks) {
+			if len(list) != 6+w*len(l.Chunks) {
 				t.Fatalf("full list of %d bytes has %d chunks", len(list), len(l.Chunks))
 			}
 		} else {
@@ -697,9 +778,9 @@ func FuzzList(f *testing.F) {
 			if !ok || b.Depth != l.Depth-1 || l.Depth > MaxListDepth {
 				t.Fatalf("delta of depth %d resolved over base %+v (%v)", l.Depth, b.Depth, ok)
 			}
-			again = encodeDeltaList(baseID, l.Depth, diffLists(b.Chunks, l.Chunks))
+			again = encodeDeltaList(baseID, l.Depth, diffLists(b.Chunks, l.Chunks), w)
 		}
-		r2 := newRepository(mem.New(), Config{Format: FormatVersion, PackSize: 64 << 10})
+		r2 := newRepository(mem.New(), Config{Format: format, PackSize: 64 << 10})
 		r2.box = k
 		id2 := r2.ChunkID(again)
 		r2.lists.putRaw(id2, again)
@@ -711,11 +792,11 @@ func FuzzList(f *testing.F) {
 	})
 }
 
-// idsOf makes chunk ids of bytes, one id per byte, so that ids repeat.
-func idsOf(b []byte) []chunk.ID {
+// idsOf makes chunk ids of w bytes of b, one id per byte, so that ids repeat.
+func idsOf(b []byte, w int) []chunk.ID {
 	ids := make([]chunk.ID, len(b))
 	for i, c := range b {
-		ids[i][0], ids[i][31] = c, c^0x5a
+		ids[i][0], ids[i][w-1] = c, c^0x5a
 	}
 	return ids
 }
@@ -723,9 +804,10 @@ func idsOf(b []byte) []chunk.ID {
 // listRoundTrip saves base and next through the repository's writer (next as a delta
 // when the writer picks one) and reads them back from packs; then checks that a
 // delta of next against base, always written, resolves to next.
-func listRoundTrip(t *testing.T, k *box, base, next []chunk.ID) {
+func listRoundTrip(t *testing.T, k *box, format int, base, next []chunk.ID) {
 	ctx := context.Background()
-	r := newRepository(mem.New(), Config{Format: FormatVersion, PackSize: 64 << 10})
+	w := idSize(format)
+	r := newRepository(mem.New(), Config{Format: format, PackSize: 64 << 10})
 	r.box = k
 	bl, err := r.SaveList(ctx, base, nil)
 	if err != nil {
@@ -744,10 +826,10 @@ func listRoundTrip(t *testing.T, k *box, base, next []chunk.ID) {
 			t.Fatalf("list %s: %v, depth %d want %d", want.ID.Short(), err, got.Depth, want.Depth)
 		}
 	}
-	delta := encodeDeltaList(bl.ID, 1, diffLists(base, next))
-	r2 := newRepository(mem.New(), Config{Format: FormatVersion, PackSize: 64 << 10})
+	delta := encodeDeltaList(bl.ID, 1, diffLists(base, next), w)
+	r2 := newRepository(mem.New(), Config{Format: format, PackSize: 64 << 10})
 	r2.box = k
-	r2.lists.putRaw(bl.ID, encodeFullList(base))
+	r2.lists.putRaw(bl.ID, encodeFullList(base, w))
 	id := r2.ChunkID(delta)
 	r2.lists.putRaw(id, delta)
 	got, err := r2.LoadList(ctx, id, nil)
@@ -758,7 +840,7 @@ func listRoundTrip(t *testing.T, k *box, base, next []chunk.ID) {
 
 // fuzzSeeds are real objects of one repository.
 type fuzzSeeds struct {
-	mode      byte // fuzzSealed for the encrypted repository
+	mode      byte // fuzzSealed for the encrypted repository, fuzzNarrow for format 2
 	config    []byte
 	packs     [][]byte
 	indexes   [][]byte
@@ -769,12 +851,14 @@ type fuzzSeeds struct {
 
 var seedsOnce = sync.OnceValues(func() ([]fuzzSeeds, error) {
 	var out []fuzzSeeds
-	for _, k := range []*box{nil, fuzzKey()} {
-		s, err := writeSeeds(k)
-		if err != nil {
-			return nil, err
+	for _, format := range []int{1, 2} {
+		for _, k := range []*box{nil, fuzzKey()} {
+			s, err := writeSeeds(k, format)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s)
 		}
-		out = append(out, s)
 	}
 	return out, nil
 })
@@ -790,7 +874,7 @@ func seeds(tb testing.TB) []fuzzSeeds {
 // writeSeeds backs a small generated database up twice (the second time after a
 // change, so the second snapshot's lists are deltas) into a fresh repository, and
 // returns what the repository stored.
-func writeSeeds(k *box) (fuzzSeeds, error) {
+func writeSeeds(k *box, format int) (fuzzSeeds, error) {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "cairn-fuzz-seeds-")
 	if err != nil {
@@ -807,7 +891,7 @@ func writeSeeds(k *box) (fuzzSeeds, error) {
 	if err != nil {
 		return fuzzSeeds{}, err
 	}
-	cfg.PackSize = 64 << 10
+	cfg.PackSize, cfg.Format = 64<<10, format
 	be := mem.New()
 	var r *Repository
 	if k == nil {
@@ -829,6 +913,9 @@ func writeSeeds(k *box) (fuzzSeeds, error) {
 	s := fuzzSeeds{}
 	if k != nil {
 		s.mode = fuzzSealed
+	}
+	if format >= formatNarrow {
+		s.mode |= fuzzNarrow
 	}
 	bases := map[string]*List{}
 	var parent string
@@ -913,8 +1000,7 @@ func writeSeeds(k *box) (fuzzSeeds, error) {
 		}
 		var base []byte
 		if raw[0] == listDelta {
-			var baseID chunk.ID
-			copy(baseID[:], raw[2:])
+			baseID := readID(raw[2:], idSize(format))
 			if base, err = r.LoadChunk(ctx, baseID, nil); err != nil {
 				return fuzzSeeds{}, err
 			}
@@ -934,16 +1020,16 @@ func TestFuzzCorpus(t *testing.T) {
 	if *writeCorpus {
 		writeCorpusFiles(t)
 	}
-	check := map[string]func(data []byte, k *box) error{
-		"FuzzEnvelope": func(data []byte, k *box) error {
+	check := map[string]func(data []byte, k *box, format int) error{
+		"FuzzEnvelope": func(data []byte, k *box, _ int) error {
 			_, err := checkHeader(k, data, ObjectType(data[len(magic)+1]))
 			return err
 		},
-		"FuzzPack":     func(data []byte, k *box) error { _, err := parsePackEntries(k, data); return err },
-		"FuzzIndex":    func(data []byte, k *box) error { _, err := decodeIndex(k, data); return err },
-		"FuzzSnapshot": func(data []byte, k *box) error { _, err := decodeSnapshot(k, data); return err },
-		"FuzzConfig":   func(data []byte, k *box) error { _, err := decodeConfig(k, data); return err },
-		"FuzzFrame":    func(data []byte, k *box) error { _, err := decodeFrame(k, data, nil); return err },
+		"FuzzPack":     func(data []byte, k *box, format int) error { _, err := parsePackEntries(k, format, data); return err },
+		"FuzzIndex":    func(data []byte, k *box, format int) error { _, err := decodeIndex(k, format, data); return err },
+		"FuzzSnapshot": func(data []byte, k *box, _ int) error { _, err := decodeSnapshot(k, data); return err },
+		"FuzzConfig":   func(data []byte, k *box, _ int) error { _, err := decodeConfig(k, data); return err },
+		"FuzzFrame":    func(data []byte, k *box, _ int) error { _, err := decodeFrame(k, data, nil); return err },
 	}
 	for target, decode := range check {
 		files, _ := filepath.Glob(filepath.Join("testdata", "fuzz", target, "seed-*"))
@@ -953,7 +1039,7 @@ func TestFuzzCorpus(t *testing.T) {
 		for _, file := range files {
 			vals := readCorpusFile(t, file)
 			data, mode := vals[0].([]byte), vals[len(vals)-1].(byte)
-			if err := decode(data, boxOf(mode)); err != nil {
+			if err := decode(data, boxOf(mode), formatOf(mode)); err != nil {
 				t.Errorf("%s: %v (the format changed? regenerate: go test ./repo -run TestFuzzCorpus -fuzz-corpus)", file, err)
 			}
 		}
@@ -970,6 +1056,9 @@ func writeCorpusFiles(t *testing.T) {
 		if s.mode&fuzzSealed != 0 {
 			tag = "sealed"
 		}
+		if s.mode&fuzzNarrow != 0 {
+			tag += "-v2"
+		}
 		add := func(target, name string, vals ...any) {
 			files[target+"/seed-"+tag+"-"+name] = append(files[target+"/seed-"+tag+"-"+name], vals)
 		}
@@ -981,7 +1070,7 @@ func writeCorpusFiles(t *testing.T) {
 		for i, x := range s.snapshots {
 			add("FuzzSnapshot", fmt.Sprintf("snapshot%d", i), x, s.mode)
 		}
-		refs, err := parsePackEntries(boxOf(s.mode), s.packs[0])
+		refs, err := parsePackEntries(boxOf(s.mode), formatOf(s.mode), s.packs[0])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -53,7 +53,11 @@ func (r *Repository) loadIndex(ctx context.Context) error {
 			// Decrypted in place and parsed straight into table entries: no copy of
 			// the file is made but the decompressed payload.
 			b, err := openObjectInPlace(r.box, data, TypeIndex)
-			if err == nil {
+			switch {
+			case err != nil:
+			case r.cfg.Format >= formatNarrow:
+				err = walkCompactIndex(b, load.addRefs)
+			default:
 				err = walkIndex(b, load.addStored)
 			}
 			if err != nil {
@@ -69,4 +73,19 @@ func (r *Repository) loadIndex(ctx context.Context) error {
 	r.idx = idx
 	r.loadedIndex = names
 	return nil
+}
+
+// addRefs appends the chunks of one pack from a format 2 index file.
+func (b *bulk) addRefs(pack ObjectID, refs []BlobRef) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	x := b.x
+	ord := x.packOrdinal(pack)
+	n := len(x.sorted.e)
+	x.sorted.grow(n + len(refs))
+	e := x.sorted.e[:n+len(refs)]
+	for i, r := range refs {
+		e[n+i] = x.entryOf(ord, r)
+	}
+	x.sorted.e = e
 }

@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"fmt"
 
 	"cairn/transport"
 )
@@ -34,7 +35,10 @@ func (r *Repository) writeIndex(ctx context.Context, f indexFile) error {
 func (r *Repository) SaveIndex(ctx context.Context, f indexFile) (ObjectID, error) {
 	var name ObjectID
 	for _, part := range splitIndex(f, maxIndexEntries) {
-		data := encodeIndex(r.box, part)
+		data, err := encodeIndex(r.box, r.cfg.Format, part)
+		if err != nil {
+			return name, fmt.Errorf("write index: %w", err)
+		}
 		name = objectID(data)
 		if err := r.save(ctx, transport.Handle{Kind: transport.Index, Name: name.String()}, data); err != nil {
 			return name, err

@@ -147,7 +147,7 @@ func TestZstdBombs(t *testing.T) {
 		if size, err := zstdSize(bomb); err != nil || size != bombSize {
 			t.Fatalf("bomb of %d bytes: %d, %v", bombSize, size, err)
 		}
-		_, be := testRepo(t)
+		_, be := testRepoOf(t, 1) // the pack and index below are written in format 1
 
 		// A manifest.
 		obj := append(appendHeader(nil, nil, TypeSnapshot, codecZstd), bomb...)
@@ -164,7 +164,10 @@ func TestZstdBombs(t *testing.T) {
 		if err := be.Save(ctx, transport.Handle{Kind: transport.Data, Name: name.String()}, pack); err != nil {
 			t.Fatal(err)
 		}
-		idx := encodeIndex(nil, indexFile{name: {ref}})
+		idx, err := encodeIndex(nil, 1, indexFile{name: {ref}})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := be.Save(ctx, transport.Handle{Kind: transport.Index, Name: objectID(idx).String()}, idx); err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"cairn/chunk"
 )
@@ -13,9 +14,11 @@ import (
 // against an earlier list chunk, which keeps the metadata of an incremental backup
 // proportional to what changed instead of to the size of the database:
 //
-//	full:  'F' | depth u8 (0) | count u32 | ids (32 each)
-//	delta: 'D' | depth u8     | base list id (32) | edit count u32 |
+//	full:  'F' | depth u8 (0) | count u32 | ids
+//	delta: 'D' | depth u8     | base list id | edit count u32 |
 //	       edits: position u32 | deleted u32 | inserted u32 | inserted ids
+//
+// Ids take their stored width: 32 bytes in format 1, 16 in format 2.
 //
 // Positions count in the base list, ascending. depth is the length of the chain of
 // deltas down to a full list; a delta deeper than MaxListDepth is written full instead.
@@ -67,26 +70,26 @@ func diffLists(base, next []chunk.ID) []listEdit {
 	return edits
 }
 
-func encodeFullList(ids []chunk.ID) []byte {
-	b := make([]byte, 0, 6+32*len(ids))
+func encodeFullList(ids []chunk.ID, w int) []byte {
+	b := make([]byte, 0, 6+w*len(ids))
 	b = append(b, listFull, 0)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(ids)))
 	for _, id := range ids {
-		b = append(b, id[:]...)
+		b = appendID(b, id, w)
 	}
 	return b
 }
 
-func encodeDeltaList(base chunk.ID, depth int, edits []listEdit) []byte {
+func encodeDeltaList(base chunk.ID, depth int, edits []listEdit, w int) []byte {
 	b := []byte{listDelta, byte(depth)}
-	b = append(b, base[:]...)
+	b = appendID(b, base, w)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(edits)))
 	for _, e := range edits {
 		b = binary.LittleEndian.AppendUint32(b, uint32(e.pos))
 		b = binary.LittleEndian.AppendUint32(b, uint32(e.del))
 		b = binary.LittleEndian.AppendUint32(b, uint32(len(e.ins)))
 		for _, id := range e.ins {
-			b = append(b, id[:]...)
+			b = appendID(b, id, w)
 		}
 	}
 	return b
@@ -95,10 +98,16 @@ func encodeDeltaList(base chunk.ID, depth int, edits []listEdit) []byte {
 // SaveList stores a collection's chunk list, as a delta against base when base is
 // given, shallow enough, and the delta is smaller than a full list.
 func (r *Repository) SaveList(ctx context.Context, ids []chunk.ID, base *List) (List, error) {
-	data := encodeFullList(ids)
+	w := r.idSize()
+	if r.narrowIDs() {
+		if i := slices.IndexFunc(ids, func(id chunk.ID) bool { return !id.IsNarrow() }); i >= 0 {
+			return List{}, fmt.Errorf("save chunk list: chunk id %s is wider than this repository's 128 bits", ids[i])
+		}
+	}
+	data := encodeFullList(ids, w)
 	depth := 0
 	if base != nil && base.Depth < MaxListDepth {
-		if delta := encodeDeltaList(base.ID, base.Depth+1, diffLists(base.Chunks, ids)); len(delta) < len(data)/2 {
+		if delta := encodeDeltaList(base.ID, base.Depth+1, diffLists(base.Chunks, ids), w); len(delta) < len(data)/2 {
 			data, depth = delta, base.Depth+1
 		}
 	}
@@ -115,6 +124,10 @@ func (r *Repository) SaveList(ctx context.Context, ids []chunk.ID, base *List) (
 // LoadList resolves a list chunk to its chunk ids. visit, if not nil, is called with
 // every list chunk of the chain (the list itself and its bases).
 func (r *Repository) LoadList(ctx context.Context, id chunk.ID, visit func(chunk.ID)) (List, error) {
+	if r.narrowIDs() && !id.IsNarrow() {
+		// Not an id this repository names anything by (a manifest says so).
+		return List{}, fmt.Errorf("chunk list %s: %w", id, listDamaged("id wider than 128 bits"))
+	}
 	if visit != nil {
 		visit(id)
 	}
@@ -129,23 +142,24 @@ func (r *Repository) LoadList(ctx context.Context, id chunk.ID, visit func(chunk
 		return List{}, fmt.Errorf("chunk list %s: %w", id.Short(), listDamaged("too short"))
 	}
 	l := List{ID: id, Depth: int(data[1])}
+	w := r.idSize()
 	switch data[0] {
 	case listFull:
-		l.Chunks, err = decodeFullList(data)
+		l.Chunks, err = decodeFullList(data, w)
 	case listDelta:
-		if len(data) < 2+32+4 || l.Depth == 0 || l.Depth > MaxListDepth {
+		if len(data) < 2+w+4 || l.Depth == 0 || l.Depth > MaxListDepth {
 			err = listDamaged("malformed delta")
 			break
 		}
 		var base List
-		if base, err = r.LoadList(ctx, chunk.ID(data[2:2+32]), visit); err != nil {
+		if base, err = r.LoadList(ctx, readID(data[2:], w), visit); err != nil {
 			return List{}, err // names the base
 		}
 		if base.Depth != l.Depth-1 {
 			err = listDamaged("delta depth does not follow its base")
 			break
 		}
-		l.Chunks, err = applyDelta(base.Chunks, data[2+32:])
+		l.Chunks, err = applyDelta(base.Chunks, data[2+w:], w)
 	default:
 		err = listDamaged("unknown list kind")
 	}
@@ -177,25 +191,25 @@ func (r *Repository) listBytes(ctx context.Context, id chunk.ID) ([]byte, error)
 
 func listDamaged(what string) error { return fmt.Errorf("%s: %w", what, ErrDamaged) }
 
-// decodeFullList reads the ids of a full list chunk of at least 6 bytes.
-func decodeFullList(data []byte) ([]chunk.ID, error) {
+// decodeFullList reads the ids (w bytes each) of a full list chunk of at least 6 bytes.
+func decodeFullList(data []byte, w int) ([]chunk.ID, error) {
 	n := int(binary.LittleEndian.Uint32(data[2:]))
-	if len(data) != 6+32*n {
+	if (len(data)-6)/w != n || (len(data)-6)%w != 0 {
 		return nil, listDamaged("length does not match its count")
 	}
 	ids := make([]chunk.ID, n)
 	for i := range ids {
-		copy(ids[i][:], data[6+32*i:])
+		ids[i] = readID(data[6+w*i:], w)
 	}
 	return ids, nil
 }
 
 // applyDelta applies the edits of a delta list chunk (b: from its edit count on) to
-// its base's ids.
-func applyDelta(base []chunk.ID, b []byte) ([]chunk.ID, error) {
+// its base's ids; inserted ids are w bytes each.
+func applyDelta(base []chunk.ID, b []byte, w int) ([]chunk.ID, error) {
 	n := int(binary.LittleEndian.Uint32(b))
 	b = b[4:]
-	out := make([]chunk.ID, 0, len(base)+len(b)/32) // room for every insert: no regrowth
+	out := make([]chunk.ID, 0, len(base)+len(b)/w) // room for every insert: no regrowth
 	at := 0
 	for range n {
 		if len(b) < 12 {
@@ -203,14 +217,14 @@ func applyDelta(base []chunk.ID, b []byte) ([]chunk.ID, error) {
 		}
 		pos, del, ins := int(binary.LittleEndian.Uint32(b)), int(binary.LittleEndian.Uint32(b[4:])), int(binary.LittleEndian.Uint32(b[8:]))
 		b = b[12:]
-		if pos < at || pos+del > len(base) || ins > len(b)/32 {
+		if pos < at || pos+del > len(base) || ins > len(b)/w {
 			return nil, listDamaged("edit outside its base")
 		}
 		out = append(out, base[at:pos]...)
 		for k := range ins {
-			out = append(out, chunk.ID(b[32*k:32*k+32]))
+			out = append(out, readID(b[w*k:], w))
 		}
-		b = b[32*ins:]
+		b = b[w*ins:]
 		at = pos + del
 	}
 	if len(b) != 0 {

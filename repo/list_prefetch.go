@@ -43,7 +43,7 @@ func (r *Repository) takeCachedLists(level []chunk.ID, seen map[chunk.ID]bool) (
 		seen[id] = true
 		if data, ok := r.cachedList(id); ok {
 			r.lists.putRaw(id, data)
-			next = appendBase(next, data)
+			next = r.appendBase(next, data)
 			continue
 		}
 		need = append(need, id)
@@ -87,7 +87,7 @@ func (r *Repository) loadLists(ctx context.Context, need, next []chunk.ID) ([]ch
 		if r.listStore != nil {
 			r.listStore.Put(need[i], data)
 		}
-		next = appendBase(next, data)
+		next = r.appendBase(next, data)
 		return nil
 	})
 	return next, err
@@ -97,11 +97,9 @@ func (r *Repository) loadLists(ctx context.Context, need, next []chunk.ID) ([]ch
 var prefetchBytes = 8 << 20 // a variable for tests
 
 // appendBase appends the base of a delta list chunk.
-func appendBase(ids []chunk.ID, data []byte) []chunk.ID {
-	if len(data) >= 2+32 && data[0] == listDelta {
-		var base chunk.ID
-		copy(base[:], data[2:])
-		ids = append(ids, base)
+func (r *Repository) appendBase(ids []chunk.ID, data []byte) []chunk.ID {
+	if w := r.idSize(); len(data) >= 2+w && data[0] == listDelta {
+		ids = append(ids, readID(data[2:], w))
 	}
 	return ids
 }

@@ -17,7 +17,7 @@ func TestPrefetchListsBudget(t *testing.T) {
 	for _, n := range []int{10, 2000, 20, 30000, 40} {
 		ids := make([]chunk.ID, n)
 		for i := range ids {
-			ids[i] = chunk.Hash([]byte(fmt.Sprint(n, " ", i)))
+			ids[i] = r.ChunkID([]byte(fmt.Sprint(n, " ", i)))
 		}
 		l, err := r.SaveList(ctx, ids, nil)
 		if err != nil {

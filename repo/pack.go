@@ -12,7 +12,7 @@ import (
 	"cairn/repo/internal/region"
 )
 
-// A pack holds frames of compressed chunks:
+// A pack holds frames of compressed chunks. In format 1:
 //
 //	envelope header (type pack, codec none)
 //	frame 1 | frame 2 | ...    each: codec byte, then the frame's bytes (zstd or raw)
@@ -25,7 +25,9 @@ import (
 // sealed as one blob followed by the blob's length (u32), so the storage owner learns
 // neither chunk ids nor where chunks start. Since envelope version 3 the table is
 // padded with zeros before the count (to tableBucket), so the blob's length no longer
-// gives the entry count away; version 2 packs, unpadded, are still read.
+// gives the entry count away; version 2 packs, unpadded, are still read. In format 2
+// the entries take the compact layout of refs_compact.go, followed by their length
+// (u32) instead of their count (pack_compact.go).
 //
 // A frame is the unit of compression: the raw bytes of consecutive new chunks, up to
 // frameTarget, compressed together, so that small chunks (which deduplicate well)
@@ -112,11 +114,14 @@ func (p *packWriter) addSection(section []byte, refs []BlobRef) {
 // stays within packMax.
 func (p *packWriter) size() int { return max(len(p.buf), len(p.entries)*packEntrySize) }
 
-// finish appends the entries (padded and sealed when k is not nil) and returns the
-// pack bytes and its name.
+// finish appends the entries (padded and sealed when k is not nil) in the layout of
+// the repository's format and returns the pack bytes and its name.
 // The table is written after the frames and sealed where it lies: the pack's buffer
 // grows once at most, and it keeps the larger size for the packs after it.
-func (p *packWriter) finish(k *box) ([]byte, ObjectID) {
+func (p *packWriter) finish(k *box, format int) ([]byte, ObjectID, error) {
+	if format >= formatNarrow {
+		return p.finishCompact(k)
+	}
 	n := len(p.buf)
 	table := len(p.entries)*packEntrySize + 4
 	need := table
@@ -141,7 +146,7 @@ func (p *packWriter) finish(k *box) ([]byte, ObjectID) {
 		p.buf = k.sealAt(p.buf, n, nil)
 		p.buf = binary.LittleEndian.AppendUint32(p.buf, uint32(len(p.buf)-n))
 	}
-	return p.buf, objectID(p.buf)
+	return p.buf, objectID(p.buf), nil
 }
 
 func appendRef(b []byte, r BlobRef) []byte {
@@ -162,9 +167,10 @@ func readRef(b []byte) BlobRef {
 	return r
 }
 
-// parsePackEntries reads the entry table at the end of a whole pack. The sealed table
-// of a version 3 pack holds zeros between its entries and its count.
-func parsePackEntries(k *box, pack []byte) ([]BlobRef, error) {
+// parsePackEntries reads the entry table at the end of a whole pack of a repository
+// of the given format. The sealed table of a version 3 pack holds zeros between its
+// entries and its count (format 1) or its length (format 2).
+func parsePackEntries(k *box, format int, pack []byte) ([]BlobRef, error) {
 	if _, err := checkHeader(k, pack, TypePack); err != nil {
 		return nil, err
 	}
@@ -185,6 +191,9 @@ func parsePackEntries(k *box, pack []byte) ([]BlobRef, error) {
 		if len(table) < 4 {
 			return nil, fmt.Errorf("pack table too short: %w", ErrDamaged)
 		}
+	}
+	if format >= formatNarrow {
+		return parseCompactTable(k != nil, table, framesEnd)
 	}
 	n := int(binary.LittleEndian.Uint32(table[len(table)-4:]))
 	tableStart := len(table) - 4 - n*packEntrySize

@@ -38,7 +38,7 @@ func (r *Repository) LoadPack(ctx context.Context, name ObjectID) ([]byte, []Blo
 	if objectID(data) != name {
 		return data, nil, fmt.Errorf("pack %s: content does not match its name: %w", name.Short(), ErrDamaged)
 	}
-	refs, err := parsePackEntries(r.box, data)
+	refs, err := parsePackEntries(r.box, r.cfg.Format, data)
 	if err != nil {
 		return data, nil, fmt.Errorf("pack %s: %w", name.Short(), err)
 	}

@@ -115,7 +115,7 @@ func legacyPack(r *Repository, chunks [][]byte) ([]byte, []BlobRef) {
 // them, and refuses an old pack whose table is padded.
 func TestUnpaddedPacksStillRead(t *testing.T) {
 	ctx := context.Background()
-	r, be := encryptedRepo(t, "pw")
+	r, be := encryptedRepoOf(t, "pw", 1) // packs of envelope version 2 predate format 2
 	old := [][]byte{[]byte("written"), []byte("by an older"), []byte("build")}
 	pack, refs := legacyPack(r, old)
 	name := objectID(pack)
@@ -147,9 +147,9 @@ func TestUnpaddedPacksStillRead(t *testing.T) {
 	}
 	// A version 2 pack is not padded: one that is was not written by cairn.
 	p := &packWriter{buf: slices.Clone(pack[:refs[0].Frame+refs[0].FrameLen]), entries: refs}
-	padded, _ := p.finish(r.box)
+	padded, _, _ := p.finish(r.box, 1)
 	padded[len(magic)] = envelopeSealed
-	if _, err := parsePackEntries(r.box, padded); !errors.Is(err, ErrDamaged) {
+	if _, err := parsePackEntries(r.box, 1, padded); !errors.Is(err, ErrDamaged) {
 		t.Fatalf("a version 2 pack with a padded table: %v", err)
 	}
 }

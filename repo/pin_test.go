@@ -193,8 +193,8 @@ func TestCachedListsChecked(t *testing.T) {
 	}
 	store := DirListStore{Dir: t.TempDir()}
 	r.SetListStore(store)
-	a := []chunk.ID{chunk.Hash([]byte("a")), chunk.Hash([]byte("b"))}
-	b := []chunk.ID{chunk.Hash([]byte("c")), chunk.Hash([]byte("d")), chunk.Hash([]byte("e"))}
+	a := []chunk.ID{r.ChunkID([]byte("a")), r.ChunkID([]byte("b"))}
+	b := []chunk.ID{r.ChunkID([]byte("c")), r.ChunkID([]byte("d")), r.ChunkID([]byte("e"))}
 	la, err := r.SaveList(ctx, a, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -68,7 +68,7 @@ func (r *Repository) RebuildIndex(ctx context.Context, progress func(done, total
 		st.Packs++
 		if err != nil {
 			st.Damaged = append(st.Damaged, p.String())
-			if refs, err = parsePackEntries(r.box, data); err != nil {
+			if refs, err = parsePackEntries(r.box, r.cfg.Format, data); err != nil {
 				continue // no readable table: nothing to salvage
 			}
 			frames := map[uint32][]byte{}

@@ -20,12 +20,18 @@ import (
 
 func testRepo(tb testing.TB) (*Repository, *mem.Backend) {
 	tb.Helper()
+	return testRepoOf(tb, FormatVersion)
+}
+
+// testRepoOf makes an unencrypted repository of the given format.
+func testRepoOf(tb testing.TB, format int) (*Repository, *mem.Backend) {
+	tb.Helper()
 	be := mem.New()
 	cfg, err := NewConfig(time.Unix(0, 0))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cfg.PackSize = 64 << 10
+	cfg.PackSize, cfg.Format = 64<<10, format
 	r, err := Init(context.Background(), be, cfg)
 	if err != nil {
 		tb.Fatal(err)
@@ -69,7 +75,7 @@ func TestSaveLoadChunksAndReopen(t *testing.T) {
 	var want [][]byte
 	for i := range 200 {
 		data := bytes.Repeat([]byte(fmt.Sprintf("record %d;", i)), 100+i)
-		id := chunk.Hash(data)
+		id := r.ChunkID(data)
 		res, err := r.SaveChunk(ctx, id, data)
 		if err != nil || !res.New {
 			t.Fatalf("save %d: %+v %v", i, res, err)
@@ -102,7 +108,7 @@ func TestSaveLoadChunksAndReopen(t *testing.T) {
 	if got, err := r2.LoadChunk(ctx, ids[7], nil); err != nil || !bytes.Equal(got, want[7]) {
 		t.Fatalf("LoadChunk: %v", err)
 	}
-	if _, err := r2.LoadChunk(ctx, chunk.Hash([]byte("absent")), nil); !errors.Is(err, ErrNotFound) {
+	if _, err := r2.LoadChunk(ctx, r2.ChunkID([]byte("absent")), nil); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("absent chunk: %v", err)
 	}
 	// Every object but config is named by the SHA-256 of its bytes.
@@ -126,17 +132,30 @@ func TestIndexFileRoundTrip(t *testing.T) {
 		}
 		f[objectID([]byte{byte(p)})] = refs
 	}
-	got, err := decodeIndex(nil, encodeIndex(nil, f))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(got) != fmt.Sprint(f) {
-		t.Fatal("index file does not round-trip")
-	}
-	enc := encodeIndex(nil, f)
-	payload, _ := openObject(nil, enc, TypeIndex)
-	if _, err := decodeIndex(nil, sealObject(nil, TypeIndex, codecZstd, payload[:len(payload)-3])); !errors.Is(err, ErrDamaged) {
-		t.Fatalf("truncated index: %v", err)
+	for _, format := range []int{1, 2} {
+		if format == 2 {
+			for p, refs := range f {
+				for i := range refs {
+					refs[i].ID = refs[i].ID.Narrow()
+				}
+				f[p] = refs
+			}
+		}
+		enc, err := encodeIndex(nil, format, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeIndex(nil, format, enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(f) {
+			t.Fatalf("format %d: index file does not round-trip", format)
+		}
+		payload, _ := openObject(nil, enc, TypeIndex)
+		if _, err := decodeIndex(nil, format, sealObject(nil, TypeIndex, codecZstd, payload[:len(payload)-3])); !errors.Is(err, ErrDamaged) {
+			t.Fatalf("format %d: truncated index: %v", format, err)
+		}
 	}
 }
 
@@ -287,7 +306,7 @@ func TestListStore(t *testing.T) {
 	}
 	store := DirListStore{Dir: t.TempDir()}
 	r.SetListStore(store)
-	ids := []chunk.ID{chunk.Hash([]byte("a")), chunk.Hash([]byte("b"))}
+	ids := []chunk.ID{r.ChunkID([]byte("a")), r.ChunkID([]byte("b"))}
 	l, err := r.SaveList(ctx, ids, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -47,7 +47,10 @@ func (r *Repository) fail(err error) error {
 
 // uploadPack saves a finished pack and indexes its chunks in memory.
 func (r *Repository) uploadPack(ctx context.Context, p *packWriter) error {
-	data, name := p.finish(r.box)
+	data, name, err := p.finish(r.box, r.cfg.Format)
+	if err != nil {
+		return r.fail(err)
+	}
 	if err := r.save(ctx, transport.Handle{Kind: transport.Data, Name: name.String()}, data); err != nil {
 		return r.fail(err)
 	}

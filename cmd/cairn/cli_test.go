@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"cairn/engine"
+	"cairn/repo"
 	"cairn/transport/rest/resttest"
 )
 
@@ -137,7 +139,7 @@ func TestTour(t *testing.T) {
 	c.fails(exitFailure, "no record", "cat", latest, "tags", "no-such-id")
 	var cfg map[string]any
 	c.json(&cfg, "cat", "config")
-	if cfg["format"] != float64(1) {
+	if cfg["format"] != float64(repo.FormatVersion) {
 		t.Fatalf("cat config: %v", cfg)
 	}
 	var diff struct {
@@ -230,7 +232,7 @@ func TestBadRepositories(t *testing.T) {
 	c.ok("init", "--no-encryption")
 	cfgPath := filepath.Join(newer, "config")
 	b, _ := os.ReadFile(cfgPath)
-	b = bytes.Replace(b, []byte(`"format":1`), []byte(`"format":9`), 1)
+	b = bytes.Replace(b, []byte(fmt.Sprintf(`"format":%d`, repo.FormatVersion)), []byte(`"format":9`), 1)
 	os.Chmod(cfgPath, 0o644)
 	os.WriteFile(cfgPath, b, 0o644)
 	c.fails(exitNoRepo, "newer format", "snapshots")

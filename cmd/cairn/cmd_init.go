@@ -14,6 +14,7 @@ import (
 type initOptions struct {
 	ChunkAverage, PackSize string
 	NoEncryption           bool
+	Format                 int
 	KDF                    kdfOptions
 }
 
@@ -26,6 +27,7 @@ func initCommand(e *env) *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "chunk-average", Usage: "target average chunk size", Value: "1KiB", Destination: &o.ChunkAverage},
 			&cli.StringFlag{Name: "pack-size", Usage: "target pack file size", Value: "4MiB", Destination: &o.PackSize},
+			&cli.IntFlag{Name: "format", Usage: "repository format: 2 (128-bit chunk ids, compact metadata), or 1 for builds of cairn older than format 2 to read", Value: repo.FormatVersion, Destination: &o.Format},
 			&cli.BoolFlag{Name: "no-encryption", Usage: "store everything unencrypted (anyone who can read the repository can read the snippets)", Destination: &o.NoEncryption},
 		}, kdfFlags(&o.KDF)...),
 		Action: func(c *cli.Context) error {
@@ -48,7 +50,10 @@ func initCommand(e *env) *cli.Command {
 			if err != nil {
 				return usagef("--pack-size: %v", err)
 			}
-			cfg.Chunking.Average, cfg.PackSize = int(avg), int(pack)
+			if o.Format < 1 || o.Format > repo.FormatVersion {
+				return usagef("--format: %d is not a repository format this build writes (1 to %d)", o.Format, repo.FormatVersion)
+			}
+			cfg.Chunking.Average, cfg.PackSize, cfg.Format = int(avg), int(pack), o.Format
 			if cfg.Chunking.Max < 16*cfg.Chunking.Average {
 				cfg.Chunking.Max = max(cfg.Chunking.Max, 16*cfg.Chunking.Average)
 			}
