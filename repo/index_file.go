@@ -102,7 +102,7 @@ func walkIndex(b []byte, fn func(p ObjectID, entries []byte)) error {
 		b = b[m*packEntrySize:]
 		for e := entries; len(e) > 0; e = e[packEntrySize:] {
 			frameLen, offset, raw := binary.LittleEndian.Uint32(e[36:]), binary.LittleEndian.Uint32(e[40:]), binary.LittleEndian.Uint32(e[44:])
-			if frameLen >= 1<<24 || offset >= 1<<16 || raw >= 1<<24 {
+			if !refFits(frameLen, offset, raw) {
 				return fmt.Errorf("index entry out of range: %w", ErrDamaged)
 			}
 		}

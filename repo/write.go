@@ -58,7 +58,8 @@ func (r *Repository) claimLocked(id chunk.ID, force bool) (bool, error) {
 // now full, to be sealed outside the lock: *open itself, or a frame of the chunk's
 // own when the chunk alone fills one. r.mu is held.
 func (r *Repository) addToFrameLocked(id chunk.ID, data []byte, open **frameWriter) (full *frameWriter) {
-	if len(data) >= frameTarget {
+	target := r.frameSize()
+	if len(data) >= target {
 		full = &frameWriter{}
 		full.add(id, data)
 		return full
@@ -67,7 +68,7 @@ func (r *Repository) addToFrameLocked(id chunk.ID, data []byte, open **frameWrit
 		*open = r.newFrame()
 	}
 	(*open).add(id, data)
-	if len((*open).raw) >= frameTarget {
+	if len((*open).raw) >= target {
 		full, *open = *open, nil
 	}
 	return full
@@ -78,7 +79,7 @@ func (r *Repository) newFrame() *frameWriter {
 		f.raw, f.entries = f.raw[:0], f.entries[:0]
 		return f
 	}
-	return &frameWriter{raw: make([]byte, 0, 2*frameTarget)}
+	return &frameWriter{raw: make([]byte, 0, 2*r.frameSize())}
 }
 
 // sealFrame compresses a frame, adds it to the open pack, and uploads the pack when
@@ -100,7 +101,7 @@ func (r *Repository) sealFrame(ctx context.Context, f *frameWriter) error {
 }
 
 func (r *Repository) recycle(f *frameWriter) {
-	if cap(f.raw) <= 4*frameTarget {
+	if cap(f.raw) <= 4*r.frameSize() {
 		r.frames.put(f)
 	}
 }
