@@ -287,7 +287,8 @@ func packRoundTrip(t *testing.T, k *box, data []byte, mode byte) {
 	var fw frameWriter
 	flush := func() {
 		if len(fw.entries) > 0 {
-			stored := fw.seal(nil)
+			enc, _ := codecs()
+			stored := fw.seal(nil, enc)
 			if k != nil {
 				stored = k.seal(nil, stored, nil)
 			}
@@ -352,7 +353,8 @@ func FuzzFrame(f *testing.F) {
 		if mode&(fuzzWrap|fuzzBuild) != 0 {
 			var fw frameWriter
 			fw.add(chunk.ID{}, data)
-			stored := fw.seal(nil)
+			enc, _ := codecs()
+			stored := fw.seal(nil, enc)
 			if k != nil {
 				stored = k.seal(nil, stored, nil)
 			}

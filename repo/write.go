@@ -109,13 +109,16 @@ func (r *Repository) recycle(f *frameWriter) {
 // encodeFrame appends the stored form of f to dst: compressed, and sealed in an
 // encrypted repository.
 // The frame is compressed straight into dst and sealed where it lies.
+// The level is the handle's at the time (see compressor).
 func (r *Repository) encodeFrame(f *frameWriter, dst []byte) []byte {
+	enc, l := r.comp.encoder()
+	r.comp.compressed(l, len(f.raw))
 	if r.box == nil {
-		return f.seal(dst)
+		return f.seal(dst, enc)
 	}
 	start := len(dst)
 	dst = slices.Grow(dst, sealOverhead+1+len(f.raw)+len(f.raw)>>7+64)[:start+chacha20poly1305.NonceSizeX]
-	dst = f.seal(dst)
+	dst = f.seal(dst, enc)
 	return r.box.sealAt(dst, start, nil)
 }
 
