@@ -76,12 +76,53 @@ type CompressionOptions struct {
 	SlowLink bool
 }
 
-// CompressionTotals say how the frames of a run were compressed.
+// CompressionTotals say how the frames of a run were compressed. They are comparable,
+// as the manifest's totals are.
 type CompressionTotals struct {
-	Level  string           `json:"level"`     // what was asked for: auto, fastest, default or max
-	Picked string           `json:"picked"`    // the zstd level that compressed the most raw bytes
-	Raw    map[string]int64 `json:"raw_bytes"` // raw bytes compressed at each zstd level used
+	Level  string     `json:"level"`     // what was asked for: auto, fastest, default or max
+	Picked string     `json:"picked"`    // the zstd level that compressed the most raw bytes
+	Raw    LevelBytes `json:"raw_bytes"` // raw bytes compressed at each zstd level
+	now    string     // the level frames are compressed at now
 }
+
+// LevelBytes are raw bytes by zstd level.
+type LevelBytes struct {
+	Fastest int64 `json:"fastest,omitempty"`
+	Default int64 `json:"default,omitempty"`
+	Better  int64 `json:"better,omitempty"`
+	Best    int64 `json:"best,omitempty"`
+}
+
+func (b *LevelBytes) at(l zlevel) *int64 {
+	return [zlevels]*int64{&b.Fastest, &b.Default, &b.Better, &b.Best}[l]
+}
+
+// Since is what happened after before, taken from the same handle.
+func (t CompressionTotals) Since(before CompressionTotals) CompressionTotals {
+	out := CompressionTotals{Level: t.Level, now: t.now}
+	for l := range zlevels {
+		*out.Raw.at(l) = max(0, *t.Raw.at(l)-*before.Raw.at(l))
+	}
+	out.pick()
+	out.now = ""
+	return out
+}
+
+// pick sets Picked: the level with the most raw bytes, or the level frames are
+// compressed at now when there are none.
+func (t *CompressionTotals) pick() {
+	t.Picked = t.now
+	var most int64
+	for l := range zlevels {
+		if n := *t.Raw.at(l); n > most {
+			most, t.Picked = n, zlevelNames[l]
+		}
+	}
+}
+
+// WithCompression sets how the handle compresses the frames it writes (auto at the
+// fastest level when not given).
+func WithCompression(c CompressionOptions) Option { return func(o *options) { o.comp = c } }
 
 // compressor holds a handle's zstd encoders, one per level, made when first used (each
 // compresses up to encoderConcurrency frames at once), the level frames are compressed
@@ -105,8 +146,8 @@ func newCompressor(frameSize int) *compressor {
 	return &compressor{window: max(1<<18, frameSize)}
 }
 
-// set starts a run: fixed levels stay, auto starts at the fastest level, or at the
-// default one on a slow link. The counts start over.
+// set says how frames are compressed from now on: fixed levels stay, auto starts at
+// the fastest level, or at the default one on a slow link.
 func (c *compressor) set(o CompressionOptions) {
 	l, ok := o.Level.fixed()
 	if !ok && o.SlowLink {
@@ -116,9 +157,6 @@ func (c *compressor) set(o CompressionOptions) {
 	c.opt = o
 	c.mu.Unlock()
 	c.level.Store(int32(l))
-	for i := range c.raw {
-		c.raw[i].Store(0)
-	}
 }
 
 // encoder returns the encoder of the current level, and that level.
@@ -173,30 +211,21 @@ func (c *compressor) observe(w uploadWait) {
 	}
 }
 
-// totals reports the run so far.
+// totals reports every frame compressed so far.
 func (c *compressor) totals() CompressionTotals {
 	c.mu.Lock()
-	t := CompressionTotals{Level: c.opt.Level.String(), Raw: map[string]int64{}}
+	t := CompressionTotals{Level: c.opt.Level.String(), now: zlevelNames[c.level.Load()]}
 	c.mu.Unlock()
-	var most int64 = -1
 	for l := range zlevels {
-		n := c.raw[l].Load()
-		if n > 0 {
-			t.Raw[zlevelNames[l]] = n
-		}
-		if n > most {
-			most, t.Picked = n, zlevelNames[l]
-		}
+		*t.Raw.at(l) = c.raw[l].Load()
 	}
-	if most == 0 {
-		t.Picked = zlevelNames[c.level.Load()] // nothing new was compressed: the level it would have used
-	}
+	t.pick()
 	return t
 }
 
-// SetCompression sets how the frames written from now on are compressed, and starts
-// the counts CompressionTotals reports over.
+// SetCompression sets how the frames written from now on are compressed.
 func (r *Repository) SetCompression(o CompressionOptions) { r.comp.set(o) }
 
-// CompressionTotals says how the frames written since SetCompression were compressed.
+// CompressionTotals says how the frames written through this handle were compressed;
+// Since gives one run's share.
 func (r *Repository) CompressionTotals() CompressionTotals { return r.comp.totals() }
