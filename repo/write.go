@@ -100,8 +100,11 @@ func (r *Repository) sealFrame(ctx context.Context, f *frameWriter) error {
 	return err
 }
 
+// recycle keeps a frame's buffer for the next frame: as many idle ones as make 1 MiB
+// of 64 KiB frames, two at least, so large frames do not keep more memory idle.
 func (r *Repository) recycle(f *frameWriter) {
-	if cap(f.raw) <= 4*r.frameSize() {
+	size := r.frameSize()
+	if cap(f.raw) <= 4*size && len(r.frames.c) < max(2, 16*frameTarget/size) {
 		r.frames.put(f)
 	}
 }
