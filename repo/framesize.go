@@ -2,7 +2,7 @@ package repo
 
 // largeFrameTarget is the frame target of repositories whose readers take offsets in a
 // frame up to 2^20 (format 2 on): a run of new chunks compresses together up to 1 MiB,
-// which stores the generator's workload about 8% smaller than 64 KiB frames at the
+// which stores the generator's workload 9-10% smaller than 64 KiB frames at the
 // same level (cmd/cairnbench -compression-study). A format 1 repository keeps
 // frameTarget: its readers refuse offsets in a frame of 2^16 or more.
 const largeFrameTarget = 1 << 20
