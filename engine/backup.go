@@ -52,7 +52,7 @@ func Backup(ctx context.Context, r *repo.Repository, src Source, opt BackupOptio
 	if err != nil {
 		return nil, err
 	}
-	written0, read0 := r.BytesWritten(), r.BytesRead()
+	written0, read0, comp0 := r.BytesWritten(), r.BytesRead(), r.CompressionTotals()
 	if err := prepare(ctx, r, parent); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
@@ -102,6 +102,7 @@ func Backup(ctx context.Context, r *repo.Repository, src Source, opt BackupOptio
 	sn.Totals.BytesSent = sn.Totals.StoredBytes
 	sn.Totals.BytesReceived = r.BytesRead() - read0
 	sn.Totals.DurationMilli = opt.now().Sub(start).Milliseconds()
+	sn.Totals.Compression = r.CompressionTotals().Since(comp0)
 	if err := r.SaveSnapshot(ctx, sn); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}

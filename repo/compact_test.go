@@ -27,7 +27,8 @@ func compactPack(t *testing.T) ([]byte, []BlobRef) {
 			data := bytes.Repeat([]byte(fmt.Sprintf("frame %d chunk %d;", f, c)), 10+c)
 			fw.add(r.ChunkID(data), data)
 		}
-		stored := fw.seal(nil)
+		enc, _ := codecs()
+		stored := fw.seal(nil, enc)
 		for i := range fw.entries {
 			fw.entries[i].FrameLen = uint32(len(stored))
 		}
@@ -88,7 +89,7 @@ func TestCompactTableHostile(t *testing.T) {
 		"id cut short":            append(uv(1, 0, 1, 1<<1), id[:15]...),
 		"chunk length missing":    append(uv(1, 0, 1, 1<<1), id...),
 		"chunk past 2^24":         append(append(uv(1, 0, 1, 1<<1), id...), uv(1<<24)...),
-		"offset past 2^16":        append(append(uv(1, 0, 1, 1<<1|1), id...), uv(1<<16, 1)...),
+		"offset past 2^20":        append(append(uv(1, 0, 1, 1<<1|1), id...), uv(1<<20, 1)...),
 		"skip past 2^32":          append(append(uv(1, 0, 1, 1<<1|1), id...), uv(math.MaxUint32+1, 1)...),
 		"table longer than pack":  nil,
 		"second frame overlaps":   nil,

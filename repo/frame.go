@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/klauspost/compress/zstd"
+
 	"cairn/chunk"
 )
 
@@ -18,9 +20,9 @@ func (f *frameWriter) add(id chunk.ID, data []byte) {
 	f.raw = append(f.raw, data...)
 }
 
-// seal appends the frame's stored form to dst: compressed, when that makes it smaller.
-func (f *frameWriter) seal(dst []byte) []byte {
-	enc, _ := codecs()
+// seal appends the frame's stored form to dst: compressed by enc, when that makes it
+// smaller.
+func (f *frameWriter) seal(dst []byte, enc *zstd.Encoder) []byte {
 	n := len(dst)
 	dst = append(dst, codecZstd)
 	dst = enc.EncodeAll(f.raw, dst)

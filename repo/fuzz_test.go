@@ -310,7 +310,8 @@ func packRoundTrip(t *testing.T, k *box, data []byte, mode byte) {
 	var fw frameWriter
 	flush := func() {
 		if len(fw.entries) > 0 {
-			stored := fw.seal(nil)
+			enc, _ := codecs()
+			stored := fw.seal(nil, enc)
 			if k != nil {
 				stored = k.seal(nil, stored, nil)
 			}
@@ -390,7 +391,8 @@ func FuzzFrame(f *testing.F) {
 		if mode&(fuzzWrap|fuzzBuild) != 0 {
 			var fw frameWriter
 			fw.add(chunk.ID{}, data)
-			stored := fw.seal(nil)
+			enc, _ := codecs()
+			stored := fw.seal(nil, enc)
 			if k != nil {
 				stored = k.seal(nil, stored, nil)
 			}
@@ -462,7 +464,7 @@ func FuzzIndex(f *testing.F) {
 		}
 		for p, refs := range x {
 			for _, e := range refs {
-				if e.FrameLen >= 1<<24 || e.Offset >= 1<<16 || e.Raw >= 1<<24 {
+				if !refFits(e.FrameLen, e.Offset, e.Raw) {
 					t.Fatalf("pack %s: entry %+v out of range", p.Short(), e)
 				}
 			}
@@ -485,9 +487,13 @@ func indexFrom(data []byte, format int) indexFile {
 	f := indexFile{}
 	for len(data) >= packEntrySize+1 {
 		e := readRef(data[1:])
-		e.FrameLen &= 1<<24 - 1
-		e.Offset &= 1<<16 - 1
-		e.Raw &= 1<<24 - 1
+		if e.Offset &= 1<<metaOffsetBits - 1; e.Offset == 0 {
+			e.FrameLen &= 1<<metaFirstBits - 1
+			e.Raw &= 1<<metaFirstBits - 1
+		} else {
+			e.FrameLen &= 1<<metaFrameBits - 1
+			e.Raw &= 1<<metaRawBits - 1
+		}
 		p := ObjectID{data[0] % 3}
 		f[p] = append(f[p], e)
 		data = data[packEntrySize+1:]

@@ -11,8 +11,8 @@ import (
 )
 
 // entry is one chunk's location in memory: 48 bytes, the whole per-chunk cost of the
-// index once merged. meta packs the frame length (24 bits), the offset in the frame
-// (16 bits: frames take no new chunk past frameTarget) and the chunk length (24 bits).
+// index once merged. meta packs the frame length, the offset in the frame and the
+// chunk length (packMeta).
 type entry struct {
 	id    chunk.ID
 	pack  uint32 // ordinal into Index.packs
@@ -20,12 +20,52 @@ type entry struct {
 	meta  uint64
 }
 
+// An entry's meta holds one of two forms. A chunk at the start of its frame (every
+// chunk of a frame of its own, and the first of a shared one) has its top bit set and
+// the frame length and chunk length in 24 bits each. A chunk further into a shared
+// frame has the frame length in 22 bits, the offset in 20 and the chunk length in 21:
+// shared frames hold chunks shorter than the frame target (1 MiB at most) that start
+// before it, so they decode to under 2 MiB and are stored in under 4 MiB.
+const (
+	metaFirst      = 1 << 63
+	metaFirstBits  = 24
+	metaFrameBits  = 22
+	metaOffsetBits = 20
+	metaRawBits    = 21
+)
+
+// refFits reports whether the in-memory index can hold a chunk's location: every
+// entry read from storage is checked with it, and cairn writes no other.
+func refFits(frameLen, offset, raw uint32) bool {
+	if offset == 0 {
+		return frameLen < 1<<metaFirstBits && raw < 1<<metaFirstBits
+	}
+	return frameLen < 1<<metaFrameBits && offset < 1<<metaOffsetBits && raw < 1<<metaRawBits
+}
+
+// packMeta packs a location that refFits.
+func packMeta(frameLen, offset, raw uint32) uint64 {
+	if offset == 0 {
+		return metaFirst | uint64(frameLen) | uint64(raw)<<metaFirstBits
+	}
+	return uint64(frameLen) | uint64(offset)<<metaFrameBits | uint64(raw)<<(metaFrameBits+metaOffsetBits)
+}
+
+// unpackMeta is packMeta undone: frame length, offset in the frame, chunk length.
+func unpackMeta(m uint64) (frameLen, offset, raw uint32) {
+	if m&metaFirst != 0 {
+		return uint32(m & (1<<metaFirstBits - 1)), 0, uint32(m >> metaFirstBits & (1<<metaFirstBits - 1))
+	}
+	return uint32(m & (1<<metaFrameBits - 1)), uint32(m >> metaFrameBits & (1<<metaOffsetBits - 1)), uint32(m >> (metaFrameBits + metaOffsetBits) & (1<<metaRawBits - 1))
+}
+
 func (x *Index) entryOf(ord uint32, r BlobRef) entry {
-	return entry{id: r.ID, pack: ord, frame: r.Frame, meta: uint64(r.FrameLen) | uint64(r.Offset)<<24 | uint64(r.Raw)<<40}
+	return entry{id: r.ID, pack: ord, frame: r.Frame, meta: packMeta(r.FrameLen, r.Offset, r.Raw)}
 }
 
 func (x *Index) location(e entry) Location {
-	return Location{Pack: x.packs[e.pack], Frame: e.frame, FrameLen: uint32(e.meta & (1<<24 - 1)), Offset: uint32(e.meta >> 24 & 0xffff), Raw: uint32(e.meta >> 40)}
+	frameLen, offset, raw := unpackMeta(e.meta)
+	return Location{Pack: x.packs[e.pack], Frame: e.frame, FrameLen: frameLen, Offset: offset, Raw: raw}
 }
 
 // Location is where a chunk is stored.

@@ -175,7 +175,7 @@ func walkIndex(b []byte, fn func(p ObjectID, entries []byte)) error {
 		entries := b[:m*packEntrySize]
 		b = b[m*packEntrySize:]
 		for e := entries; len(e) > 0; e = e[packEntrySize:] {
-			if err := refFits(readRef(e)); err != nil {
+			if err := checkRef(readRef(e)); err != nil {
 				return err
 			}
 		}
@@ -187,11 +187,9 @@ func walkIndex(b []byte, fn func(p ObjectID, entries []byte)) error {
 	return nil
 }
 
-// refFits refuses a ref the in-memory index cannot hold: its entry (index.go) packs
-// the frame length in 24 bits, the offset in the frame in 16 and the chunk length in
-// 24.
-func refFits(r BlobRef) error {
-	if r.FrameLen >= 1<<24 || r.Offset >= 1<<16 || r.Raw >= 1<<24 {
+// checkRef refuses a ref the in-memory index cannot hold (refFits, index.go).
+func checkRef(r BlobRef) error {
+	if !refFits(r.FrameLen, r.Offset, r.Raw) {
 		return fmt.Errorf("index entry out of range: %w", ErrDamaged)
 	}
 	return nil

@@ -19,6 +19,7 @@ type options struct {
 	limits   readLimits
 	derive   deriveFunc // argon2id unless a test counts the calls
 	pins     *Pins      // nil: nothing remembered
+	comp     CompressionOptions
 }
 
 // WithKeyCache lets Open reuse master keys unlocked before in this process.
@@ -80,6 +81,7 @@ func Init(ctx context.Context, be transport.Backend, cfg Config, opts ...Option)
 	}
 	r := newRepository(be, cfg)
 	r.box, r.master, r.keyName, r.limits = keys.box, keys.master, keys.name, o.limits
+	r.comp.set(o.comp)
 	return r, nil
 }
 
@@ -127,6 +129,7 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 	}
 	r := newRepository(be, cfg)
 	r.box, r.master, r.keyName, r.limits = keys.box, keys.master, keys.name, o.limits
+	r.comp.set(o.comp)
 	r.timing = o.timing.withDefaults()
 	if o.lock != "" {
 		if err := r.writeLock(ctx, o.lock); err != nil {

@@ -218,6 +218,9 @@ func parsePackEntries(k *box, format int, pack []byte) ([]BlobRef, error) {
 		if int(e.Frame) < headerSize || e.FrameLen < 1 || int(e.Frame)+int(e.FrameLen) > framesEnd {
 			return nil, fmt.Errorf("pack entry %d points outside the pack: %w", i, ErrDamaged)
 		}
+		if !refFits(e.FrameLen, e.Offset, e.Raw) {
+			return nil, fmt.Errorf("pack entry %d out of range: %w", i, ErrDamaged)
+		}
 		entries[i] = e
 	}
 	return entries, nil

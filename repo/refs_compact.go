@@ -145,7 +145,7 @@ func (c *compactReader) uvarint(what string, limit uint64) uint64 {
 
 // readCompactRefs reads one list of frames and entries (ids w bytes wide) from the
 // start of c.b, appending the refs to dst. Frames must lie within [headerSize, limit)
-// of the pack; every ref must fit the in-memory index (refFits).
+// of the pack; every ref must fit the in-memory index (checkRef).
 func (c *compactReader) readCompactRefs(dst []BlobRef, w int, limit uint64) []BlobRef {
 	first := len(dst)
 	frames := c.uvarint("frame count", uint64(len(c.b)/3))
@@ -182,7 +182,7 @@ func (c *compactReader) readCompactRefs(dst []BlobRef, w int, limit uint64) []Bl
 				return dst
 			}
 			r.Offset, r.Raw = uint32(at), uint32(raw)
-			if c.err = refFits(r); c.err != nil {
+			if c.err = checkRef(r); c.err != nil {
 				return dst
 			}
 			if len(dst) > first && dst[len(dst)-1] == r {

@@ -46,6 +46,8 @@ type Repository struct {
 	uploadCtx   context.Context    // theirs: they outlive the call that started them
 	stopUploads context.CancelFunc // cancels them when a Flush is cancelled
 
+	comp *compressor // the zstd encoders of the frames it writes, and their level
+
 	lists     listCache
 	listStore ListStore // optional local copies of list chunks
 	// Buffers kept for reuse. Not sync.Pools: those are emptied by every collection,
@@ -58,13 +60,15 @@ type Repository struct {
 
 func newRepository(be transport.Backend, cfg Config) *Repository {
 	uploadCtx, stopUploads := context.WithCancel(context.Background())
-	return &Repository{be: count.New(be), cfg: cfg, idx: newIndex(), inflight: map[chunk.ID]struct{}{}, unindex: indexFile{},
+	r := &Repository{be: count.New(be), cfg: cfg, idx: newIndex(), inflight: map[chunk.ID]struct{}{}, unindex: indexFile{},
 		uploadCtx: uploadCtx, stopUploads: stopUploads,
 		timing: LockTiming{}.withDefaults(), proc: currentProcess(),
 		uploadSlots: make(chan struct{}, packUploads),
 		bufs:        newFreeList[*[]byte](4),
 		packs:       newFreeList[*packWriter](packUploads),
 		frames:      newFreeList[*frameWriter](16)}
+	r.comp = newCompressor(r.frameSize())
+	return r
 }
 
 // Config returns the repository config.

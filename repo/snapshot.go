@@ -69,6 +69,8 @@ type Totals struct {
 	BytesReceived int64 `json:"bytes_received"` // bytes downloaded from the transport
 	// CollectionsUnchanged were not read: their tag matched the parent's.
 	CollectionsUnchanged int64 `json:"collections_unchanged,omitempty"`
+	// Compression says how the backup's new frames were compressed.
+	Compression CompressionTotals `json:"compression,omitzero"`
 }
 
 // Duration is the backup's wall time.

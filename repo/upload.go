@@ -17,11 +17,22 @@ const packUploads = 2
 // The upload runs under the handle's upload context, not ctx: the caller's context
 // may be a worker group's, which ends when the group does, long before the upload
 // must; a cancelled Flush cancels the uploads (waitUploads).
+// What the pack meets on its way moves auto's compression level (compressor.observe).
 func (r *Repository) uploadLater(ctx context.Context, p *packWriter) error {
 	select {
 	case r.uploadSlots <- struct{}{}:
-	case <-ctx.Done():
-		return r.fail(ctx.Err())
+		if len(r.uploadSlots) == 1 {
+			r.comp.observe(uploadersIdle)
+		} else {
+			r.comp.observe(uploadersBusy)
+		}
+	default:
+		r.comp.observe(uploadersFull)
+		select {
+		case r.uploadSlots <- struct{}{}:
+		case <-ctx.Done():
+			return r.fail(ctx.Err())
+		}
 	}
 	r.uploads.Add(1)
 	go func() { // ends when the pack is stored or its upload fails

@@ -58,7 +58,8 @@ func (r *Repository) claimLocked(id chunk.ID, force bool) (bool, error) {
 // now full, to be sealed outside the lock: *open itself, or a frame of the chunk's
 // own when the chunk alone fills one. r.mu is held.
 func (r *Repository) addToFrameLocked(id chunk.ID, data []byte, open **frameWriter) (full *frameWriter) {
-	if len(data) >= frameTarget {
+	target := r.frameSize()
+	if len(data) >= target {
 		full = &frameWriter{}
 		full.add(id, data)
 		return full
@@ -67,7 +68,7 @@ func (r *Repository) addToFrameLocked(id chunk.ID, data []byte, open **frameWrit
 		*open = r.newFrame()
 	}
 	(*open).add(id, data)
-	if len((*open).raw) >= frameTarget {
+	if len((*open).raw) >= target {
 		full, *open = *open, nil
 	}
 	return full
@@ -78,7 +79,7 @@ func (r *Repository) newFrame() *frameWriter {
 		f.raw, f.entries = f.raw[:0], f.entries[:0]
 		return f
 	}
-	return &frameWriter{raw: make([]byte, 0, 2*frameTarget)}
+	return &frameWriter{raw: make([]byte, 0, 2*r.frameSize())}
 }
 
 // sealFrame compresses a frame, adds it to the open pack, and uploads the pack when
@@ -99,8 +100,11 @@ func (r *Repository) sealFrame(ctx context.Context, f *frameWriter) error {
 	return err
 }
 
+// recycle keeps a frame's buffer for the next frame: as many idle ones as make 1 MiB
+// of 64 KiB frames, two at least, so large frames do not keep more memory idle.
 func (r *Repository) recycle(f *frameWriter) {
-	if cap(f.raw) <= 4*frameTarget {
+	size := r.frameSize()
+	if cap(f.raw) <= 4*size && len(r.frames.c) < max(2, 16*frameTarget/size) {
 		r.frames.put(f)
 	}
 }
@@ -108,13 +112,16 @@ func (r *Repository) recycle(f *frameWriter) {
 // encodeFrame appends the stored form of f to dst: compressed, and sealed in an
 // encrypted repository.
 // The frame is compressed straight into dst and sealed where it lies.
+// The level is the handle's at the time (see compressor).
 func (r *Repository) encodeFrame(f *frameWriter, dst []byte) []byte {
+	enc, l := r.comp.encoder()
+	r.comp.compressed(l, len(f.raw))
 	if r.box == nil {
-		return f.seal(dst)
+		return f.seal(dst, enc)
 	}
 	start := len(dst)
 	dst = slices.Grow(dst, sealOverhead+1+len(f.raw)+len(f.raw)>>7+64)[:start+chacha20poly1305.NonceSizeX]
-	dst = f.seal(dst)
+	dst = f.seal(dst, enc)
 	return r.box.sealAt(dst, start, nil)
 }
 

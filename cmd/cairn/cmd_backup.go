@@ -17,6 +17,7 @@ type backupOptions struct {
 	ReadAll          bool
 	StdinCollection  string
 	FromCommand      bool
+	Compression      string
 }
 
 func backupCommand(e *env) *cli.Command {
@@ -38,13 +39,18 @@ func backupCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "read-all", Usage: "read every collection file, even those whose size, times and inode say unchanged since the parent snapshot", Destination: &o.ReadAll},
 			&cli.StringFlag{Name: "stdin-collection", Usage: "standard input (or the command's output) holds the JSONL of this one collection", Destination: &o.StdinCollection},
 			&cli.BoolFlag{Name: "stdin-from-command", Usage: "run the command given after -- and back up what it prints; a failing command saves no snapshot", Destination: &o.FromCommand},
+			compressionFlag(&o.Compression),
 		},
 		Action: func(c *cli.Context) error {
 			src, err := o.source(c, e)
 			if err != nil {
 				return err
 			}
-			r, err := e.openRepo(c.Context, repo.WithLock("backup"))
+			comp, err := e.compressionFor(o.Compression, e.opts.Repo)
+			if err != nil {
+				return err
+			}
+			r, err := e.openRepo(c.Context, repo.WithLock("backup"), comp)
 			if err != nil {
 				return err
 			}
@@ -66,6 +72,7 @@ func backupCommand(e *env) *cli.Command {
 			fmt.Fprintf(e.stdout, "  %d collections (%d unchanged, not read), %d records, %s\n", len(sn.Collections), t.CollectionsUnchanged, t.Records, humanBytes(t.RawBytes))
 			fmt.Fprintf(e.stdout, "  chunks: %d new, %d reused; new data %s\n", t.ChunksNew, t.ChunksReused, humanBytes(t.NewRawBytes))
 			fmt.Fprintf(e.stdout, "  stored %s; sent %s, received %s; took %s\n", humanBytes(t.StoredBytes), humanBytes(t.BytesSent), humanBytes(t.BytesReceived), humanDuration(t.Duration()))
+			fmt.Fprintf(e.stdout, "  %s\n", compressionLine(t.Compression))
 			return nil
 		},
 	}

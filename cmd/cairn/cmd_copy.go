@@ -16,6 +16,7 @@ import (
 type copyOptions struct {
 	To           string // the target's location
 	PasswordFile string // the target's password file
+	Compression  string // the level new data is compressed at in the target
 }
 
 func copyCommand(e *env) *cli.Command {
@@ -48,6 +49,7 @@ one seen at its location before.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "to", Usage: "the target repository's `LOCATION` (a path, local:PATH, rest:URL or s3:URL), created with cairn init", EnvVars: []string{"CAIRN_TO_REPOSITORY"}, Destination: &o.To},
 			&cli.StringFlag{Name: "to-password-file", Usage: "read the target repository's password from this `FILE` (first line); else CAIRN_TO_PASSWORD", EnvVars: []string{"CAIRN_TO_PASSWORD_FILE"}, Destination: &o.PasswordFile},
+			compressionFlag(&o.Compression),
 		},
 		Action: func(c *cli.Context) error {
 			if o.To == "" {
@@ -59,17 +61,22 @@ one seen at its location before.`,
 			if o.To == e.opts.Repo {
 				return usagef("copy: --to names the source repository")
 			}
+			comp, err := e.compressionFor(o.Compression, o.To)
+			if err != nil {
+				return err
+			}
 			src, err := e.openRepo(c.Context, repo.WithLock("copy"))
 			if err != nil {
 				return err
 			}
-			dst, err := e.openTarget(c.Context, o)
+			dst, err := e.openTarget(c.Context, o, comp)
 			if err != nil {
 				return err
 			}
 			if src.Config().ID == dst.Config().ID {
 				return usagef("copy: --to %s is the source repository", o.To)
 			}
+			comp0 := dst.CompressionTotals()
 			st, err := engine.Copy(c.Context, src, dst, engine.CopyOptions{
 				Snapshots: c.Args().Slice(),
 				Progress:  e.progress(),
@@ -77,14 +84,14 @@ one seen at its location before.`,
 			if err != nil {
 				return err
 			}
-			return printCopy(e, e.opts.JSON, o.To, st)
+			return printCopy(e, e.opts.JSON, o.To, st, dst.CompressionTotals().Since(comp0))
 		},
 	}
 }
 
 // openTarget opens the repository at --to with its own password, pinned like any
 // repository, under a backup lock; the run releases it at the end.
-func (e *env) openTarget(ctx context.Context, o copyOptions) (*repo.Repository, error) {
+func (e *env) openTarget(ctx context.Context, o copyOptions, extra ...repo.Option) (*repo.Repository, error) {
 	pw := os.Getenv("CAIRN_TO_PASSWORD")
 	if o.PasswordFile != "" {
 		var err error
@@ -92,14 +99,14 @@ func (e *env) openTarget(ctx context.Context, o copyOptions) (*repo.Repository, 
 			return nil, fmt.Errorf("target: %w", err)
 		}
 	}
-	r, err := e.openAt(ctx, o.To, pw, "target repository password", "pass --to-password-file, set CAIRN_TO_PASSWORD, or run on a terminal", repo.WithLock("backup"))
+	r, err := e.openAt(ctx, o.To, pw, "target repository password", "pass --to-password-file, set CAIRN_TO_PASSWORD, or run on a terminal", append([]repo.Option{repo.WithLock("backup")}, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("target: %w", err)
 	}
 	return r, nil
 }
 
-func printCopy(e *env, asJSON bool, to string, st engine.CopyStats) error {
+func printCopy(e *env, asJSON bool, to string, st engine.CopyStats, comp repo.CompressionTotals) error {
 	if asJSON {
 		return printJSON(e.stdout, map[string]any{
 			"target": to, "copied": nonNil(st.Copied), "skipped": nonNil(st.Skipped),
@@ -107,6 +114,7 @@ func printCopy(e *env, asJSON bool, to string, st engine.CopyStats) error {
 			"chunks_sent": st.ChunksSent, "chunks_present": st.ChunksPresent,
 			"bytes_read": st.BytesRead, "new_bytes": st.NewBytes,
 			"bytes_sent": st.BytesSent, "bytes_received": st.BytesReceived, "packs_adopted": st.Adopted,
+			"compression": comp,
 		})
 	}
 	for _, id := range st.Copied {
@@ -119,5 +127,6 @@ func printCopy(e *env, asJSON bool, to string, st engine.CopyStats) error {
 		fmt.Fprintf(e.stdout, "; %d packs of an earlier cut-off run kept", st.Adopted)
 	}
 	fmt.Fprintln(e.stdout)
+	fmt.Fprintf(e.stdout, "  %s\n", compressionLine(comp))
 	return nil
 }

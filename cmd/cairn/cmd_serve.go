@@ -50,6 +50,8 @@ type serveOptions struct {
 	CopyTo             string
 	CopyToPasswordFile string
 	NotifyURL          string
+	Compression        string // auto, fastest, default or max; validate sets compression
+	compression        repo.Level
 }
 
 func serveCommand(e *env) *cli.Command {
@@ -204,7 +206,7 @@ func (o *serveOptions) repository(ctx context.Context, e *env) (string, func(con
 	}
 	keys := &repo.KeyCache{}
 	pins := []repo.Option{repo.WithPins(repo.Pins{Dir: filepath.Join(o.Data, "pins")})} // what the daemon saw first
-	opts := append([]repo.Option{repo.WithPassword(pw, kdf), repo.WithKeyCache(keys)}, pins...)
+	opts := append([]repo.Option{repo.WithPassword(pw, kdf), repo.WithKeyCache(keys), e.compressionAt(o.compression, loc)}, pins...)
 	open := func(ctx context.Context) (*repo.Repository, error) {
 		return daemonRepo(ctx, loc, explicit, e.locationOptions(), opts...)
 	}

@@ -95,6 +95,7 @@ func serveSettings(o *serveOptions, g *globalOptions) []setting {
 		global("location", &g.Repo, false),
 		global("password_file", &g.PasswordFile, false),
 		global("password_command", &g.PasswordCommand, true),
+		str("repository", "compression", "compression", compressionUsage, "auto", &o.Compression),
 
 		duration("schedule", "backup_every", "backup-every", "back up the database every `DURATION` (0: only when a client asks)", 0, &o.BackupEvery),
 		str("schedule", "backup_at", "backup-at", "back up the database every day at this local time (`HH:MM`)", "", &o.BackupAt),

@@ -99,6 +99,7 @@ func TestServeConfigBadFile(t *testing.T) {
 		{"bad url", "[notifications]\nurl = \"ftp://x\"\n", []string{"line 2", "notifications.url"}},
 		{"bad retention span", "[retention]\nkeep_last = 2\nkeep_within = \"soon\"\n", []string{"line 3", "retention.keep_within"}},
 		{"bad grouping", "[retention]\ngroup_by = \"host\"\n", []string{"line 2", "retention.group_by"}},
+		{"bad compression", "[repository]\ncompression = \"best\"\n", []string{"line 2", "repository.compression", "auto, fastest, default or max"}},
 		{"bad check subset", "[check]\nevery = \"24h\"\nread_data_subset = \"4/3\"\n", []string{"line 3", "check.read_data_subset"}},
 		{"subset and every pack", "[check]\nread_data = true\nread_data_subset = \"1/5\"\n", []string{"line 3", "not both"}},
 	}

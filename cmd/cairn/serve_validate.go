@@ -7,6 +7,7 @@ import (
 
 	"cairn/engine"
 	"cairn/engine/schedule"
+	"cairn/repo"
 	"cairn/transport/location"
 )
 
@@ -20,6 +21,10 @@ func (o *serveOptions) validate(fromFile map[string]int, file string) error {
 			return fmt.Errorf("%s: line %d: %s: %s: %w", file, line, key, msg, errBadConfig)
 		}
 		return usagef("%s: %s", key, msg)
+	}
+	var err error
+	if o.compression, err = repo.ParseLevel(o.Compression); err != nil {
+		return bad("repository.compression", "%v", err)
 	}
 	if o.BackupEvery < 0 || o.BackupEvery > 0 && o.BackupEvery < time.Second {
 		return bad("schedule.backup_every", "%s: give 0 (no schedule) or at least 1s", o.BackupEvery)

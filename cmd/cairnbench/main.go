@@ -39,7 +39,19 @@ func main() {
 	minioBin := flag.String("minio", "", "the MinIO binary, with -peers: adds cairn to MinIO (empty: none)")
 	runs := flag.Int("runs", 5, "runs per tool, with -peers")
 	seriesFlag := flag.String("series", "64MiB,256MiB,1GiB,2GiB", "database sizes of cairn's size series, with -peers (empty: none)")
+	study := flag.Bool("compression-study", false, "compare frame sizes, zstd levels and a trained dictionary on the generated database instead")
 	flag.Parse()
+	if *study {
+		size, err := parseSize(*size)
+		if err == nil {
+			err = runCompressionStudy(size, *fraction, *work, *seed)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cairnbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *peersMode {
 		size, err := parseSize(*size)
 		if err == nil {
