@@ -35,46 +35,54 @@ func (c *frameCache) get(k frameKey) (int, bool) {
 	return lru, false
 }
 
-// put stores raw in slot, handing the frame it replaces back to frameBufs.
-func (c *frameCache) put(slot int, raw []byte) {
+// put stores raw in slot, handing the frame it replaces back to bufs.
+func (c *frameCache) put(slot int, raw []byte, bufs *buffers) {
 	if old := c.raws[slot]; old != nil {
-		putBuf(&frameBufs, old)
+		bufs.put(old)
 	}
 	c.raws[slot] = raw
 }
 
-// release hands every decoded frame back to frameBufs; the cache is empty afterwards.
-func (c *frameCache) release() {
+// release hands every decoded frame back to bufs; the cache is empty afterwards.
+func (c *frameCache) release(bufs *buffers) {
 	for i, raw := range c.raws {
 		if raw != nil {
-			putBuf(&frameBufs, raw)
+			bufs.put(raw)
 		}
 		c.raws[i], c.used[i] = nil, 0
 	}
 }
 
-// Buffers that loads are done with wait in these pools for the next ones: a restore
-// reads and decodes hundreds of MiB through a few MiB of buffers, where allocating
-// every read and frame afresh kept the garbage collector and the kernel (zeroing new
-// pages) busy. Reads and decoded frames have pools of their own, being of other sizes.
-var (
-	readBufs  sync.Pool // of *[]byte: stored bytes of runs
-	frameBufs sync.Pool // of *[]byte: decoded frames
-)
+// buffers holds the buffers one LoadChunks call is done with, for its next reads or
+// frames: a restore reads and decodes hundreds of MiB through a few MiB of buffers,
+// where allocating every read and frame afresh kept the garbage collector and the
+// kernel (zeroing new pages) busy. It holds no more than were in use at once, and
+// they go with the call.
+type buffers struct {
+	mu   sync.Mutex
+	free [][]byte
+}
 
-// getBuf returns a buffer of length n from pool, reused when one is there.
-func getBuf(pool *sync.Pool, n int) []byte {
-	if p, ok := pool.Get().(*[]byte); ok && cap(*p) >= n {
-		return (*p)[:n]
+// get returns a buffer of length n, one handed back when there is one large enough.
+func (b *buffers) get(n int) []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := len(b.free) - 1; i >= 0; i-- {
+		if buf := b.free[i]; cap(buf) >= n {
+			b.free[i] = b.free[len(b.free)-1]
+			b.free = b.free[:len(b.free)-1]
+			return buf[:n]
+		}
 	}
 	return make([]byte, n)
 }
 
-// putBuf hands b to pool; nothing may use it afterwards.
-func putBuf(pool *sync.Pool, b []byte) {
-	if cap(b) == 0 {
+// put hands buf back; nothing may use it afterwards.
+func (b *buffers) put(buf []byte) {
+	if cap(buf) == 0 {
 		return
 	}
-	b = b[:0]
-	pool.Put(&b)
+	b.mu.Lock()
+	b.free = append(b.free, buf[:0])
+	b.mu.Unlock()
 }

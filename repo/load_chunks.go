@@ -18,7 +18,7 @@ func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i i
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	l := &chunkLoader{r: r, ids: ids, locs: make([]Location, len(ids)), queue: make(chan segment, runsAhead), slots: make(chan struct{}, runsAhead)}
-	defer l.frames.release()
+	defer l.frames.release(&l.frameBufs)
 	go l.plan(ctx) // ends when every segment is queued or ctx ends, and its reads with it
 	for seg := range l.queue {
 		if err := l.serve(seg, fn); err != nil {
@@ -64,8 +64,10 @@ type chunkLoader struct {
 	queue  chan segment  // planned segments in order; closed when the planner ends
 	slots  chan struct{} // one per read in flight
 	frames frameCache    // the decoder's: the same gets in the same order as the planner's
-	chunks [][]byte      // the segment being served, cut out of its frames
-	got    []chunk.ID    // their ids as hashed
+
+	readBufs, frameBufs buffers    // for the reads' stored bytes and their decoded frames
+	chunks              [][]byte   // the segment being served, cut out of its frames
+	got                 []chunk.ID // their ids as hashed
 }
 
 // plan runs the planner, starting each read as it is planned and queueing its
@@ -96,6 +98,7 @@ func (l *chunkLoader) plan(ctx context.Context) {
 // ends first.
 func (l *chunkLoader) startRead(ctx context.Context, rn *run) bool {
 	rn.done = make(chan struct{})
+	rn.reads, rn.bufs = &l.readBufs, &l.frameBufs
 	select {
 	case l.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -135,7 +138,7 @@ func (l *chunkLoader) takeIn(rn *run) error {
 	}
 	for j, f := range rn.frames {
 		slot, _ := l.frames.get(frameKey{rn.pack, f})
-		l.frames.put(slot, rn.decoded[j])
+		l.frames.put(slot, rn.decoded[j], &l.frameBufs)
 		rn.decoded[j] = nil
 	}
 	return nil

@@ -21,6 +21,8 @@ type run struct {
 	decoded    [][]byte // frames[i] decoded
 	err        error
 	done       chan struct{}
+	reads      *buffers // where its read's buffer comes from and goes back to
+	bufs       *buffers // and its decoded frames'
 }
 
 // A segment is what the decoder does next: take in a run's frames (when run is not
@@ -42,15 +44,15 @@ const (
 )
 
 // fetch reads the run and decodes its frames, on its own goroutine: reads in flight
-// also decompress and decrypt in parallel. The read's buffer and the frames' come
-// from readBufs and frameBufs; the read's goes back once its frames are decoded.
+// also decompress and decrypt in parallel. The read's buffer goes back once its
+// frames are decoded.
 func (r *Repository) fetch(ctx context.Context, rn *run) {
-	data, err := r.loadRangeInto(ctx, rn.pack, getBuf(&readBufs, int(rn.end-rn.start)), int64(rn.start))
+	data, err := r.loadRangeInto(ctx, rn.pack, rn.reads.get(int(rn.end-rn.start)), int64(rn.start))
 	if err != nil {
 		rn.err = err
 		return
 	}
-	defer putBuf(&readBufs, data)
+	defer rn.reads.put(data)
 	rn.decoded = make([][]byte, len(rn.frames))
 	for i, f := range rn.frames {
 		l, ok := rn.frameLen(i)
@@ -59,7 +61,7 @@ func (r *Repository) fetch(ctx context.Context, rn *run) {
 			rn.release()
 			return
 		}
-		if rn.decoded[i], err = decodeFrame(r.box, data[f-rn.start:f-rn.start+l], getBuf(&frameBufs, 0)); err != nil {
+		if rn.decoded[i], err = decodeFrame(r.box, data[f-rn.start:f-rn.start+l], rn.bufs.get(0)); err != nil {
 			rn.err = fmt.Errorf("pack %s: %w", rn.pack.Short(), err)
 			rn.release()
 			return
@@ -67,11 +69,11 @@ func (r *Repository) fetch(ctx context.Context, rn *run) {
 	}
 }
 
-// release hands the run's decoded frames back to frameBufs, when they will not be used.
+// release hands the run's decoded frames back, when they will not be used.
 func (rn *run) release() {
 	for i, raw := range rn.decoded {
 		if raw != nil {
-			putBuf(&frameBufs, raw)
+			rn.bufs.put(raw)
 		}
 		rn.decoded[i] = nil
 	}
