@@ -204,7 +204,8 @@ func removeRestoreLeftovers(dir string) { local.RemoveLeftovers(dir, restoreTemp
 // a temporary folder beside the target and renames it into place on Commit.
 //
 // Each file is written under a temporary name and renamed to its own once complete;
-// its writeback to disk starts then, without waiting. Commit waits for it: it syncs
+// its writeback to disk starts as it is written, every writebackEvery bytes, and for
+// the rest once it is complete, without waiting. Commit waits for it: it syncs
 // every file, then the temporary folder, renames that into place and syncs the folder
 // holding it. Collections may be written concurrently.
 type FolderSink struct {
@@ -294,13 +295,13 @@ func (s *FolderSink) writeFile(path string, fn func(io.Writer) error) error {
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(f, 1<<20)
+	bw := bufio.NewWriterSize(&writebackFile{f: f}, 1<<20)
 	err = fn(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
 	if err == nil {
-		startWriteback(f)
+		startWriteback(f) // the rest
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
