@@ -263,10 +263,8 @@ func (s *FolderSink) Commit() error {
 	s.mu.Lock()
 	files := s.files
 	s.mu.Unlock()
-	for _, path := range files {
-		if err := syncFile(path); err != nil {
-			return fmt.Errorf("sync restored file: %w", err)
-		}
+	if err := syncFiles(files); err != nil {
+		return fmt.Errorf("sync restored file: %w", err)
 	}
 	if err := local.SyncDir(s.tmp); err != nil {
 		return fmt.Errorf("sync restored folder: %w", err)
