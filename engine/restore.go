@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -116,6 +118,9 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 	if cs, ok := sink.(ConcurrentSink); ok && cs.ConcurrentCollections() && uniqueNames(sn.Collections) {
 		parallel = restoreParallel
 	}
+	if parallel > 1 {
+		cols = largestFirst(cols)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallel)
 	for _, c := range cols {
@@ -164,6 +169,15 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 	}
 	prog.Report(Event{Phase: PhaseDone, BytesDone: done.Load(), BytesTotal: total, Elapsed: time.Since(start)})
 	return nil
+}
+
+// largestFirst returns the collections largest first, for restoring side by side:
+// the small ones then fill in around the large, and the restore does not end with one
+// large collection on one core while the other has nothing left to do.
+func largestFirst(cols []repo.ResolvedCollection) []repo.ResolvedCollection {
+	cols = slices.Clone(cols)
+	slices.SortStableFunc(cols, func(a, b repo.ResolvedCollection) int { return cmp.Compare(b.Bytes, a.Bytes) })
+	return cols
 }
 
 // uniqueNames reports whether no two collections share a name: a manifest that repeats
