@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -116,6 +118,9 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 	if cs, ok := sink.(ConcurrentSink); ok && cs.ConcurrentCollections() && uniqueNames(sn.Collections) {
 		parallel = restoreParallel
 	}
+	if parallel > 1 {
+		cols = largestFirst(cols)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallel)
 	for _, c := range cols {
@@ -166,6 +171,15 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 	return nil
 }
 
+// largestFirst returns the collections largest first, for restoring side by side:
+// the small ones then fill in around the large, and the restore does not end with one
+// large collection on one core while the other has nothing left to do.
+func largestFirst(cols []repo.ResolvedCollection) []repo.ResolvedCollection {
+	cols = slices.Clone(cols)
+	slices.SortStableFunc(cols, func(a, b repo.ResolvedCollection) int { return cmp.Compare(b.Bytes, a.Bytes) })
+	return cols
+}
+
 // uniqueNames reports whether no two collections share a name: a manifest that repeats
 // one is restored one collection after the other, the later copy replacing the earlier
 // as it always did, never two writes of one file at once.
@@ -204,7 +218,8 @@ func removeRestoreLeftovers(dir string) { local.RemoveLeftovers(dir, restoreTemp
 // a temporary folder beside the target and renames it into place on Commit.
 //
 // Each file is written under a temporary name and renamed to its own once complete;
-// its writeback to disk starts then, without waiting. Commit waits for it: it syncs
+// its writeback to disk starts as it is written, every writebackEvery bytes, and for
+// the rest once it is complete, without waiting. Commit waits for it: it syncs
 // every file, then the temporary folder, renames that into place and syncs the folder
 // holding it. Collections may be written concurrently.
 type FolderSink struct {
@@ -262,10 +277,8 @@ func (s *FolderSink) Commit() error {
 	s.mu.Lock()
 	files := s.files
 	s.mu.Unlock()
-	for _, path := range files {
-		if err := syncFile(path); err != nil {
-			return fmt.Errorf("sync restored file: %w", err)
-		}
+	if err := syncFiles(files); err != nil {
+		return fmt.Errorf("sync restored file: %w", err)
 	}
 	if err := local.SyncDir(s.tmp); err != nil {
 		return fmt.Errorf("sync restored folder: %w", err)
@@ -294,13 +307,13 @@ func (s *FolderSink) writeFile(path string, fn func(io.Writer) error) error {
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(f, 1<<20)
+	bw := bufio.NewWriterSize(&writebackFile{f: f}, 1<<20)
 	err = fn(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
 	if err == nil {
-		startWriteback(f)
+		startWriteback(f) // the rest
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr

@@ -11,15 +11,14 @@ import (
 // LoadChunks calls fn with the raw bytes of each chunk in ids, in order. Frames that
 // sit next to each other in one pack are read together, up to runsAhead reads are in
 // flight at once and decode their frames as they arrive, and the last recentFrames
-// decoded frames are kept. data is valid only during fn.
+// decoded frames are kept. data is valid only during fn. The chunks are looked up in
+// the index as the reads are planned, so the first read starts at once; a chunk the
+// index lacks fails the call once the chunks before it were served.
 func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i int, data []byte) error) error {
-	locs, err := r.locate(ids)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	l := &chunkLoader{r: r, ids: ids, locs: locs, queue: make(chan segment, runsAhead), slots: make(chan struct{}, runsAhead)}
+	l := &chunkLoader{r: r, ids: ids, locs: make([]Location, len(ids)), queue: make(chan segment, runsAhead), slots: make(chan struct{}, runsAhead)}
+	defer l.frames.release(&l.frameBufs)
 	go l.plan(ctx) // ends when every segment is queued or ctx ends, and its reads with it
 	for seg := range l.queue {
 		if err := l.serve(seg, fn); err != nil {
@@ -31,17 +30,29 @@ func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i i
 	return ctx.Err()
 }
 
-// locate looks every chunk up in the index.
-func (r *Repository) locate(ids []chunk.ID) ([]Location, error) {
-	locs := make([]Location, len(ids))
-	for i, id := range ids {
-		l, ok := r.idx.Lookup(id)
+// locator looks chunks up in the index ahead of the planner, a block at a time.
+type locator struct {
+	idx  *Index
+	ids  []chunk.ID
+	locs []Location
+	n    int   // locs[:n] are looked up
+	err  error // why chunk n could not be, if it could not
+}
+
+// upTo looks the chunks up to (not including) want up and returns how many are,
+// fewer than want when one is missing from the index (l.err says which).
+func (l *locator) upTo(want int) int {
+	want = min(want, len(l.ids))
+	for l.err == nil && l.n < want {
+		loc, ok := l.idx.Lookup(l.ids[l.n])
 		if !ok {
-			return nil, fmt.Errorf("chunk %s: %w", id.Short(), ErrNotFound)
+			l.err = fmt.Errorf("chunk %s: %w", l.ids[l.n].Short(), ErrNotFound)
+			break
 		}
-		locs[i] = l
+		l.locs[l.n] = loc
+		l.n++
 	}
-	return locs, nil
+	return l.n
 }
 
 // chunkLoader is one LoadChunks call: a planner goroutine queues segments and starts
@@ -53,8 +64,10 @@ type chunkLoader struct {
 	queue  chan segment  // planned segments in order; closed when the planner ends
 	slots  chan struct{} // one per read in flight
 	frames frameCache    // the decoder's: the same gets in the same order as the planner's
-	chunks [][]byte      // the segment being served, cut out of its frames
-	got    []chunk.ID    // their ids as hashed
+
+	readBufs, frameBufs buffers    // for the reads' stored bytes and their decoded frames
+	chunks              [][]byte   // the segment being served, cut out of its frames
+	got                 []chunk.ID // their ids as hashed
 }
 
 // plan runs the planner, starting each read as it is planned and queueing its
@@ -62,7 +75,8 @@ type chunkLoader struct {
 // that every read has ended once the queue is closed and drained.
 func (l *chunkLoader) plan(ctx context.Context) {
 	defer close(l.queue)
-	l.r.planRuns(l.locs, func(seg segment) bool {
+	lc := &locator{idx: l.r.idx, ids: l.ids, locs: l.locs}
+	l.r.planRuns(lc, func(seg segment) bool {
 		if rn := seg.run; rn != nil && !l.startRead(ctx, rn) {
 			return false
 		}
@@ -73,6 +87,7 @@ func (l *chunkLoader) plan(ctx context.Context) {
 			if rn := seg.run; rn != nil {
 				<-rn.done
 				<-l.slots
+				rn.release()
 			}
 			return false
 		}
@@ -83,6 +98,7 @@ func (l *chunkLoader) plan(ctx context.Context) {
 // ends first.
 func (l *chunkLoader) startRead(ctx context.Context, rn *run) bool {
 	rn.done = make(chan struct{})
+	rn.reads, rn.bufs = &l.readBufs, &l.frameBufs
 	select {
 	case l.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -97,6 +113,9 @@ func (l *chunkLoader) startRead(ctx context.Context, rn *run) bool {
 
 // serve takes the segment's read in, if it has one, and hands its chunks to fn.
 func (l *chunkLoader) serve(seg segment, fn func(i int, data []byte) error) error {
+	if seg.err != nil {
+		return seg.err
+	}
 	if seg.run != nil {
 		if err := l.takeIn(seg.run); err != nil {
 			return err
@@ -119,7 +138,8 @@ func (l *chunkLoader) takeIn(rn *run) error {
 	}
 	for j, f := range rn.frames {
 		slot, _ := l.frames.get(frameKey{rn.pack, f})
-		l.frames.raws[slot] = rn.decoded[j]
+		l.frames.put(slot, rn.decoded[j], &l.frameBufs)
+		rn.decoded[j] = nil
 	}
 	return nil
 }
@@ -167,6 +187,7 @@ func (l *chunkLoader) drain() {
 		if rn := seg.run; rn != nil {
 			<-rn.done
 			<-l.slots
+			rn.release()
 		}
 	}
 }

@@ -31,8 +31,16 @@ func (r *Repository) LoadChunk(ctx context.Context, id chunk.ID, dst []byte) ([]
 }
 
 func (r *Repository) loadRange(ctx context.Context, pack ObjectID, length int, offset int64) ([]byte, error) {
+	return r.loadRangeInto(ctx, pack, make([]byte, length), offset)
+}
+
+// loadRangeInto reads len(buf) bytes of a pack at offset into buf.
+func (r *Repository) loadRangeInto(ctx context.Context, pack ObjectID, buf []byte, offset int64) ([]byte, error) {
 	h := transport.Handle{Kind: transport.Data, Name: pack.String()}
-	b, err := transport.LoadRange(ctx, r.be, h, length, offset)
+	err := r.be.Load(ctx, h, len(buf), offset, func(rd io.Reader) error {
+		_, err := io.ReadFull(rd, buf)
+		return err
+	})
 	if err != nil {
 		if r.be.IsNotExist(err) {
 			return nil, fmt.Errorf("load %s: %w", h, errors.Join(ErrNotFound, err))
@@ -42,7 +50,7 @@ func (r *Repository) loadRange(ctx context.Context, pack ObjectID, length int, o
 		}
 		return nil, fmt.Errorf("load %s: %w", h, err)
 	}
-	return b, nil
+	return buf, nil
 }
 
 // chunkOf cuts a chunk out of a decoded frame and checks it against its id.

@@ -21,6 +21,8 @@ type run struct {
 	decoded    [][]byte // frames[i] decoded
 	err        error
 	done       chan struct{}
+	reads      *buffers // where its read's buffer comes from and goes back to
+	bufs       *buffers // and its decoded frames'
 }
 
 // A segment is what the decoder does next: take in a run's frames (when run is not
@@ -28,6 +30,7 @@ type run struct {
 type segment struct {
 	run      *run
 	first, n int
+	err      error // instead of a run and chunks: the chunk at first cannot be located
 }
 
 // recentFrames is how many decoded frames LoadChunks keeps, and maxRunFrames the most
@@ -41,24 +44,38 @@ const (
 )
 
 // fetch reads the run and decodes its frames, on its own goroutine: reads in flight
-// also decompress and decrypt in parallel.
+// also decompress and decrypt in parallel. The read's buffer goes back once its
+// frames are decoded.
 func (r *Repository) fetch(ctx context.Context, rn *run) {
-	data, err := r.loadRange(ctx, rn.pack, int(rn.end-rn.start), int64(rn.start))
+	data, err := r.loadRangeInto(ctx, rn.pack, rn.reads.get(int(rn.end-rn.start)), int64(rn.start))
 	if err != nil {
 		rn.err = err
 		return
 	}
+	defer rn.reads.put(data)
 	rn.decoded = make([][]byte, len(rn.frames))
 	for i, f := range rn.frames {
 		l, ok := rn.frameLen(i)
 		if !ok {
 			rn.err = fmt.Errorf("pack %s: frame %d: %w", rn.pack.Short(), f, ErrDamaged)
+			rn.release()
 			return
 		}
-		if rn.decoded[i], err = decodeFrame(r.box, data[f-rn.start:f-rn.start+l], nil); err != nil {
+		if rn.decoded[i], err = decodeFrame(r.box, data[f-rn.start:f-rn.start+l], rn.bufs.get(0)); err != nil {
 			rn.err = fmt.Errorf("pack %s: %w", rn.pack.Short(), err)
+			rn.release()
 			return
 		}
+	}
+}
+
+// release hands the run's decoded frames back, when they will not be used.
+func (rn *run) release() {
+	for i, raw := range rn.decoded {
+		if raw != nil {
+			rn.bufs.put(raw)
+		}
+		rn.decoded[i] = nil
 	}
 }
 
@@ -71,12 +88,16 @@ func (rn *run) frameLen(i int) (uint32, bool) {
 	return next - rn.frames[i], next > rn.frames[i]
 }
 
-// planRuns walks ids in order, replaying the decoder's frame cache, and emits a
-// segment for each read and the chunks served after it, until emit returns false.
-func (r *Repository) planRuns(locs []Location, emit func(segment) bool) {
+// planRuns walks the chunks in order, looking them up a block ahead of it and
+// replaying the decoder's frame cache, and emits a segment for each read and the
+// chunks served after it, until emit returns false. A chunk that cannot be looked up
+// ends the plan with a segment holding the error.
+func (r *Repository) planRuns(lc *locator, emit func(segment) bool) {
 	var sim frameCache
 	seg := segment{}
-	for i, l := range locs {
+	for i := 0; i < lc.upTo(i+1); i++ {
+		locs := lc.locs[:lc.upTo(i+lookahead)]
+		l := locs[i]
 		if _, hit := sim.get(frameKey{l.Pack, l.Frame}); hit {
 			seg.n++
 			continue
@@ -88,8 +109,11 @@ func (r *Repository) planRuns(locs []Location, emit func(segment) bool) {
 		sim.takeIn(rn)
 		seg = segment{run: rn, first: i, n: 1}
 	}
-	if !seg.empty() {
-		emit(seg)
+	if !seg.empty() && !emit(seg) {
+		return
+	}
+	if lc.err != nil {
+		emit(segment{first: lc.n, err: lc.err})
 	}
 }
 

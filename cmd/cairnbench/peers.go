@@ -343,7 +343,7 @@ func runPeers(cairn, restic, borg, kopia, restBin, minioBin string, size int64, 
 	}
 	fmt.Printf("Database: %s in %d records (27 collection files); the incremental backup follows a 1%% change (changed records %s). %d runs per tool, order rotated each run; medians. rest-server v0.14.0 and MinIO on loopback, each behind a byte-counting proxy.%s\n\n",
 		human(gs.Bytes), gs.Records, human(ms.ChangedBytes), runs, kopiaNote(kopia))
-	printPeerTable(setups, results)
+	printPeerTable(setups, results, ms.ChangedBytes)
 
 	if len(series) > 0 {
 		if err := runSeries(cairn, series, work, seed); err != nil {
@@ -364,46 +364,6 @@ func generatePair(db0, db1 string, size, seed int64) (gendb.Stats, gendb.Mutatio
 	}
 	ms, err := gendb.Mutate(db1, gendb.Mutation{Fraction: 0.01, Seed: seed + 1})
 	return gs, ms, err
-}
-
-func printPeerTable(setups []setup, results map[string]map[string][]sample) {
-	fmt.Println("| workload | tool | wall | CPU | peak RSS | new bytes stored | sent / received | cairn / best peer (wall) |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
-	for _, op := range peerOps {
-		for _, where := range []string{"", "rest-server", "MinIO"} {
-			best := time.Duration(0)
-			for _, st := range setups {
-				if st.where != where || st.name == "cairn" {
-					continue
-				}
-				if w := time.Duration(median(results[st.label()][op], func(s sample) int64 { return int64(s.wall) })); best == 0 || w < best {
-					best = w
-				}
-			}
-			for _, st := range setups {
-				if st.where != where {
-					continue
-				}
-				ss := results[st.label()][op]
-				wall := time.Duration(median(ss, func(s sample) int64 { return int64(s.wall) }))
-				cpu := time.Duration(median(ss, func(s sample) int64 { return int64(s.cpu) }))
-				rss := median(ss, func(s sample) int64 { return s.rss })
-				stored, sent := "-", "-"
-				if op == peerOps[0] || op == peerOps[1] {
-					stored = human(median(ss, func(s sample) int64 { return s.stored }))
-				}
-				if where != "" {
-					sent = human(median(ss, func(s sample) int64 { return s.sent })) + " / " + human(median(ss, func(s sample) int64 { return s.received }))
-				}
-				ratio := ""
-				if st.name == "cairn" && best > 0 {
-					ratio = fmt.Sprintf("**%.2f**", wall.Seconds()/best.Seconds())
-				}
-				fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", op, st.label(), wall.Round(time.Millisecond),
-					cpu.Round(time.Millisecond), human(rss), stored, sent, ratio)
-			}
-		}
-	}
 }
 
 // runSeries backs up databases of growing size with cairn: initial and incremental

@@ -1,0 +1,92 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"cairn/chunk"
+)
+
+// savedChunks stores n chunks of a few KiB (many frames, more than the frame cache
+// holds) and returns their ids and bytes, reopened from the backend.
+func savedChunks(tb testing.TB, n int) (*Repository, []chunk.ID, map[chunk.ID][]byte) {
+	tb.Helper()
+	ctx := context.Background()
+	r, be := testRepo(tb)
+	rng := rand.New(rand.NewPCG(1, 2))
+	ids := make([]chunk.ID, n)
+	data := map[chunk.ID][]byte{}
+	for i := range ids {
+		b := make([]byte, 1024+rng.IntN(4096))
+		for j := range b {
+			b[j] = 'a' + byte(rng.IntN(4)) // compressible, so frames hold many chunks
+		}
+		ids[i] = chunk.Hash(b)
+		data[ids[i]] = b
+		if _, err := r.SaveChunk(ctx, ids[i], b); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := r.Flush(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	r2, err := Open(ctx, be)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r2, ids, data
+}
+
+// TestLoadChunksServesEveryOrder: whatever the order (in storage order, hopping
+// between frames so that the frame cache evicts and its buffers are used again,
+// repeating chunks), every chunk comes back with its own bytes, and a chunk the index
+// lacks fails the call after the chunks before it were served, and no later one.
+func TestLoadChunksServesEveryOrder(t *testing.T) {
+	r, ids, data := savedChunks(t, 3000)
+	rng := rand.New(rand.NewPCG(3, 4))
+	shuffled := append([]chunk.ID(nil), ids...)
+	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	var hops []chunk.ID // runs of 40 chunks from far-apart places, each twice
+	for k := 0; k < 40; k++ {
+		at := rng.IntN(len(ids) - 40)
+		hops = append(hops, ids[at:at+40]...)
+		hops = append(hops, ids[at:at+40]...)
+	}
+	absent := chunk.Hash([]byte("in no pack"))
+	missing := append(append(append([]chunk.ID(nil), ids[:2500]...), absent), ids[2500:]...)
+	for _, tc := range []struct {
+		name    string
+		ids     []chunk.ID
+		served  int   // chunks fn sees
+		wantErr error // nil: all of them
+	}{
+		{"storage order", ids, len(ids), nil},
+		{"shuffled", shuffled, len(shuffled), nil},
+		{"hops and repeats", hops, len(hops), nil},
+		{"a chunk missing from the index", missing, 2500, ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next := 0
+			err := r.LoadChunks(context.Background(), tc.ids, func(i int, b []byte) error {
+				if i != next {
+					return fmt.Errorf("chunk %d served after %d", i, next-1)
+				}
+				next++
+				if !bytes.Equal(b, data[tc.ids[i]]) {
+					return fmt.Errorf("chunk %d: wrong bytes", i)
+				}
+				return nil
+			})
+			if tc.wantErr == nil && err != nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Fatalf("error %v, want %v", err, tc.wantErr)
+			}
+			if next != tc.served {
+				t.Fatalf("%d chunks served, want %d", next, tc.served)
+			}
+		})
+	}
+}
