@@ -355,6 +355,7 @@ type Writer struct {
 	ndb     *bolt.DB // the new file; nil for a merge in one transaction
 	records int
 	pending int64 // bytes put since the last batch commit
+	arena   arena // the records put since the last batch commit
 }
 
 // batchBytes bounds the memory of a write into a new database file: bbolt keeps every
@@ -379,6 +380,7 @@ func (w *Writer) maybeCommit() (bool, error) {
 		return false, err
 	}
 	w.tx, w.pending = tx, 0
+	w.arena.reset()
 	return true, nil
 }
 
@@ -404,26 +406,12 @@ func (w *Writer) Collection(name string, r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("collection %s: %w", name, err)
 	}
-	return EachRecord(r, func(line int, rec []byte) error {
-		id, err := recordID(rec)
-		if err != nil {
-			return fmt.Errorf("collection %s record %d: %w", name, line, err)
-		}
-		w.records++
-		// bbolt keeps the slices until the commit; rec lives in a reused buffer (id is
-		// a copy already).
-		if err := b.Put(id, bytes.Clone(rec)); err != nil {
-			return fmt.Errorf("collection %s record %d: %w", name, line, err)
-		}
-		w.pending += int64(len(id) + len(rec))
-		if next, err := w.maybeCommit(); err != nil {
-			return fmt.Errorf("collection %s: %w", name, err)
-		} else if next {
-			b, err = w.bucket(name)
-			return err
-		}
-		return nil
-	})
+	w.arena.drop()
+	c := newCollection(w, name, b)
+	if err := readBlocks(r, w.ndb != nil, c.block); err != nil {
+		return err
+	}
+	return c.end()
 }
 
 // SetMeta records the database version and schema.
@@ -450,12 +438,6 @@ func EachRecord(r io.Reader, fn func(line int, rec []byte) error) error {
 			return err
 		}
 	}
-}
-
-// recordID returns the id of a record that is a JSON object with a string "id".
-func recordID(rec []byte) ([]byte, error) {
-	id, err := record.ID(rec)
-	return []byte(id), err
 }
 
 // Merge upserts records by id in one transaction on the live database file: if fn or
@@ -603,6 +585,9 @@ func (p *Pending) Commit(ctx context.Context) error {
 	p.done = true
 	d := p.d
 	defer d.unlockWriter()
+	// The last batch writes the free-page list, so that opening the new file below
+	// reads it rather than walking every page of the file to rebuild it.
+	p.ndb.NoFreelistSync = false
 	err := p.tx.Commit()
 	if err == nil {
 		err = p.ndb.Sync()
