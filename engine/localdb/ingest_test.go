@@ -252,3 +252,21 @@ func TestReadBlocksPassesReadErrors(t *testing.T) {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// TestNewFilesHaveLargePages: a new database file, and the file an import into it
+// builds, use pageSize.
+func TestNewFilesHaveLargePages(t *testing.T) {
+	db := openTest(t)
+	if err := writeBulk(t, db, true, "formats", `{"id":"a"}`); err != nil {
+		t.Fatal(err)
+	}
+	err := db.view(func(tx *bolt.Tx) error {
+		if got := tx.DB().Info().PageSize; got != pageSize {
+			t.Errorf("page size %d, want %d", got, pageSize)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
