@@ -9,7 +9,8 @@ const maxDepth = 10000
 // validJSON reports whether b is one JSON value with optional whitespace around it,
 // exactly as json.Valid does (bytes of strings are not checked to be UTF-8, nesting
 // deeper than maxDepth is refused), but an order of magnitude faster on records, whose
-// bytes are mostly inside strings: it skips a string eight bytes at a time.
+// bytes are mostly inside strings: it skips a string 64 bytes at a time with AVX-512
+// (plainRun), else eight at a time.
 func validJSON(b []byte) bool {
 	var stack []byte // '{' or '[' for each open container
 	var small [64]byte
@@ -136,6 +137,9 @@ func special(x uint64) bool {
 func skipString(b []byte, i int) int {
 	i++
 	for {
+		if len(b)-i >= 64 {
+			i += plainRun(b[i:])
+		}
 		for len(b)-i >= 8 && !special(binary.LittleEndian.Uint64(b[i:])) {
 			i += 8
 		}

@@ -31,6 +31,12 @@ func TestValidJSONAgreesWithEncodingJSON(t *testing.T) {
 		`{"id":"`+strings.Repeat("x", 1000)+`"}`,
 		`{"id":"`+strings.Repeat("x", 1000)+"\x02"+`"}`,
 	)
+	// A string's end, an escape or a control character at every place of a few blocks.
+	for at := range 200 {
+		for _, stop := range []string{`"`, `\"`, `\n`, `\x`, "\x01", "\x1f", `\`, "\x7f", "\xc3\xa9"} {
+			cases = append(cases, `{"id":"a","text":"`+strings.Repeat("t", at)+stop+strings.Repeat("u", 150-at%150)+`"}`)
+		}
+	}
 	for _, c := range cases {
 		if got, want := validJSON([]byte(c)), json.Valid([]byte(c)); got != want {
 			t.Errorf("validJSON(%.80q) = %v, json.Valid says %v", c, got, want)
