@@ -10,75 +10,158 @@ import (
 	"cairn/chunk/record"
 )
 
-// Reading ahead: while a large write parses and inserts one block of records, a
-// goroutine of its own reads (decodes) the next, so an import uses two cores.
+// A large write runs on two goroutines: one reads the collection (decoding the
+// document), cuts it into records and checks them, the other puts them into the tree
+// and commits the batches. The records stay in the blocks they were read into until
+// the batch holding them commits; then the blocks are read into again.
 const (
 	blockSize = 256 << 10
-	blocks    = 4 // blocks in flight: reading ahead holds at most blocks*blockSize
+	readAhead = 4 // blocks read ahead of the writer
+	// maxHeld is how many blocks a batch may hold: a batch commits when it holds that
+	// many even if they carry less than batchBytes (blocks shortened by long lines), so
+	// the reader always gets a block back.
+	maxHeld = batchBytes/blockSize + 4
+	// maxBlocks bounds the blocks of one collection's write: the batch's, those read
+	// ahead, and the one being read.
+	maxBlocks = maxHeld + readAhead + 2
 )
 
-// readBlocks calls fn with r's bytes a block at a time, in order. With ahead, r is read
-// on a goroutine of its own while fn runs; readBlocks returns only after that goroutine
-// has ended, so r is never read once readBlocks has returned. It returns fn's error or
-// r's, nil at r's end.
-func readBlocks(r io.Reader, ahead bool, fn func([]byte) error) error {
-	if !ahead {
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := r.Read(buf)
-			if n > 0 {
-				if ferr := fn(buf[:n]); ferr != nil {
-					return ferr
-				}
-			}
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
+// block holds whole record lines of a collection and where each record and its id are.
+type block struct {
+	buf  []byte
+	recs []rec
+	err  error // after recs: a bad record, r's error, or io.EOF at its end
+}
+
+type rec struct {
+	id, val []byte // in buf, or id elsewhere when it had escapes or came later
+	line    int
+}
+
+// blocks hands out block buffers, at most maxBlocks at a time when bounded, and takes
+// back those whose batch committed.
+type blocks struct {
+	free  chan *block
+	made  int
+	bound bool
+}
+
+func newBlocks(bound bool) *blocks { return &blocks{free: make(chan *block, maxBlocks), bound: bound} }
+
+// get returns an empty block with room for at least n bytes, waiting for one to come
+// back when all are out; nil once stop is closed.
+func (bs *blocks) get(n int, stop <-chan struct{}) *block {
+	var b *block
+	select {
+	case b = <-bs.free:
+	default:
+		if !bs.bound || bs.made < maxBlocks {
+			bs.made++
+			b = &block{}
+			break
+		}
+		select {
+		case b = <-bs.free:
+		case <-stop:
+			return nil
 		}
 	}
-	type block struct {
-		b   []byte
-		err error // r's error after b: io.EOF at its end
+	if b.buf == nil || cap(b.buf) < n {
+		b.buf = make([]byte, max(blockSize, n))
 	}
-	full := make(chan block, blocks)
-	free := make(chan []byte, blocks)
+	b.buf, b.recs, b.err = b.buf[:cap(b.buf)], b.recs[:0], nil
+	return b
+}
+
+// put takes back a block nothing refers to any more.
+func (bs *blocks) put(b *block) {
+	select {
+	case bs.free <- b:
+	default:
+	}
+}
+
+// cutter cuts a collection's bytes into checked records, a block at a time.
+type cutter struct {
+	name  string
+	r     io.Reader
+	carry []byte // the start of a line that goes on in the next block
+	line  int
+	done  bool
+}
+
+// next reads the next block from the reader into b: whole lines, each record checked
+// and its id found. It sets b.err at the end of r, at r's error or at a bad record.
+func (c *cutter) next(b *block) {
+	n := copy(b.buf, c.carry)
+	m, err := io.ReadFull(c.r, b.buf[n:])
+	n += m
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	data := b.buf[:n]
+	end := n
+	if err == nil { // the last line may go on in the next block
+		end = bytes.LastIndexByte(data, '\n') + 1
+	}
+	c.carry = append(c.carry[:0], data[end:]...)
+	for p := 0; p < end; c.line++ {
+		e := end
+		if i := bytes.IndexByte(data[p:end], '\n'); i >= 0 {
+			e = p + i
+		}
+		if v := data[p:e:e]; len(v) > 0 {
+			id, rerr := recordID(v)
+			if rerr != nil {
+				b.err = fmt.Errorf("collection %s record %d: %w", c.name, c.line, rerr)
+				c.done = true
+				return
+			}
+			b.recs = append(b.recs, rec{id: id, val: v, line: c.line})
+		}
+		p = e + 1
+	}
+	b.err = err
+	c.done = err != nil
+}
+
+// need is the room the next block needs: the carried line and as much again.
+func (c *cutter) need() int { return 2 * len(c.carry) }
+
+// cut calls put with the blocks of r in order. With ahead, r is read and cut on a
+// goroutine of its own while put runs; cut returns only after that goroutine has ended,
+// so r is never read once cut has returned. It returns put's error, a bad record's or
+// r's, nil at r's end.
+func cut(c *cutter, bs *blocks, ahead bool, put func(*block) error) error {
+	if !ahead {
+		for !c.done {
+			b := bs.get(c.need(), nil)
+			c.next(b)
+			if err := put(b); err != nil {
+				return err
+			}
+			if b.err != io.EOF && b.err != nil {
+				return b.err
+			}
+		}
+		return nil
+	}
+	full := make(chan *block, readAhead)
 	stop := make(chan struct{})
 	done := make(chan struct{})
-	// The reader ends at r's end or first error, or once stop is closed.
+	// The reader ends after the block with r's end, r's error or a bad record, or
+	// once stop is closed.
 	go func() {
 		defer close(done)
-		made := 0
-		for {
-			var buf []byte
-			select {
-			case buf = <-free:
-			case <-stop:
-				return
-			default:
-				if made < blocks {
-					buf = make([]byte, blockSize)
-					made++
-					break
-				}
-				select {
-				case buf = <-free:
-				case <-stop:
-					return
-				}
-			}
-			n, err := io.ReadFull(r, buf)
-			if err == io.ErrUnexpectedEOF {
-				err = io.EOF
-			}
-			select {
-			case full <- block{b: buf[:n], err: err}:
-			case <-stop:
+		for !c.done {
+			b := bs.get(c.need(), stop)
+			if b == nil {
 				return
 			}
-			if err != nil {
+			c.next(b)
+			select {
+			case full <- b:
+			case <-stop:
 				return
 			}
 		}
@@ -88,10 +171,8 @@ func readBlocks(r io.Reader, ahead bool, fn func([]byte) error) error {
 		<-done
 	}()
 	for b := range full {
-		if len(b.b) > 0 {
-			if err := fn(b.b); err != nil {
-				return err
-			}
+		if err := put(b); err != nil {
+			return err
 		}
 		if b.err == io.EOF {
 			return nil
@@ -99,59 +180,21 @@ func readBlocks(r io.Reader, ahead bool, fn func([]byte) error) error {
 		if b.err != nil {
 			return b.err
 		}
-		free <- b.b[:cap(b.b)]
 	}
-	return nil // not reached: the reader sends an error before it ends on its own
+	return nil // not reached: the reader's last block carries an error
 }
 
-// arenaSize is the size of the buffers a batch's records are copied into.
-const arenaSize = 1 << 20
-
-// arena holds the records of one batch, one after another: bbolt keeps the values it is
-// given until the transaction commits, after which the memory is reused.
-type arena struct {
-	buf   []byte
-	start int // of the record being added
-}
-
-// add appends p to the record being added. A record that outgrows the buffer moves to
-// a new one; records already ended stay where they are.
-func (a *arena) add(p []byte) {
-	if len(a.buf)+len(p) > cap(a.buf) {
-		cur := len(a.buf) - a.start
-		nb := make([]byte, cur, max(arenaSize, 2*(cur+len(p))))
-		copy(nb, a.buf[a.start:])
-		a.buf, a.start = nb, 0
-	}
-	a.buf = append(a.buf, p...)
-}
-
-// end ends the record being added and returns it.
-func (a *arena) end() []byte {
-	rec := a.buf[a.start:len(a.buf):len(a.buf)]
-	a.start = len(a.buf)
-	return rec
-}
-
-// reset makes the memory reusable; only after the transaction holding the records ended.
-func (a *arena) reset() { a.buf, a.start = a.buf[:0], 0 }
-
-// drop forgets the record being added, left unfinished by a collection that failed.
-func (a *arena) drop() { a.buf = a.buf[:a.start] }
-
-// collection is one collection being written: lines are cut from the blocks read,
-// copied into the writer's arena, and put by id.
+// collection is one collection being written.
 type collection struct {
 	w       *Writer
 	name    string
 	b       *bolt.Bucket
-	line    int    // of the record being cut, from 1
 	last    []byte // the previous record's id
 	ordered bool   // ids so far came in increasing order
 }
 
 func newCollection(w *Writer, name string, b *bolt.Bucket) *collection {
-	c := &collection{w: w, name: name, b: b, line: 1, ordered: true}
+	c := &collection{w: w, name: name, b: b, ordered: true}
 	c.fill()
 	return c
 }
@@ -167,57 +210,34 @@ func (c *collection) fill() {
 	}
 }
 
-// block cuts the records out of the next block of the collection's bytes.
-func (c *collection) block(p []byte) error {
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			c.w.arena.add(p)
-			return nil
-		}
-		c.w.arena.add(p[:i])
-		p = p[i+1:]
-		if err := c.record(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// end puts the last record, if the collection does not end with a newline.
-func (c *collection) end() error { return c.record() }
-
-// record puts the record just cut; empty lines are skipped.
-func (c *collection) record() error {
-	rec := c.w.arena.end()
-	line := c.line
-	c.line++
-	if len(rec) == 0 {
+// block puts a block's records; the batch holds the block until it commits.
+func (c *collection) block(b *block) error {
+	if len(b.recs) == 0 { // the middle of a long line, or the end
+		c.w.blocks.put(b)
 		return nil
 	}
-	id, err := recordID(rec)
-	if err != nil {
-		return fmt.Errorf("collection %s record %d: %w", c.name, line, err)
-	}
-	if c.ordered && c.last != nil && bytes.Compare(id, c.last) <= 0 {
-		c.ordered = false
-		c.fill()
-	}
-	c.last = append(c.last[:0], id...)
-	c.w.records++
-	if err := c.b.Put(id, rec); err != nil {
-		return fmt.Errorf("collection %s record %d: %w", c.name, line, err)
-	}
-	c.w.pending += int64(len(id) + len(rec))
-	next, err := c.w.maybeCommit()
-	if err != nil {
-		return fmt.Errorf("collection %s: %w", c.name, err)
-	}
-	if next {
-		if c.b, err = c.w.bucket(c.name); err != nil {
+	c.w.held = append(c.w.held, b)
+	for _, r := range b.recs {
+		if c.ordered && c.last != nil && bytes.Compare(r.id, c.last) <= 0 {
+			c.ordered = false
+			c.fill()
+		}
+		c.last = append(c.last[:0], r.id...)
+		c.w.records++
+		if err := c.b.Put(r.id, r.val); err != nil {
+			return fmt.Errorf("collection %s record %d: %w", c.name, r.line, err)
+		}
+		c.w.pending += int64(len(r.id) + len(r.val))
+		next, err := c.w.maybeCommit()
+		if err != nil {
 			return fmt.Errorf("collection %s: %w", c.name, err)
 		}
-		c.fill()
+		if next {
+			if c.b, err = c.w.bucket(c.name); err != nil {
+				return fmt.Errorf("collection %s: %w", c.name, err)
+			}
+			c.fill()
+		}
 	}
 	return nil
 }

@@ -52,7 +52,7 @@ func sortedLines(lines, ids []string) string {
 }
 
 func TestBulkWriteStoresEveryRecord(t *testing.T) {
-	big := `{"id":"big","code":"` + strings.Repeat("y", 2*arenaSize+blockSize+17) + `"}`
+	big := `{"id":"big","code":"` + strings.Repeat("y", 3*blockSize+17) + `"}`
 	type tc struct {
 		name  string
 		lines []string
@@ -75,7 +75,7 @@ func TestBulkWriteStoresEveryRecord(t *testing.T) {
 		tests = append(tests, tc{"batches in and out of order", lines, ids, "\n", true})
 	}
 	tests = append(tests,
-		tc{"records longer than a block and an arena", []string{`{"id":"a"}`, big, `{"id":"c"}`}, []string{"a", "big", "c"}, "\n", true},
+		tc{"records longer than a block", []string{`{"id":"a"}`, big, `{"id":"c"}`}, []string{"a", "big", "c"}, "\n", true},
 		tc{"no newline at the end, empty lines", []string{`{"id":"b","v":1}`, `{"id":"a"}`, `{"id":"b","v":2}`}, []string{"b", "a", "b"}, "\n\n", false},
 		tc{"ids with escapes or not first", []string{`{"id":"q\"uote"}`, `{"v":1,"id":"late"}`, `{"id":"\u0041"}`, ` {"id":"space"}`}, []string{`q"uote`, "late", "A", "space"}, "\n", true},
 		tc{"carriage returns kept", []string{"{\"id\":\"cr\"}\r"}, []string{"cr"}, "\n", true},
@@ -177,8 +177,8 @@ type gatedReader struct {
 	first   bool
 	started chan struct{} // closed when the second read begins
 	gate    chan struct{}
-	after   *atomic.Bool // set once readBlocks returned
-	late    atomic.Bool  // a read began after readBlocks returned
+	after   *atomic.Bool // set once cut returned
+	late    atomic.Bool  // a read began after cut returned
 }
 
 func (g *gatedReader) Read(p []byte) (int, error) {
@@ -201,15 +201,15 @@ func (g *gatedReader) Read(p []byte) (int, error) {
 	return copy(p, "more"), nil
 }
 
-// TestReadBlocksWaitsForItsReader: when fn fails, readBlocks returns only once the
-// reading goroutine has left r, and it never reads r again.
-func TestReadBlocksWaitsForItsReader(t *testing.T) {
+// TestCutWaitsForItsReader: when put fails, cut returns only once the reading
+// goroutine has left r, and it never reads r again.
+func TestCutWaitsForItsReader(t *testing.T) {
 	var returned atomic.Bool
 	r := &gatedReader{started: make(chan struct{}), gate: make(chan struct{}), after: &returned}
 	boom := errors.New("boom")
 	done := make(chan error, 1)
 	go func() {
-		err := readBlocks(r, true, func([]byte) error {
+		err := cut(&cutter{name: "x", r: r, line: 1}, newBlocks(true), true, func(*block) error {
 			<-r.started // fail while the reader is inside r.Read
 			return boom
 		})
@@ -217,34 +217,37 @@ func TestReadBlocksWaitsForItsReader(t *testing.T) {
 		done <- err
 	}()
 	<-r.started
-	// Nothing can signal that readBlocks goes on waiting: give a wrong one the time
-	// to return early.
+	// Nothing can signal that cut goes on waiting: give a wrong one the time to
+	// return early.
 	select {
 	case err := <-done:
-		t.Fatalf("readBlocks returned (%v) while its reader was still in r.Read", err)
+		t.Fatalf("cut returned (%v) while its reader was still in r.Read", err)
 	case <-time.After(200 * time.Millisecond):
 	}
 	close(r.gate)
 	if err := <-done; !errors.Is(err, boom) {
-		t.Fatalf("readBlocks: %v, want fn's error", err)
+		t.Fatalf("cut: %v, want put's error", err)
 	}
 	if r.late.Load() {
-		t.Fatal("r was read after readBlocks returned")
+		t.Fatal("r was read after cut returned")
 	}
 }
 
-// TestReadBlocksPassesReadErrors: a read error after some bytes reaches the caller
-// after fn saw the bytes.
-func TestReadBlocksPassesReadErrors(t *testing.T) {
+// TestCutPassesReadErrors: a read error after some records reaches the caller after
+// put saw the records.
+func TestCutPassesReadErrors(t *testing.T) {
 	bad := errors.New("connection reset")
+	line := `{"id":"a","text":"` + strings.Repeat("t", 100) + `"}` + "\n"
+	lines := blockSize/len(line) + 10
 	for _, ahead := range []bool{true, false} {
 		var seen int
-		err := readBlocks(io.MultiReader(strings.NewReader(strings.Repeat("a", blockSize+5)), errReader{bad}), ahead, func(p []byte) error {
-			seen += len(p)
+		body := io.MultiReader(strings.NewReader(strings.Repeat(line, lines)), errReader{bad})
+		err := cut(&cutter{name: "x", r: body, line: 1}, newBlocks(ahead), ahead, func(b *block) error {
+			seen += len(b.recs)
 			return nil
 		})
-		if !errors.Is(err, bad) || seen != blockSize+5 {
-			t.Fatalf("ahead=%v: %v after %d bytes", ahead, err, seen)
+		if !errors.Is(err, bad) || seen != lines {
+			t.Fatalf("ahead=%v: %v after %d records, want %d", ahead, err, seen, lines)
 		}
 	}
 }

@@ -359,8 +359,9 @@ type Writer struct {
 	tx      *bolt.Tx
 	ndb     *bolt.DB // the new file; nil for a merge in one transaction
 	records int
-	pending int64 // bytes put since the last batch commit
-	arena   arena // the records put since the last batch commit
+	pending int64    // bytes put since the last batch commit
+	held    []*block // the blocks holding the records put since the last batch commit
+	blocks  *blocks  // block buffers, reused once their batch committed
 }
 
 // batchBytes bounds the memory of a write into a new database file: bbolt keeps every
@@ -374,7 +375,7 @@ func (w *Writer) bucket(name string) (*bolt.Bucket, error) {
 
 // maybeCommit commits a batch of a new-file write and begins the next one.
 func (w *Writer) maybeCommit() (bool, error) {
-	if w.ndb == nil || w.pending < batchBytes {
+	if w.ndb == nil || w.pending < batchBytes && len(w.held) < maxHeld {
 		return false, nil
 	}
 	if err := w.tx.Commit(); err != nil {
@@ -385,7 +386,12 @@ func (w *Writer) maybeCommit() (bool, error) {
 		return false, err
 	}
 	w.tx, w.pending = tx, 0
-	w.arena.reset()
+	// The block being put goes on into the next batch; the others are free.
+	cur := w.held[len(w.held)-1]
+	for _, b := range w.held[:len(w.held)-1] {
+		w.blocks.put(b)
+	}
+	w.held = append(w.held[:0], cur)
 	return true, nil
 }
 
@@ -411,12 +417,11 @@ func (w *Writer) Collection(name string, r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("collection %s: %w", name, err)
 	}
-	w.arena.drop()
-	c := newCollection(w, name, b)
-	if err := readBlocks(r, w.ndb != nil, c.block); err != nil {
-		return err
+	if w.blocks == nil {
+		w.blocks = newBlocks(w.ndb != nil)
 	}
-	return c.end()
+	c := newCollection(w, name, b)
+	return cut(&cutter{name: name, r: r, line: 1}, w.blocks, w.ndb != nil, c.block)
 }
 
 // SetMeta records the database version and schema.
