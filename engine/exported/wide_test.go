@@ -2,8 +2,10 @@ package exported
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -93,4 +95,72 @@ func FuzzCompactWide(f *testing.F) {
 		}
 		checkWide(t, buf, 2)
 	})
+}
+
+// TestDecodeFlawInLongArray: a flaw anywhere in a long compact array, where the wide
+// path reads, is the same error at the same byte as anywhere else, and what is right
+// around it decodes the same.
+func TestDecodeFlawInLongArray(t *testing.T) {
+	prefix := bytes.Repeat([]byte("104,101,108,108,111,"), 20) // 400 bytes of "hello"
+	tests := []struct {
+		flaw string // put after prefix and some values; "" ends the document there
+		msg  string
+	}{
+		{"256,", "is 256: byte values are integers 0 to 255"},
+		{"999,", "is 999: byte values are integers 0 to 255"},
+		{"1000,", "is 1000: byte values are integers 0 to 255"},
+		{"01,", "is 01: numbers may not have leading zeros"},
+		{"-1,", "is -1: byte values are integers 0 to 255"},
+		{"1.5,", "is 1.5: byte values are integers 0 to 255"},
+		{"1e2,", "is 1e2: byte values are integers 0 to 255"},
+		{",", "(an integer 0 to 255), found ','"},
+		{`"a",`, "(an integer 0 to 255), found a string"},
+		{"]", "found ']' (a trailing comma?)"},
+		{"", "the document ends too early"},
+	}
+	for _, tt := range tests {
+		for extra := range 70 { // the flaw at every place of a block
+			doc := []byte(`{"version":"1","assets":[`)
+			doc = append(doc, prefix...)
+			doc = append(doc, bytes.Repeat([]byte("7,"), extra/2)...)
+			if extra%2 == 1 {
+				doc = append(doc, "42,"...)
+			}
+			at := len(doc)
+			if tt.flaw == "" {
+				_, _, err := decode(doc)
+				var se *SyntaxError
+				if !errors.As(err, &se) || !strings.Contains(err.Error(), tt.msg) {
+					t.Fatalf("cut after %d bytes: %v", at, err)
+				}
+				continue
+			}
+			doc = append(doc, tt.flaw...)
+			doc = append(doc, bytes.Repeat([]byte("1,"), 100)...)
+			doc = append(doc, "2]}"...)
+			_, _, err := decode(doc)
+			var se *SyntaxError
+			if !errors.As(err, &se) || se.Offset != int64(at) || se.Field != "assets" || !strings.Contains(err.Error(), tt.msg) {
+				t.Fatalf("flaw %q at byte %d: %v", tt.flaw, at, err)
+			}
+		}
+	}
+	// Whitespace is no flaw: the careful path reads it and the wide one goes on after.
+	for extra := range 70 {
+		doc := []byte(`{"version":"1","assets":[`)
+		doc = append(doc, prefix...)
+		doc = append(doc, bytes.Repeat([]byte("7,"), extra)...)
+		doc = append(doc, " 9 ,\n"...)
+		doc = append(doc, prefix...)
+		doc = append(doc, "3]}"...)
+		cols, _, err := decode(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := append(append(append([]byte("hello"+strings.Repeat("hello", 19)), bytes.Repeat([]byte{7}, extra)...), 9), []byte(strings.Repeat("hello", 20))...)
+		want = append(want, 3)
+		if !bytes.Equal(cols["assets"], want) {
+			t.Fatalf("whitespace after %d values: got %d bytes, want %d", extra, len(cols["assets"]), len(want))
+		}
+	}
 }
