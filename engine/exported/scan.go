@@ -596,13 +596,19 @@ func (s *scanner) bytes(p []byte, a *byteArray) (int, error) {
 	buf, i := s.buf, s.i
 	for n < len(p) && a.state != aDone {
 		if a.state != aSep && a.cool == 0 && len(buf)-i >= blockSlack && len(p)-n >= 32 {
+			w, j := compactWide(p[n:], buf, i)
+			if w > 0 {
+				n += w
+				i = j
+				a.state = aValue
+			}
 			k, j, stopped := compact(p[n:], buf, i)
 			if k > 0 {
 				n += k
 				i = j
 				a.state = aValue
 			}
-			if stopped && k < 16 { // mostly not compact (pretty-printed?): rest the fast path a while
+			if stopped && w+k < 16 { // mostly not compact (pretty-printed?): rest the fast path a while
 				a.cool = 256
 			}
 			if n == len(p) || len(buf)-i < 8 {

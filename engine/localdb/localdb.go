@@ -86,8 +86,13 @@ func Open(path string) (*DB, error) {
 	return &DB{path: path, writer: make(chan struct{}, 1), closed: make(chan struct{}), cur: &generation{db: db, refs: 1}}, nil
 }
 
+// pageSize is the page size of the files Open, imports and restores create (an
+// existing file keeps its own): records of a kilobyte or more leave a quarter of a 4 KiB
+// page empty, and a bulk load writes a fifth fewer bytes with 64 KiB pages.
+const pageSize = 64 << 10
+
 func openBolt(path string) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, OpenFile: openFile})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true, OpenFile: openFile, PageSize: pageSize})
 	if err != nil {
 		return nil, fmt.Errorf("open local database %s: %w", path, err)
 	}
@@ -354,7 +359,9 @@ type Writer struct {
 	tx      *bolt.Tx
 	ndb     *bolt.DB // the new file; nil for a merge in one transaction
 	records int
-	pending int64 // bytes put since the last batch commit
+	pending int64    // bytes put since the last batch commit
+	held    []*block // the blocks holding the records put since the last batch commit
+	blocks  *blocks  // block buffers, reused once their batch committed
 }
 
 // batchBytes bounds the memory of a write into a new database file: bbolt keeps every
@@ -368,7 +375,7 @@ func (w *Writer) bucket(name string) (*bolt.Bucket, error) {
 
 // maybeCommit commits a batch of a new-file write and begins the next one.
 func (w *Writer) maybeCommit() (bool, error) {
-	if w.ndb == nil || w.pending < batchBytes {
+	if w.ndb == nil || w.pending < batchBytes && len(w.held) < maxHeld {
 		return false, nil
 	}
 	if err := w.tx.Commit(); err != nil {
@@ -379,6 +386,12 @@ func (w *Writer) maybeCommit() (bool, error) {
 		return false, err
 	}
 	w.tx, w.pending = tx, 0
+	// The block being put goes on into the next batch; the others are free.
+	cur := w.held[len(w.held)-1]
+	for _, b := range w.held[:len(w.held)-1] {
+		w.blocks.put(b)
+	}
+	w.held = append(w.held[:0], cur)
 	return true, nil
 }
 
@@ -404,26 +417,11 @@ func (w *Writer) Collection(name string, r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("collection %s: %w", name, err)
 	}
-	return EachRecord(r, func(line int, rec []byte) error {
-		id, err := recordID(rec)
-		if err != nil {
-			return fmt.Errorf("collection %s record %d: %w", name, line, err)
-		}
-		w.records++
-		// bbolt keeps the slices until the commit; rec lives in a reused buffer (id is
-		// a copy already).
-		if err := b.Put(id, bytes.Clone(rec)); err != nil {
-			return fmt.Errorf("collection %s record %d: %w", name, line, err)
-		}
-		w.pending += int64(len(id) + len(rec))
-		if next, err := w.maybeCommit(); err != nil {
-			return fmt.Errorf("collection %s: %w", name, err)
-		} else if next {
-			b, err = w.bucket(name)
-			return err
-		}
-		return nil
-	})
+	if w.blocks == nil {
+		w.blocks = newBlocks(w.ndb != nil)
+	}
+	c := newCollection(w, name, b)
+	return cut(&cutter{name: name, r: r, line: 1}, w.blocks, w.ndb != nil, c.block)
 }
 
 // SetMeta records the database version and schema.
@@ -450,12 +448,6 @@ func EachRecord(r io.Reader, fn func(line int, rec []byte) error) error {
 			return err
 		}
 	}
-}
-
-// recordID returns the id of a record that is a JSON object with a string "id".
-func recordID(rec []byte) ([]byte, error) {
-	id, err := record.ID(rec)
-	return []byte(id), err
 }
 
 // Merge upserts records by id in one transaction on the live database file: if fn or
@@ -603,6 +595,9 @@ func (p *Pending) Commit(ctx context.Context) error {
 	p.done = true
 	d := p.d
 	defer d.unlockWriter()
+	// The last batch writes the free-page list, so that opening the new file below
+	// reads it rather than walking every page of the file to rebuild it.
+	p.ndb.NoFreelistSync = false
 	err := p.tx.Commit()
 	if err == nil {
 		err = p.ndb.Sync()
