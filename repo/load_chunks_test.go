@@ -25,7 +25,7 @@ func savedChunks(tb testing.TB, n int) (*Repository, []chunk.ID, map[chunk.ID][]
 		for j := range b {
 			b[j] = 'a' + byte(rng.IntN(4)) // compressible, so frames hold many chunks
 		}
-		ids[i] = chunk.Hash(b)
+		ids[i] = r.ChunkID(b)
 		data[ids[i]] = b
 		if _, err := r.SaveChunk(ctx, ids[i], b); err != nil {
 			tb.Fatal(err)
@@ -56,7 +56,7 @@ func TestLoadChunksServesEveryOrder(t *testing.T) {
 		hops = append(hops, ids[at:at+40]...)
 		hops = append(hops, ids[at:at+40]...)
 	}
-	absent := chunk.Hash([]byte("in no pack"))
+	absent := r.ChunkID([]byte("in no pack"))
 	missing := append(append(append([]chunk.ID(nil), ids[:2500]...), absent), ids[2500:]...)
 	for _, tc := range []struct {
 		name    string

@@ -20,6 +20,10 @@ func TestFormat1Repository(t *testing.T) {
 	if err := os.CopyFS(repoDir, os.DirFS(filepath.Join("testdata", "format1-repo"))); err != nil {
 		t.Fatal(err)
 	}
+	// git keeps no empty folder: the repository's idle locks/ is made here.
+	if err := os.MkdirAll(filepath.Join(repoDir, "locks"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	db := filepath.Join(dir, "db")
 	c := runner{tb: t, repo: repoDir}
 	c.ok("generate", "--size", "96KiB", "--seed", "5", db)
