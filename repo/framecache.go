@@ -11,7 +11,6 @@ type frameKey struct {
 // and the decoder one with them; both do the same gets in the same order, so the
 // planner knows which chunks need a read.
 type frameCache struct {
-	slots int // slots in use, at most recentFrames (cacheSlots)
 	keys  [recentFrames]frameKey
 	used  [recentFrames]uint64 // 0: empty
 	raws  [recentFrames][]byte
@@ -23,7 +22,7 @@ type frameCache struct {
 func (c *frameCache) get(k frameKey) (int, bool) {
 	c.clock++
 	lru := 0
-	for i := range c.slots {
+	for i := range c.keys {
 		if c.used[i] != 0 && c.keys[i] == k {
 			c.used[i] = c.clock
 			return i, true
@@ -34,14 +33,6 @@ func (c *frameCache) get(k frameKey) (int, bool) {
 	}
 	c.keys[lru], c.used[lru] = k, c.clock
 	return lru, false
-}
-
-// cacheSlots is how many decoded frames one LoadChunks call keeps: recentFrames of
-// 64 KiB frames, fewer of larger ones, so that the cache holds about 2 MiB of frames
-// (and 4 frames at least) whatever their size: 32 frames of 1 MiB, with the reads in
-// flight, took a restore's peak memory from 76 to 138 MiB.
-func cacheSlots(frameSize int) int {
-	return min(recentFrames, max(4, (2<<20)/frameSize))
 }
 
 // put stores raw in slot, handing the frame it replaces back to bufs.

@@ -10,7 +10,7 @@ import (
 
 // LoadChunks calls fn with the raw bytes of each chunk in ids, in order. Frames that
 // sit next to each other in one pack are read together, up to runsAhead reads are in
-// flight at once and decode their frames as they arrive, and the last cacheSlots
+// flight at once and decode their frames as they arrive, and the last recentFrames
 // decoded frames are kept. data is valid only during fn. The chunks are looked up in
 // the index as the reads are planned, so the first read starts at once; a chunk the
 // index lacks fails the call once the chunks before it were served.
@@ -18,7 +18,6 @@ func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i i
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	l := &chunkLoader{r: r, ids: ids, locs: make([]Location, len(ids)), queue: make(chan segment, runsAhead), slots: make(chan struct{}, runsAhead)}
-	l.frames.slots = cacheSlots(r.frameSize())
 	defer l.frames.release(&l.frameBufs)
 	go l.plan(ctx) // ends when every segment is queued or ctx ends, and its reads with it
 	for seg := range l.queue {

@@ -33,12 +33,13 @@ type segment struct {
 	err      error // instead of a run and chunks: the chunk at first cannot be located
 }
 
-// recentFrames is the most decoded frames LoadChunks keeps (cacheSlots), and a read
-// brings in half as many at most. A collection restored after an incremental backup hops from an
+// recentFrames is how many decoded frames LoadChunks keeps, and maxRunFrames the most
+// one read brings in. A collection restored after an incremental backup hops from an
 // old pack to a changed chunk in a new one and back: a read of the old pack takes the
 // frames needed after the detour too, and they wait here.
 const (
 	recentFrames = 32
+	maxRunFrames = recentFrames / 2
 	lookahead    = 1024 // chunks looked at to pick the frames a read brings in
 )
 
@@ -92,7 +93,7 @@ func (rn *run) frameLen(i int) (uint32, bool) {
 // chunks served after it, until emit returns false. A chunk that cannot be looked up
 // ends the plan with a segment holding the error.
 func (r *Repository) planRuns(lc *locator, emit func(segment) bool) {
-	sim := frameCache{slots: cacheSlots(r.frameSize())}
+	var sim frameCache
 	seg := segment{}
 	for i := 0; i < lc.upTo(i+1); i++ {
 		locs := lc.locs[:lc.upTo(i+lookahead)]
@@ -104,7 +105,7 @@ func (r *Repository) planRuns(lc *locator, emit func(segment) bool) {
 		if !seg.empty() && !emit(seg) {
 			return
 		}
-		rn := runFrom(locs, i, sim.slots/2)
+		rn := runFrom(locs, i)
 		sim.takeIn(rn)
 		seg = segment{run: rn, first: i, n: 1}
 	}
@@ -120,8 +121,8 @@ func (s segment) empty() bool { return s.n == 0 && s.run == nil }
 
 // runFrom plans the read that starts at chunk i's frame: it also takes the frames
 // right after it in the pack that the next chunks need, detours to other packs
-// notwithstanding, up to maxFrames (half the frame cache) and maxRun bytes.
-func runFrom(locs []Location, i, maxFrames int) *run {
+// notwithstanding, up to maxRunFrames and maxRun bytes.
+func runFrom(locs []Location, i int) *run {
 	l := locs[i]
 	soon := map[uint32]uint32{} // frame offset -> stored length, of this pack
 	for _, m := range locs[i:min(len(locs), i+lookahead)] {
@@ -130,7 +131,7 @@ func runFrom(locs []Location, i, maxFrames int) *run {
 		}
 	}
 	rn := &run{pack: l.Pack, start: l.Frame, end: l.Frame + l.FrameLen, frames: []uint32{l.Frame}}
-	for len(rn.frames) < maxFrames {
+	for len(rn.frames) < maxRunFrames {
 		n, ok := soon[rn.end]
 		if !ok || rn.end-rn.start+n > maxRun {
 			break
