@@ -143,12 +143,7 @@ func (s *Server) createFromRequest(r *http.Request) (*job, error) {
 }
 
 func (s *Server) backupsList(w http.ResponseWriter, r *http.Request) {
-	rp, err := s.repository(r.Context())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	list, err := rp.Snapshots(r.Context())
+	_, list, err := s.snapshots(r.Context())
 	if err != nil {
 		writeError(w, err)
 		return

@@ -45,12 +45,7 @@ type OverviewTotals struct {
 
 // overview answers GET /cairn/v1/overview.
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
-	rp, err := s.repository(r.Context())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	list, err := rp.Snapshots(r.Context())
+	rp, list, err := s.snapshots(r.Context())
 	if err != nil {
 		writeError(w, err)
 		return

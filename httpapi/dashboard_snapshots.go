@@ -53,12 +53,7 @@ func snapshotInfoOf(sn *repo.Snapshot) SnapshotInfo {
 
 // snapshotList answers GET /cairn/v1/snapshots.
 func (s *Server) snapshotList(w http.ResponseWriter, r *http.Request) {
-	rp, err := s.repository(r.Context())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	list, err := rp.Snapshots(r.Context())
+	_, list, err := s.snapshots(r.Context())
 	if err != nil {
 		writeError(w, err)
 		return

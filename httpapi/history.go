@@ -125,12 +125,7 @@ func (s *Server) recordFind(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	rp, err := s.repository(r.Context())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	list, err := rp.Snapshots(r.Context())
+	rp, list, err := s.snapshots(r.Context())
 	if err != nil {
 		writeError(w, err)
 		return
@@ -149,12 +144,7 @@ func (s *Server) recordLog(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	rp, err := s.repository(r.Context())
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	list, err := rp.Snapshots(r.Context())
+	rp, list, err := s.snapshots(r.Context())
 	if err != nil {
 		writeError(w, err)
 		return

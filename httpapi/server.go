@@ -208,6 +208,20 @@ func (s *Server) repository(ctx context.Context) (*repo.Repository, error) {
 	return r, nil
 }
 
+// snapshots returns the open repository and its snapshots, for the handlers that
+// list or search them.
+func (s *Server) snapshots(ctx context.Context) (*repo.Repository, []*repo.Snapshot, error) {
+	rp, err := s.repository(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	list, err := rp.Snapshots(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rp, list, nil
+}
+
 // forgetRepository drops the open repository, so the next call reconnects and
 // reloads its index (after a failed job, say).
 func (s *Server) forgetRepository() { s.repo.Store(nil) }
