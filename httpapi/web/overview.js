@@ -21,7 +21,7 @@ export async function overview(main) {
 	const health = [
 		["Last backup", last ? [link(route(["snapshot", last.id]), when(last.time)), ` (${bytes(last.raw_bytes)}, ${last.records} records)`] : "none yet"],
 		["Last check", h("span", { class: lastCheck && !lastCheck.ok ? "bad" : "" }, checkText(lastCheck))],
-		["Next backup", sched.enabled ? `${sched.next_run ? when(sched.next_run) : "not planned"} (${sched.plan})` : "no schedule (cairn serve --every or --at plans one)"],
+		["Next backup", sched.enabled ? `${sched.next_run ? when(sched.next_run) : "not planned"} (${sched.plan})` : "no schedule (cairn serve --backup-every or --backup-at plans one)"],
 	];
 	if (sched.consecutive_failures > 0 && sched.last_error) {
 		health.push(["Failing runs", h("span", { class: "bad" }, `${sched.consecutive_failures}: ${sched.last_error.error || "failed"}`)]);
