@@ -161,20 +161,24 @@ func (s *Server) snapshot(r *http.Request) (*repo.Repository, *repo.Snapshot, er
 	if err != nil {
 		return nil, nil, err
 	}
-	rp, err := s.repository(r.Context())
+	rp, list, err := s.snapshots(r.Context())
 	if err != nil {
 		return nil, nil, err
 	}
-	list, err := rp.Snapshots(r.Context())
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, sn := range list {
-		if sn.ID == id {
-			return rp, sn, nil
-		}
+	if sn := findSnapshot(list, id); sn != nil {
+		return rp, sn, nil
 	}
 	return nil, nil, errorf(http.StatusNotFound, "no backup %q", id)
+}
+
+// findSnapshot returns the snapshot of list whose id is id, or nil.
+func findSnapshot(list []*repo.Snapshot, id string) *repo.Snapshot {
+	for _, sn := range list {
+		if sn.ID == id {
+			return sn
+		}
+	}
+	return nil
 }
 
 func (s *Server) backupsDelete(w http.ResponseWriter, r *http.Request) {

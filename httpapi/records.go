@@ -85,18 +85,12 @@ func (s *Server) snapshotRef(r *http.Request, id string) (*repo.Repository, *rep
 	if err := repo.ValidSnapshotID(id); err != nil {
 		return nil, nil, errorf(http.StatusBadRequest, "%v", err)
 	}
-	rp, err := s.repository(r.Context())
+	rp, list, err := s.snapshots(r.Context())
 	if err != nil {
 		return nil, nil, err
 	}
-	list, err := rp.Snapshots(r.Context())
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, sn := range list {
-		if sn.ID == id {
-			return rp, sn, nil
-		}
+	if sn := findSnapshot(list, id); sn != nil {
+		return rp, sn, nil
 	}
 	return nil, nil, errorf(http.StatusNotFound, "no snapshot %q", id)
 }

@@ -459,6 +459,12 @@ func (d *DB) Merge(ctx context.Context, fn func(w *Writer) error) error {
 	if err := d.lockWriter(ctx); err != nil {
 		return err
 	}
+	return d.mergeLocked(ctx, fn)
+}
+
+// mergeLocked runs fn in one transaction on the live file; the caller holds the writer
+// lock, which it releases.
+func (d *DB) mergeLocked(ctx context.Context, fn func(w *Writer) error) error {
 	defer d.unlockWriter()
 	g, err := d.acquire()
 	if err != nil {

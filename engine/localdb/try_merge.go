@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
 
@@ -25,18 +24,7 @@ func (d *DB) TryMerge(ctx context.Context, fn func(w *Writer) error) error {
 	default:
 		return ErrBusy
 	}
-	defer d.unlockWriter()
-	g, err := d.acquire()
-	if err != nil {
-		return err
-	}
-	defer d.release(g)
-	return g.db.Update(func(tx *bolt.Tx) error {
-		if err := fn(&Writer{tx: tx}); err != nil {
-			return err
-		}
-		return ctx.Err()
-	})
+	return d.mergeLocked(ctx, fn)
 }
 
 // IsLocked reports whether Open failed because another process has the database file
