@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -130,7 +131,8 @@ func TestFindLogAndRestoreRecordDirectly(t *testing.T) {
 
 // startStoppableServe runs the real cairn binary's serve on a free loopback port with
 // the data folder data, and returns its base URL and a function that stops it with
-// an interrupt and waits for it to end.
+// an interrupt and waits for it to end. Windows cannot send another process an
+// interrupt, so there it is killed (and leaves its address file behind).
 func startStoppableServe(t *testing.T, data string) (string, func()) {
 	t.Helper()
 	cmd := exec.Command(cairnBinary(t), "serve", "--addr", "127.0.0.1:0", "--data", data)
@@ -156,7 +158,11 @@ func startStoppableServe(t *testing.T, data string) (string, func()) {
 			return
 		}
 		stopped = true
-		cmd.Process.Signal(os.Interrupt)
+		if runtime.GOOS == "windows" {
+			cmd.Process.Kill()
+		} else {
+			cmd.Process.Signal(os.Interrupt)
+		}
 		select {
 		case <-exited:
 		case <-time.After(20 * time.Second):
@@ -184,7 +190,7 @@ func TestRestoreRecordThroughDaemon(t *testing.T) {
 	var a struct{ ID string }
 	json.Unmarshal(body, &a)
 	stop()
-	if _, err := os.Stat(filepath.Join(data, serveAddrFile)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(data, serveAddrFile)); runtime.GOOS != "windows" && !os.IsNotExist(err) {
 		t.Fatalf("serve.addr after the daemon stopped: %v", err)
 	}
 	setDatabase(t, dbPath, assetsAfter)
