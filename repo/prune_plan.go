@@ -239,6 +239,7 @@ func (r *Repository) liveChunks(ctx context.Context, skip map[ObjectID]bool) (ma
 	}
 	live, seen := map[chunk.ID]bool{}, map[ObjectID]bool{}
 	mark := func(id chunk.ID) { live[id] = true }
+	reloaded := false
 	for _, sn := range snaps {
 		seen[sn.Name] = true
 		if skip[sn.Name] {
@@ -246,6 +247,15 @@ func (r *Repository) liveChunks(ctx context.Context, skip map[ObjectID]bool) (ma
 		}
 		for _, c := range sn.Collections {
 			l, err := r.LoadList(ctx, c.List, mark)
+			if errors.Is(err, ErrNotFound) && !reloaded {
+				// A manifest is written after the index files naming its chunks: one
+				// written since this handle loaded its index is covered by loading it
+				// again, once.
+				reloaded = true
+				if err = r.LoadIndex(ctx); err == nil {
+					l, err = r.LoadList(ctx, c.List, mark)
+				}
+			}
 			if err != nil {
 				return nil, nil, fmt.Errorf("snapshot %s collection %s: %w", sn.ID, c.Name, err)
 			}

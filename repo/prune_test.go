@@ -309,3 +309,33 @@ func TestPruneRefusesAfterLosingItsLock(t *testing.T) {
 		t.Fatal("a prune that lost its lock changed the storage")
 	}
 }
+
+// TestPrunePlanSeesSnapshotsWrittenSince: a prune's handle whose index was loaded
+// before another handle wrote a snapshot plans with that snapshot's chunks live. A
+// manifest is written after the index files naming its chunks, so loading the index
+// again covers it; before, planning failed with the snapshot's chunk list not found.
+func TestPrunePlanSeesSnapshotsWrittenSince(t *testing.T) {
+	ctx := context.Background()
+	r, be := testRepo(t)
+	saveTestSnapshot(t, r, "1_1", 1, nil)
+	pruner, err := Open(ctx, be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pruner.LoadIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := saveTestSnapshot(t, r, "1_2", 2, nil) // by the other handle, after the load
+	p, err := pruner.PlanPrune(ctx, PruneOptions{DryRun: true})
+	if err != nil {
+		t.Fatalf("plan beside a snapshot written since the index was loaded: %v", err)
+	}
+	for _, id := range ids {
+		if !p.live[id] {
+			t.Fatalf("chunk %s of the new snapshot is not live", id.Short())
+		}
+	}
+	if len(p.Drop)+len(p.Repack) != 0 {
+		t.Fatalf("plan drops %d and repacks %d packs, want none", len(p.Drop), len(p.Repack))
+	}
+}
