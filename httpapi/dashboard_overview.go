@@ -2,12 +2,11 @@ package httpapi
 
 import (
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"cairn/chunk"
 	"cairn/repo"
+	"cairn/transport/location"
 )
 
 // Overview is the answer of GET /cairn/v1/overview: where the repository is, how it
@@ -61,7 +60,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cfg := rp.Config()
-	out := Overview{Location: redactLocation(rp.Location()), Encrypted: rp.Encrypted(), Format: cfg.Format,
+	out := Overview{Location: location.Redact(rp.Location()), Encrypted: rp.Encrypted(), Format: cfg.Format,
 		Compression: cfg.Compression, Created: cfg.Created,
 		Database: OverviewDB{Records: st.Records, Bytes: st.Bytes}}
 	t := &out.Totals
@@ -85,18 +84,4 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		t.CompressionRatio = float64(t.UniqueRawBytes) / float64(t.StoredBytes)
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// redactLocation hides a password in a repository location such as
-// rest:https://user:secret@host/repo.
-func redactLocation(s string) string {
-	prefix, rest := "", s
-	if i := strings.Index(s, ":"); i > 0 && !strings.HasPrefix(s[i:], "://") {
-		prefix, rest = s[:i+1], s[i+1:]
-	}
-	u, err := url.Parse(rest)
-	if err != nil || u.User == nil {
-		return s
-	}
-	return prefix + u.Redacted()
 }

@@ -47,16 +47,12 @@ type RecordLog struct {
 }
 
 func (s *Server) snapshotDiff(w http.ResponseWriter, r *http.Request) {
-	rp, from, err := s.snapshotParam(r, "from")
+	rp, pair, err := s.snapshotParams(r, "from", "to")
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	_, to, err := s.snapshotParam(r, "to")
-	if err != nil {
-		writeError(w, err)
-		return
-	}
+	from, to := pair[0], pair[1]
 	diffs, err := engine.Diff(r.Context(), rp, from, to)
 	if err != nil {
 		writeError(w, err)
@@ -87,16 +83,12 @@ func (s *Server) recordDiff(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	rp, from, err := s.snapshotParam(r, "from")
+	rp, pair, err := s.snapshotParams(r, "from", "to")
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	_, to, err := s.snapshotParam(r, "to")
-	if err != nil {
-		writeError(w, err)
-		return
-	}
+	from, to := pair[0], pair[1]
 	var versions [2][]byte
 	for i, sn := range []*repo.Snapshot{from, to} {
 		rec, err := engine.Record(r.Context(), rp, sn, collection, id)

@@ -82,26 +82,65 @@ func intParam(q url.Values, name string, def, max int) (int, error) {
 
 // snapshotRef finds a snapshot by its exact id.
 func (s *Server) snapshotRef(r *http.Request, id string) (*repo.Repository, *repo.Snapshot, error) {
-	if err := repo.ValidSnapshotID(id); err != nil {
-		return nil, nil, errorf(http.StatusBadRequest, "%v", err)
-	}
-	rp, list, err := s.snapshots(r.Context())
+	f := snapshotFinder{s: s, r: r}
+	sn, err := f.find(id)
 	if err != nil {
 		return nil, nil, err
 	}
-	if sn := findSnapshot(list, id); sn != nil {
-		return rp, sn, nil
-	}
-	return nil, nil, errorf(http.StatusNotFound, "no snapshot %q", id)
+	return f.rp, sn, nil
 }
 
 // snapshotParam finds the snapshot the query parameter name names.
 func (s *Server) snapshotParam(r *http.Request, name string) (*repo.Repository, *repo.Snapshot, error) {
-	ref, err := param(r.URL.Query(), name, 200)
+	rp, sns, err := s.snapshotParams(r, name)
 	if err != nil {
 		return nil, nil, err
 	}
-	return s.snapshotRef(r, ref)
+	return rp, sns[0], nil
+}
+
+// snapshotParams finds the snapshots the query parameters names name, in order,
+// listing the repository's snapshots once.
+func (s *Server) snapshotParams(r *http.Request, names ...string) (*repo.Repository, []*repo.Snapshot, error) {
+	f := snapshotFinder{s: s, r: r}
+	out := make([]*repo.Snapshot, 0, len(names))
+	for _, name := range names {
+		id, err := param(r.URL.Query(), name, 200)
+		if err != nil {
+			return nil, nil, err
+		}
+		sn, err := f.find(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, sn)
+	}
+	return f.rp, out, nil
+}
+
+// snapshotFinder finds snapshots by exact id, listing them on the first find only.
+type snapshotFinder struct {
+	s    *Server
+	r    *http.Request
+	rp   *repo.Repository
+	list []*repo.Snapshot
+}
+
+func (f *snapshotFinder) find(id string) (*repo.Snapshot, error) {
+	if err := repo.ValidSnapshotID(id); err != nil {
+		return nil, errorf(http.StatusBadRequest, "%v", err)
+	}
+	if f.rp == nil {
+		rp, list, err := f.s.snapshots(f.r.Context())
+		if err != nil {
+			return nil, err
+		}
+		f.rp, f.list = rp, list
+	}
+	if sn := findSnapshot(f.list, id); sn != nil {
+		return sn, nil
+	}
+	return nil, errorf(http.StatusNotFound, "no snapshot %q", id)
 }
 
 func (s *Server) recordsList(w http.ResponseWriter, r *http.Request) {

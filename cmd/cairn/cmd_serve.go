@@ -144,7 +144,7 @@ func (o *serveOptions) serve(ctx context.Context, e *env) error {
 		}
 		background <- struct{}{}
 	}()
-	fmt.Fprintf(e.stdout, "cairn serving on http://%s (database %s, repository %s, backups %s)\n", ln.Addr(), db.Path(), redactLocation(loc), o.plan())
+	fmt.Fprintf(e.stdout, "cairn serving on http://%s (database %s, repository %s, backups %s)\n", ln.Addr(), db.Path(), location.Redact(loc), o.plan())
 	select {
 	case err = <-served:
 	case <-ctx.Done():

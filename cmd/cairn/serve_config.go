@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/urfave/cli/v2"
+
+	"cairn/transport/location"
 )
 
 // configFileName is the daemon's settings file in its data folder.
@@ -278,7 +279,7 @@ func tomlValue(s setting) string {
 		case s.secret:
 			return `""`
 		}
-		return strconv.Quote(redactLocation(*v))
+		return strconv.Quote(location.Redact(*v))
 	case *int:
 		return strconv.Itoa(*v)
 	case *bool:
@@ -287,20 +288,6 @@ func tomlValue(s setting) string {
 		return strconv.Quote(v.String())
 	}
 	return `""`
-}
-
-// redactLocation hides the password of a location or URL that carries one
-// (rest:https://user:pass@host/...).
-func redactLocation(s string) string {
-	prefix, rest := "", s
-	if i := strings.Index(s, ":"); i > 0 && !strings.HasPrefix(s[i:], "://") {
-		prefix, rest = s[:i+1], s[i+1:]
-	}
-	u, err := url.Parse(rest)
-	if err != nil || u.User == nil {
-		return s
-	}
-	return prefix + u.Redacted()
 }
 
 // configPath is the settings file of a data folder.

@@ -66,7 +66,7 @@ func (o *serveOptions) copyTo(e *env, pins []repo.Option) func(context.Context, 
 		}
 		be, err := location.Open(ctx, o.CopyTo, e.locationOptions())
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("copy target %s: %w", redactLocation(o.CopyTo), repo.ErrNoRepository)
+			return "", fmt.Errorf("copy target %s: %w", location.Redact(o.CopyTo), repo.ErrNoRepository)
 		}
 		if err != nil {
 			return "", fmt.Errorf("copy target: %w", err)
@@ -79,7 +79,7 @@ func (o *serveOptions) copyTo(e *env, pins []repo.Option) func(context.Context, 
 		}
 		defer dst.Release(context.WithoutCancel(ctx))
 		if dst.Config().ID == src.Config().ID {
-			return "", fmt.Errorf("copy target %s is the daemon's own repository", redactLocation(o.CopyTo))
+			return "", fmt.Errorf("copy target %s is the daemon's own repository", location.Redact(o.CopyTo))
 		}
 		if err := src.Lock(ctx, "copy"); err != nil {
 			return "", err
