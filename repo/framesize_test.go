@@ -35,7 +35,7 @@ func TestMetaPacking(t *testing.T) {
 			if !c.fits {
 				return
 			}
-			x := newIndex()
+			x := newIndex(false)
 			id := chunk.Hash([]byte("x"))
 			x.add(ObjectID{1}, []BlobRef{{ID: id, Frame: 77, FrameLen: c.frameLen, Offset: c.offset, Raw: c.raw}})
 			l, _ := x.Lookup(id)

@@ -1,24 +1,10 @@
 package repo
 
 import (
-	"bytes"
-	"cmp"
-	"encoding/binary"
-	"slices"
 	"sync"
 
 	"cairn/chunk"
 )
-
-// entry is one chunk's location in memory: 48 bytes, the whole per-chunk cost of the
-// index once merged. meta packs the frame length, the offset in the frame and the
-// chunk length (packMeta).
-type entry struct {
-	id    chunk.ID
-	pack  uint32 // ordinal into Index.packs
-	frame uint32
-	meta  uint64
-}
 
 // An entry's meta holds one of two forms. A chunk at the start of its frame (every
 // chunk of a frame of its own, and the first of a shared one) has its top bit set and
@@ -59,13 +45,9 @@ func unpackMeta(m uint64) (frameLen, offset, raw uint32) {
 	return uint32(m & (1<<metaFrameBits - 1)), uint32(m >> metaFrameBits & (1<<metaOffsetBits - 1)), uint32(m >> (metaFrameBits + metaOffsetBits) & (1<<metaRawBits - 1))
 }
 
-func (x *Index) entryOf(ord uint32, r BlobRef) entry {
-	return entry{id: r.ID, pack: ord, frame: r.Frame, meta: packMeta(r.FrameLen, r.Offset, r.Raw)}
-}
-
-func (x *Index) location(e entry) Location {
-	frameLen, offset, raw := unpackMeta(e.meta)
-	return Location{Pack: x.packs[e.pack], Frame: e.frame, FrameLen: frameLen, Offset: offset, Raw: raw}
+func (x *Index) location(p place) Location {
+	frameLen, offset, raw := unpackMeta(p.meta)
+	return Location{Pack: x.packs[p.pack], Frame: p.frame, FrameLen: frameLen, Offset: offset, Raw: raw}
 }
 
 // Location is where a chunk is stored.
@@ -87,17 +69,17 @@ type Index struct {
 	mu      sync.RWMutex
 	packs   []ObjectID
 	packOrd map[ObjectID]uint32
-	sorted  *table  // sorted by id
-	added   []entry // recent additions, sorted by id; merged into sorted in batches
-	// dups are further places of chunks stored more than once (a prune cut off after
-	// copying chunks leaves them in two packs). Lookups use the first place; prune
-	// and repair see every place.
-	dups []entry
+	s       store // entries[narrowKey] in a format 2 repository, entries[wideKey] in format 1
 }
 
-func newIndex() *Index {
+// newIndex returns an empty index for 128-bit ids (narrow) or 256-bit ones.
+func newIndex(narrow bool) *Index {
 	x := &Index{packOrd: map[ObjectID]uint32{}}
-	x.sorted = newTable(x)
+	if narrow {
+		x.s = newEntries[narrowKey](x)
+	} else {
+		x.s = newEntries[wideKey](x)
+	}
 	return x
 }
 
@@ -119,71 +101,11 @@ func (x *Index) packOrdinal(p ObjectID) uint32 {
 	return o
 }
 
-func (x *Index) find(id chunk.ID) (entry, bool) {
-	if i, ok := searchSorted(x.sorted.e, &id); ok {
-		return x.sorted.e[i], true
-	}
-	if i, ok := searchSorted(x.added, &id); ok {
-		return x.added[i], true
-	}
-	return entry{}, false
-}
-
-// cmpID orders chunk ids as bytes.Compare would, comparing the first 8 bytes as one
-// number first.
-func cmpID(a, b *chunk.ID) int {
-	x, y := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8])
-	if x != y {
-		if x < y {
-			return -1
-		}
-		return 1
-	}
-	return bytes.Compare(a[8:], b[8:])
-}
-
-// searchSorted finds id in s (sorted by id). Chunk ids are keyed hashes, spread
-// evenly over the id space, so an interpolation search finds the neighbourhood of an
-// id in a few probes (each one a cache miss in a table of hundreds of thousands of
-// entries) where a binary search takes about 18; a few steps of it narrow the range,
-// and a binary search finishes, so ids that are not spread evenly cost no more than
-// a binary search.
-func searchSorted(s []entry, id *chunk.ID) (int, bool) {
-	lo, hi := -1, len(s) // s[lo] < id < s[hi], as far as probed
-	kl, kh := 0.0, 0x1p64
-	key := float64(binary.BigEndian.Uint64(id[:8]))
-	for step := 0; hi-lo > 16 && step < 6; step++ {
-		p := lo + 1 + int((key-kl)/(kh-kl)*float64(hi-lo-1))
-		p = min(max(p, lo+1), hi-1) // also when the bounds' prefixes are equal (NaN)
-		c := cmpID(&s[p].id, id)
-		if c == 0 {
-			return p, true
-		}
-		k := float64(binary.BigEndian.Uint64(s[p].id[:8]))
-		if c < 0 {
-			lo, kl = p, k
-		} else {
-			hi, kh = p, k
-		}
-	}
-	// Binary search in (lo, hi).
-	a, b := lo+1, hi
-	for a < b {
-		m := int(uint(a+b) >> 1)
-		if cmpID(&s[m].id, id) < 0 {
-			a = m + 1
-		} else {
-			b = m
-		}
-	}
-	return a, a < len(s) && s[a].id == *id
-}
-
 // Has reports whether the chunk is indexed.
 func (x *Index) Has(id chunk.ID) bool {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	_, ok := x.find(id)
+	_, ok := x.s.find(&id)
 	return ok
 }
 
@@ -191,57 +113,25 @@ func (x *Index) Has(id chunk.ID) bool {
 func (x *Index) Lookup(id chunk.ID) (Location, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	e, ok := x.find(id)
+	p, ok := x.s.find(&id)
 	if !ok {
 		return Location{}, false
 	}
-	return x.location(e), true
+	return x.location(p), true
 }
 
 // add records the chunks of one pack. A chunk already indexed keeps its first place.
 func (x *Index) add(pack ObjectID, refs []BlobRef) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	ord := x.packOrdinal(pack)
-	batch := make([]entry, 0, len(refs))
-	for _, r := range refs {
-		if e, ok := x.find(r.ID); ok {
-			if e.pack != ord {
-				x.dups = append(x.dups, x.entryOf(ord, r))
-			}
-			continue
-		}
-		batch = append(batch, x.entryOf(ord, r))
-	}
-	slices.SortFunc(batch, func(a, b entry) int { return cmpID(&a.id, &b.id) })
-	batch = slices.CompactFunc(batch, func(a, b entry) bool { return a.id == b.id })
-	x.added = mergeRuns(x.added, batch)
-	if len(x.added) >= max(1<<14, len(x.sorted.e)/8) {
-		x.mergeLocked()
-	}
+	x.s.add(x.packOrdinal(pack), refs)
 }
 
 // merge folds the recent additions into the sorted table.
 func (x *Index) merge() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.mergeLocked()
-}
-
-// mergeLocked folds the recent additions into the sorted table.
-func (x *Index) mergeLocked() {
-	x.sorted.merge(x.added)
-	x.added = nil
-}
-
-// mergeRuns merges add into s, both sorted by id with no id in both.
-func mergeRuns(s, add []entry) []entry {
-	if len(add) == 0 {
-		return s
-	}
-	t := table{e: s}
-	t.merge(add)
-	return t.e
+	x.s.merge()
 }
 
 // bulk loads the entries of index files straight into the index's table, unsorted,
@@ -251,112 +141,47 @@ type bulk struct {
 	x  *Index
 }
 
-// addStored appends the chunks of one pack from an index file's stored entries.
-func (b *bulk) addStored(pack ObjectID, entries []byte) {
+// addStored appends the chunks of one pack from a format 1 index file's stored entries.
+func (b *bulk) addStored(pack ObjectID, stored []byte) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	x := b.x
-	ord := x.packOrdinal(pack)
-	n, k := len(x.sorted.e), len(entries)/packEntrySize
-	x.sorted.grow(n + k)
-	e := x.sorted.e[:n+k]
-	for i := range k {
-		e[n+i] = x.entryOf(ord, readRef(entries[i*packEntrySize:]))
-	}
-	x.sorted.e = e
+	b.x.s.appendUnsorted(b.x.packOrdinal(pack), len(stored)/packEntrySize, func(i int) BlobRef { return readRef(stored[i*packEntrySize:]) })
 }
 
-// finish sorts the loaded entries in place. A chunk listed for more than one pack
-// keeps the place of the pack met first; the others become its further places. Ids
-// are spread evenly, so the entries are first put in buckets by their leading bits
-// (an in-place radix pass: each entry is moved once, into its bucket) and each bucket
-// of a few entries is then sorted.
-func (b *bulk) finish() {
-	x := b.x
-	e := x.sorted.e
-	bits := 1
-	for 1<<(bits+2) < len(e) && bits < 20 {
-		bits++
-	}
-	shift := 64 - bits
-	bucket := func(v *entry) uint64 { return binary.BigEndian.Uint64(v.id[:8]) >> shift }
-	start := make([]int32, 1<<bits+1)
-	for i := range e {
-		start[bucket(&e[i])+1]++
-	}
-	for i := 1; i < len(start); i++ {
-		start[i] += start[i-1]
-	}
-	next := slices.Clone(start[:len(start)-1])
-	for k := range next {
-		for next[k] < start[k+1] {
-			// Carry the entry at the bucket's next free place to where it belongs,
-			// and the one found there onwards, until one belongs here.
-			v := e[next[k]]
-			for d := bucket(&v); d != uint64(k); d = bucket(&v) {
-				e[next[d]], v = v, e[next[d]]
-				next[d]++
-			}
-			e[next[k]] = v
-			next[k]++
-		}
-	}
-	next = nil
-	byIDThenPack := func(a, b entry) int {
-		if c := cmpID(&a.id, &b.id); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.pack, b.pack)
-	}
-	for k := 0; k+1 < len(start); k++ {
-		if bucket := e[start[k]:start[k+1]]; len(bucket) > 1 {
-			slices.SortFunc(bucket, byIDThenPack)
-		}
-	}
-	out := e[:0]
-	for i := 0; i < len(e); i++ {
-		if len(out) > 0 && out[len(out)-1].id == e[i].id {
-			if e[i].pack != e[i-1].pack {
-				x.dups = append(x.dups, e[i])
-			}
-			continue
-		}
-		out = append(out, e[i])
-	}
-	x.sorted.e = out
-	x.sorted.trim()
+// addRefs appends the chunks of one pack from a format 2 index file.
+func (b *bulk) addRefs(pack ObjectID, refs []BlobRef) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.x.s.appendUnsorted(b.x.packOrdinal(pack), len(refs), func(i int) BlobRef { return refs[i] })
 }
+
+// finish sorts the loaded entries.
+func (b *bulk) finish() { b.x.s.sortLoaded() }
 
 // Len returns the number of indexed chunks.
 func (x *Index) Len() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return len(x.sorted.e) + len(x.added)
+	return x.s.len()
 }
 
 // MemoryBytes is the memory the merged index takes per chunk, times chunks.
 func (x *Index) MemoryBytes() int64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return x.sorted.residentBytes() + int64(cap(x.added))*entrySize + int64(len(x.packs))*(32+8)
+	return x.s.memoryBytes() + int64(len(x.packs))*(32+8)
 }
 
 // Each calls fn for every indexed chunk, grouped by nothing in particular.
 func (x *Index) Each(fn func(id chunk.ID, loc Location)) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	for _, list := range [][]entry{x.sorted.e, x.added} {
-		for _, e := range list {
-			fn(e.id, x.location(e))
-		}
-	}
+	x.s.each(func(id chunk.ID, p place) { fn(id, x.location(p)) })
 }
 
 // EachDuplicate calls fn for every further place of a chunk stored more than once.
 func (x *Index) EachDuplicate(fn func(id chunk.ID, loc Location)) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	for _, e := range x.dups {
-		fn(e.id, x.location(e))
-	}
+	x.s.eachDuplicate(func(id chunk.ID, p place) { fn(id, x.location(p)) })
 }

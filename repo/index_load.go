@@ -40,7 +40,7 @@ func (r *Repository) loadIndex(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	idx := newIndex()
+	idx := newIndex(r.narrowIDs())
 	load := &bulk{x: idx}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
@@ -73,19 +73,4 @@ func (r *Repository) loadIndex(ctx context.Context) error {
 	r.idx = idx
 	r.loadedIndex = names
 	return nil
-}
-
-// addRefs appends the chunks of one pack from a format 2 index file.
-func (b *bulk) addRefs(pack ObjectID, refs []BlobRef) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	x := b.x
-	ord := x.packOrdinal(pack)
-	n := len(x.sorted.e)
-	x.sorted.grow(n + len(refs))
-	e := x.sorted.e[:n+len(refs)]
-	for i, r := range refs {
-		e[n+i] = x.entryOf(ord, r)
-	}
-	x.sorted.e = e
 }

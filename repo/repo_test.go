@@ -159,54 +159,91 @@ func TestIndexFileRoundTrip(t *testing.T) {
 	}
 }
 
+// TestIndexMemoryPerChunk: the index costs 32 bytes per chunk with 128-bit ids and
+// 48 with 256-bit ones, plus a quarter byte of directory, loaded from index files;
+// grown by a backup it has at most an eighth (or 16384 entries) of room to grow into.
+// Both stay sorted and find every id.
 func TestIndexMemoryPerChunk(t *testing.T) {
 	const n = 100000
-	refs := make([]BlobRef, n)
-	for i := range refs {
-		refs[i] = BlobRef{ID: chunk.Hash([]byte(fmt.Sprint(i))), Frame: uint32(i), FrameLen: 9000, Offset: 100, Raw: 600}
-	}
-	// Loaded from index files: exactly 48 bytes per chunk.
-	x := newIndex()
-	load := &bulk{x: x}
-	for i := 0; i < n; i += 1000 {
-		load.addStored(objectID([]byte(fmt.Sprint("pack", i))), storedRefs(refs[i:i+1000]))
-	}
-	load.finish()
-	if per := float64(x.MemoryBytes()-int64(len(x.packs))*40) / n; per > 48 {
-		t.Fatalf("loaded index costs %.1f bytes per chunk, want at most 48", per)
-	}
-	// Grown by a backup: merged in place, with at most an eighth (or 16384
-	// entries) of room to grow into.
-	y := newIndex()
-	for i := 0; i < n; i += 1000 {
-		y.add(objectID([]byte(fmt.Sprint("pack", i))), refs[i:i+1000])
-	}
-	y.merge()
-	if per := float64(y.MemoryBytes()-int64(len(y.packs))*40) / n; per > 48*1.125+1 {
-		t.Fatalf("grown index costs %.1f bytes per chunk, want at most 55", per)
-	}
-	for _, idx := range []*Index{x, y} {
-		for i, r := range refs {
-			l, ok := idx.Lookup(r.ID)
-			if !ok || l.Frame != uint32(i) || l.Raw != 600 {
-				t.Fatalf("chunk %d: lookup %v %v", i, l, ok)
+	for _, tc := range []struct {
+		narrow bool
+		per    float64
+	}{{true, 32.25}, {false, 48.25}} {
+		refs := make([]BlobRef, n)
+		for i := range refs {
+			id := chunk.Hash([]byte(fmt.Sprint(i)))
+			if tc.narrow {
+				id = id.Narrow()
+			}
+			refs[i] = BlobRef{ID: id, Frame: uint32(i), FrameLen: 9000, Offset: 100, Raw: 600}
+		}
+		x := newIndex(tc.narrow)
+		load := &bulk{x: x}
+		for i := 0; i < n; i += 1000 {
+			if tc.narrow {
+				load.addRefs(objectID([]byte(fmt.Sprint("pack", i))), refs[i:i+1000])
+			} else {
+				load.addStored(objectID([]byte(fmt.Sprint("pack", i))), storedRefs(refs[i:i+1000]))
 			}
 		}
-		if !slices.IsSortedFunc(idx.sorted.e, func(a, b entry) int { return bytes.Compare(a.id[:], b.id[:]) }) {
-			t.Fatal("table is not sorted")
+		load.finish()
+		if per := float64(x.MemoryBytes()-int64(len(x.packs))*40) / n; per > tc.per {
+			t.Fatalf("narrow %v: loaded index costs %.1f bytes per chunk, want at most %v", tc.narrow, per, tc.per)
 		}
+		y := newIndex(tc.narrow)
+		for i := 0; i < n; i += 1000 {
+			y.add(objectID([]byte(fmt.Sprint("pack", i))), refs[i:i+1000])
+		}
+		y.merge()
+		if per := float64(y.MemoryBytes()-int64(len(y.packs))*40) / n; per > tc.per*1.125+1 {
+			t.Fatalf("narrow %v: grown index costs %.1f bytes per chunk, want at most %v", tc.narrow, per, tc.per*1.125+1)
+		}
+		for _, idx := range []*Index{x, y} {
+			for i, r := range refs {
+				l, ok := idx.Lookup(r.ID)
+				if !ok || l.Frame != uint32(i) || l.Raw != 600 {
+					t.Fatalf("narrow %v: chunk %d: lookup %v %v", tc.narrow, i, l, ok)
+				}
+			}
+			var ids []chunk.ID
+			idx.Each(func(id chunk.ID, _ Location) { ids = append(ids, id) })
+			if len(ids) != n || !slices.IsSortedFunc(ids, func(a, b chunk.ID) int { return bytes.Compare(a[:], b[:]) }) {
+				t.Fatalf("narrow %v: %d ids, sorted %v", tc.narrow, len(ids), slices.IsSortedFunc(ids, func(a, b chunk.ID) int { return bytes.Compare(a[:], b[:]) }))
+			}
+		}
+	}
+}
+
+// TestNarrowIndexRefusesWideIDs: a format 2 index holds 128-bit ids only; a 256-bit
+// id is not found in it, even when its first 128 bits are an indexed id's.
+func TestNarrowIndexRefusesWideIDs(t *testing.T) {
+	wide := chunk.Hash([]byte("x"))
+	x := newIndex(true)
+	x.add(objectID([]byte("p")), []BlobRef{{ID: wide.Narrow(), Raw: 1}})
+	if !x.Has(wide.Narrow()) || x.Has(wide) {
+		t.Fatalf("narrow id found %v, wide id found %v; want true, false", x.Has(wide.Narrow()), x.Has(wide))
 	}
 }
 
 // TestIndexSearch: the interpolation search agrees with a plain binary search on
 // evenly spread ids, on ids crowded into a corner of the id space and on ids that
-// share their first 8 bytes, for ids present and absent.
+// share their first 8 bytes, for ids present and absent, with keys of both widths;
+// and so does the search through the table's directory.
 func TestIndexSearch(t *testing.T) {
+	testSearch[wideKey](t, false)
+	testSearch[narrowKey](t, true)
+}
+
+func testSearch[K key](t *testing.T, narrow bool) {
 	rng := rand.New(rand.NewPCG(1, 2))
+	width := 32
+	if narrow {
+		width = chunk.NarrowSize
+	}
 	gen := map[string]func() chunk.ID{
 		"even": func() chunk.ID {
 			var id chunk.ID
-			for i := range id {
+			for i := range width {
 				id[i] = byte(rng.Uint32())
 			}
 			return id
@@ -214,14 +251,14 @@ func TestIndexSearch(t *testing.T) {
 		"crowded": func() chunk.ID {
 			var id chunk.ID
 			id[7] = byte(rng.Uint32() % 4)
-			for i := 8; i < 32; i++ {
+			for i := 8; i < width; i++ {
 				id[i] = byte(rng.Uint32())
 			}
 			return id
 		},
 		"same prefix": func() chunk.ID {
 			id := chunk.ID{1, 2, 3, 4, 5, 6, 7, 8}
-			for i := 8; i < 32; i++ {
+			for i := 8; i < width; i++ {
 				id[i] = byte(rng.Uint32())
 			}
 			return id
@@ -229,20 +266,28 @@ func TestIndexSearch(t *testing.T) {
 	}
 	for name, g := range gen {
 		for _, n := range []int{0, 1, 17, 1000, 50000} {
-			s := make([]entry, n)
+			s := make([]entry[K], n)
 			for i := range s {
-				s[i].id = g()
+				id := g()
+				s[i].k, _ = keyOf[K](&id)
 			}
-			slices.SortFunc(s, func(a, b entry) int { return bytes.Compare(a.id[:], b.id[:]) })
+			byID := func(a, b entry[K]) int { x, y := a.k.id(), b.k.id(); return bytes.Compare(x[:], y[:]) }
+			slices.SortFunc(s, byID)
+			var dir directory
+			buildDirectory(&dir, s)
 			for k := 0; k < 2000; k++ {
 				id := g()
 				if n > 0 && k%2 == 0 {
-					id = s[rng.IntN(n)].id
+					id = s[rng.IntN(n)].k.id()
 				}
-				want, wantOK := slices.BinarySearchFunc(s, id, func(e entry, id chunk.ID) int { return bytes.Compare(e.id[:], id[:]) })
-				got, ok := searchSorted(s, &id)
-				if ok != wantOK || (ok && s[got].id != s[want].id) || (!ok && got != want) {
-					t.Fatalf("%s, %d entries: search = %d %v, want %d %v", name, n, got, ok, want, wantOK)
+				want, wantOK := slices.BinarySearchFunc(s, id, func(e entry[K], id chunk.ID) int { x := e.k.id(); return bytes.Compare(x[:], id[:]) })
+				key, _ := keyOf[K](&id)
+				got, ok := searchSorted(s, &key)
+				if ok != wantOK || (ok && s[got].k != s[want].k) || (!ok && got != want) {
+					t.Fatalf("width %d, %s, %d entries: search = %d %v, want %d %v", width, name, n, got, ok, want, wantOK)
+				}
+				if got, ok := searchDirectory(&dir, s, &key); ok != wantOK || (ok && s[got].k != s[want].k) {
+					t.Fatalf("width %d, %s, %d entries: directory search = %d %v, want %d %v", width, name, n, got, ok, want, wantOK)
 				}
 			}
 		}
@@ -254,7 +299,7 @@ func TestIndexSearch(t *testing.T) {
 func TestIndexBulkDuplicates(t *testing.T) {
 	a, b := objectID([]byte("a")), objectID([]byte("b"))
 	id := chunk.Hash([]byte("x"))
-	x := newIndex()
+	x := newIndex(false)
 	load := &bulk{x: x}
 	load.addStored(a, storedRefs([]BlobRef{{ID: id, Raw: 1}}))
 	load.addStored(b, storedRefs([]BlobRef{{ID: id, Raw: 1}}))

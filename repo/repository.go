@@ -60,7 +60,7 @@ type Repository struct {
 
 func newRepository(be transport.Backend, cfg Config) *Repository {
 	uploadCtx, stopUploads := context.WithCancel(context.Background())
-	r := &Repository{be: count.New(be), cfg: cfg, idx: newIndex(), inflight: map[chunk.ID]struct{}{}, unindex: indexFile{},
+	r := &Repository{be: count.New(be), cfg: cfg, idx: newIndex(cfg.Format >= formatNarrow), inflight: map[chunk.ID]struct{}{}, unindex: indexFile{},
 		uploadCtx: uploadCtx, stopUploads: stopUploads,
 		timing: LockTiming{}.withDefaults(), proc: currentProcess(),
 		uploadSlots: make(chan struct{}, packUploads),

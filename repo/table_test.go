@@ -11,12 +11,12 @@ import (
 
 // TestRegionReleasedWithOwner: an index's table goes when the index is collected.
 func TestRegionReleasedWithOwner(t *testing.T) {
-	x := newIndex()
+	x := newIndex(false)
 	for i := range 4 {
 		x.add(objectID([]byte(fmt.Sprint("pack", i))), testRefs(i*1000, 1000))
 	}
 	x.merge()
-	m := x.sorted.mem
+	m := x.s.(*entries[wideKey]).sorted.mem
 	if len(m.Bytes()) == 0 {
 		t.Fatal("table has no memory")
 	}
@@ -42,7 +42,7 @@ func TestIndexOffHeap(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	x := newIndex()
+	x := newIndex(false)
 	load := &bulk{x: x}
 	for i := 0; i < n; i += 5000 {
 		load.addStored(objectID([]byte(fmt.Sprint("pack", i))), stored[i*packEntrySize:(i+5000)*packEntrySize])
@@ -51,11 +51,11 @@ func TestIndexOffHeap(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	runtime.KeepAlive(stored) // live in both measurements
-	table := int64(n * entrySize)
+	table := int64(n * 48)
 	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > table/8 {
 		t.Fatalf("heap grew by %d bytes for a table of %d", grew, table)
 	}
-	if got := x.MemoryBytes() - int64(len(x.packs))*40; got != table {
+	if got := x.MemoryBytes() - int64(len(x.packs))*40 - x.s.(*entries[wideKey]).dir.memoryBytes(); got != table {
 		t.Fatalf("index reports %d bytes, want %d", got, table)
 	}
 	if l, ok := x.Lookup(chunk.Hash([]byte("refs 777"))); !ok || l.Frame != 777 {
