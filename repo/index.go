@@ -120,6 +120,21 @@ func (x *Index) Lookup(id chunk.ID) (Location, bool) {
 	return x.location(p), true
 }
 
+// lookupMany looks ids up, under one read lock, into out (as long as ids), and
+// returns how many it found before the first it did not.
+func (x *Index) lookupMany(ids []chunk.ID, out []place) int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.s.findMany(ids, out)
+}
+
+// packID is the pack of ordinal ord in places.
+func (x *Index) packID(ord uint32) ObjectID {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.packs[ord]
+}
+
 // add records the chunks of one pack. A chunk already indexed keeps its first place.
 func (x *Index) add(pack ObjectID, refs []BlobRef) {
 	x.mu.Lock()

@@ -50,20 +50,38 @@ func searchDirectory[K key](d *directory, e []entry[K], k *K) (int, bool) {
 	if len(d.start) == 0 {
 		return searchSorted(e, k)
 	}
+	g := guessPlace(d, e, k)
+	if g < 0 {
+		return 0, false
+	}
+	return walkFrom(e, k, g)
+}
+
+// guessPlace is where in e k's prefix puts it, inside its bucket; -1 when its bucket
+// is empty. Without a directory (a small table) it is the place a binary search finds.
+func guessPlace[K key](d *directory, e []entry[K], k *K) int {
+	if len(d.start) == 0 {
+		i, _ := searchSorted(e, k)
+		return min(i, len(e)-1) // -1 for an empty table
+	}
 	p := prefix(k)
 	b := p >> d.shift
 	lo, hi := int(d.start[b]), int(d.start[b+1]) // k can only lie in [lo, hi)
 	if lo == hi {
-		return lo, false
+		return -1
 	}
 	within := p - b<<d.shift // k's place in the bucket's range of ids
-	i := lo + int(uint64((float64(within)/float64(uint64(1)<<d.shift))*float64(hi-lo)))
-	i = min(max(i, lo), hi-1)
-	for i > lo && cmpKey(&e[i].k, k) > 0 {
+	i := lo + int(float64(within)/float64(uint64(1)<<d.shift)*float64(hi-lo))
+	return min(max(i, lo), hi-1)
+}
+
+// walkFrom finds k in e by walking from i, a guess near it.
+func walkFrom[K key](e []entry[K], k *K, i int) (int, bool) {
+	for i > 0 && cmpKey(&e[i].k, k) > 0 {
 		i--
 	}
-	for i < hi && cmpKey(&e[i].k, k) < 0 {
+	for i < len(e) && cmpKey(&e[i].k, k) < 0 {
 		i++
 	}
-	return i, i < hi && e[i].k == *k
+	return i, i < len(e) && e[i].k == *k
 }
