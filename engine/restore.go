@@ -227,8 +227,9 @@ type FolderSink struct {
 	release  func() // lets go of tmp
 	meta     Meta
 
-	mu    sync.Mutex
-	files []string // the complete files in tmp, to sync on Commit
+	mu      sync.Mutex
+	files   []string        // the complete files in tmp, to sync on Commit
+	writers []*bufio.Writer // done with, for the next files: a restore writes one per collection
 }
 
 // NewFolderSink prepares a restore into dir, which must not exist or be empty.
@@ -307,11 +308,12 @@ func (s *FolderSink) writeFile(path string, fn func(io.Writer) error) error {
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(&writebackFile{f: f}, 1<<20)
+	bw := s.writer(&writebackFile{f: f})
 	err = fn(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
+	s.done(bw)
 	if err == nil {
 		startWriteback(f) // the rest
 	}
@@ -329,6 +331,28 @@ func (s *FolderSink) writeFile(path string, fn func(io.Writer) error) error {
 	s.files = append(s.files, path)
 	s.mu.Unlock()
 	return nil
+}
+
+// writer returns a buffered writer onto w, of 1 MiB: the disk is written in large
+// pieces whatever the size of the chunks.
+func (s *FolderSink) writer(w io.Writer) *bufio.Writer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.writers); n > 0 {
+		bw := s.writers[n-1]
+		s.writers = s.writers[:n-1]
+		bw.Reset(w)
+		return bw
+	}
+	return bufio.NewWriterSize(w, 1<<20)
+}
+
+// done hands a writer from writer back.
+func (s *FolderSink) done(bw *bufio.Writer) {
+	bw.Reset(nil)
+	s.mu.Lock()
+	s.writers = append(s.writers, bw)
+	s.mu.Unlock()
 }
 
 // syncFile flushes the file at path to disk. It is opened for writing, which Windows

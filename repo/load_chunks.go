@@ -5,29 +5,45 @@ import (
 	"fmt"
 	"slices"
 
+	"golang.org/x/sync/semaphore"
+
 	"cairn/chunk"
 )
 
 // LoadChunks calls fn with the raw bytes of each chunk in ids, in order. Frames that
 // sit next to each other in one pack are read together, up to runsAhead reads are in
-// flight at once and decode their frames as they arrive, and the last recentFrames
-// decoded frames are kept. data is valid only during fn. The chunks are looked up in
-// the index as the reads are planned, so the first read starts at once; a chunk the
-// index lacks fails the call once the chunks before it were served.
+// flight at once and decode their frames as they arrive, and decoded frames are kept
+// for the chunks after them, all within a byte budget (runs.go). data is valid only
+// during fn. The chunks are looked up in the index as the reads are planned, so the
+// first read starts at once; a chunk the index lacks fails the call once the chunks
+// before it were served.
 func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i int, data []byte) error) error {
+	_, err := r.loadChunks(ctx, ids, defaultBudget, fn)
+	return err
+}
+
+// loadChunks is LoadChunks within budget b; it also returns the most bytes its buffers
+// held at once.
+func (r *Repository) loadChunks(ctx context.Context, ids []chunk.ID, b budget, fn func(i int, data []byte) error) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	l := &chunkLoader{r: r, ids: ids, locs: make([]Location, len(ids)), queue: make(chan segment, runsAhead), slots: make(chan struct{}, runsAhead)}
-	defer l.frames.release(&l.frameBufs)
+	l := &chunkLoader{
+		r: r, ids: ids, b: b, locs: make([]Location, len(ids)),
+		queue: make(chan segment, runsAhead), slots: make(chan struct{}, runsAhead),
+		flight: semaphore.NewWeighted(int64(b.flight)), frames: newFrameCache(b.cache),
+		bufs: takeBuffers(b.cache + b.flight),
+	}
+	defer loadBuffers.Put(l.bufs)
+	defer l.frames.release(l.bufs)
 	go l.plan(ctx) // ends when every segment is queued or ctx ends, and its reads with it
 	for seg := range l.queue {
 		if err := l.serve(seg, fn); err != nil {
 			cancel()
 			l.drain()
-			return err
+			return l.bufs.peak, err
 		}
 	}
-	return ctx.Err()
+	return l.bufs.peak, ctx.Err()
 }
 
 // locator looks chunks up in the index ahead of the planner, a block at a time.
@@ -60,14 +76,16 @@ func (l *locator) upTo(want int) int {
 type chunkLoader struct {
 	r      *Repository
 	ids    []chunk.ID
+	b      budget
 	locs   []Location
-	queue  chan segment  // planned segments in order; closed when the planner ends
-	slots  chan struct{} // one per read in flight
-	frames frameCache    // the decoder's: the same gets in the same order as the planner's
+	queue  chan segment        // planned segments in order; closed when the planner ends
+	slots  chan struct{}       // one per read in flight
+	flight *semaphore.Weighted // the bytes of the reads in flight (run.cost)
+	frames *frameCache         // the decoder's: the same lookups and adds as the planner's
+	bufs   *buffers            // for the reads' stored bytes and their decoded frames
 
-	readBufs, frameBufs buffers    // for the reads' stored bytes and their decoded frames
-	chunks              [][]byte   // the segment being served, cut out of its frames
-	got                 []chunk.ID // their ids as hashed
+	chunks [][]byte   // the segment being served, cut out of its frames
+	got    []chunk.ID // their ids as hashed
 }
 
 // plan runs the planner, starting each read as it is planned and queueing its
@@ -76,7 +94,7 @@ type chunkLoader struct {
 func (l *chunkLoader) plan(ctx context.Context) {
 	defer close(l.queue)
 	lc := &locator{idx: l.r.idx, ids: l.ids, locs: l.locs}
-	l.r.planRuns(lc, func(seg segment) bool {
+	planRuns(lc, l.b, func(seg segment) bool {
 		if rn := seg.run; rn != nil && !l.startRead(ctx, rn) {
 			return false
 		}
@@ -85,8 +103,7 @@ func (l *chunkLoader) plan(ctx context.Context) {
 			return true
 		case <-ctx.Done():
 			if rn := seg.run; rn != nil {
-				<-rn.done
-				<-l.slots
+				l.endRead(rn)
 				rn.release()
 			}
 			return false
@@ -94,14 +111,20 @@ func (l *chunkLoader) plan(ctx context.Context) {
 	})
 }
 
-// startRead waits for a free slot and starts the run's read, or reports false when ctx
-// ends first.
+// startRead waits for a free slot and for the bytes the run costs in flight (all of
+// them, when it costs more), and starts the run's read, or reports false when ctx ends
+// first.
 func (l *chunkLoader) startRead(ctx context.Context, rn *run) bool {
 	rn.done = make(chan struct{})
-	rn.reads, rn.bufs = &l.readBufs, &l.frameBufs
+	rn.bufs = l.bufs
+	rn.cost = min(rn.cost, l.b.flight)
 	select {
 	case l.slots <- struct{}{}:
 	case <-ctx.Done():
+		return false
+	}
+	if l.flight.Acquire(ctx, int64(rn.cost)) != nil {
+		<-l.slots
 		return false
 	}
 	go func() { // ends when the run is read and decoded, or failed
@@ -109,6 +132,14 @@ func (l *chunkLoader) startRead(ctx context.Context, rn *run) bool {
 		close(rn.done)
 	}()
 	return true
+}
+
+// endRead waits for a started read to end and frees its slot and bytes in flight: its
+// frames are then the frame cache's, or let go.
+func (l *chunkLoader) endRead(rn *run) {
+	<-rn.done
+	<-l.slots
+	l.flight.Release(int64(rn.cost))
 }
 
 // serve takes the segment's read in, if it has one, and hands its chunks to fn.
@@ -127,18 +158,16 @@ func (l *chunkLoader) serve(seg segment, fn func(i int, data []byte) error) erro
 	return l.hand(seg, fn)
 }
 
-// takeIn waits for a read and puts its decoded frames in the frame cache, with the
-// same gets as the planner's: the first frame (its miss), the frames after it; the
-// chunk that needed the read then hits like any other.
+// takeIn waits for a read and adds its decoded frames to the frame cache as the
+// planner did, the first one last; the chunk that needed the read then hits like any
+// other.
 func (l *chunkLoader) takeIn(rn *run) error {
-	<-rn.done
-	<-l.slots
+	l.endRead(rn)
 	if rn.err != nil {
 		return rn.err
 	}
-	for j, f := range rn.frames {
-		slot, _ := l.frames.get(frameKey{rn.pack, f})
-		l.frames.put(slot, rn.decoded[j], &l.frameBufs)
+	for j := len(rn.frames) - 1; j >= 0; j-- {
+		l.frames.add(frameKey{rn.pack, rn.frames[j]}, rn.needs[j], rn.decoded[j], l.bufs)
 		rn.decoded[j] = nil
 	}
 	return nil
@@ -149,13 +178,12 @@ func (l *chunkLoader) cut(seg segment) error {
 	l.chunks = l.chunks[:0]
 	for i := seg.first; i < seg.first+seg.n; i++ {
 		loc := l.locs[i]
-		slot, hit := l.frames.get(frameKey{loc.Pack, loc.Frame})
+		end := chunkEnd(loc)
+		f, hit := l.frames.lookup(frameKey{loc.Pack, loc.Frame}, end)
 		if !hit {
-			l.frames.used[slot] = 0
 			return fmt.Errorf("load chunks: frame %d of pack %s was planned as decoded but is not", loc.Frame, loc.Pack.Short())
 		}
-		raw := l.frames.raws[slot]
-		end := int(loc.Offset) + int(loc.Raw)
+		raw := f.raw
 		if end > len(raw) {
 			return fmt.Errorf("pack %s: chunk %s lies past the end of its frame: %w", loc.Pack.Short(), l.ids[i].Short(), ErrDamaged)
 		}
@@ -185,8 +213,7 @@ func (l *chunkLoader) hand(seg segment, fn func(i int, data []byte) error) error
 func (l *chunkLoader) drain() {
 	for seg := range l.queue {
 		if rn := seg.run; rn != nil {
-			<-rn.done
-			<-l.slots
+			l.endRead(rn)
 			rn.release()
 		}
 	}

@@ -90,3 +90,68 @@ func TestLoadChunksServesEveryOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadChunksStaysWithinBudget: whatever the budget and the order, the buffers one
+// LoadChunks call holds (its reads in flight, the frames it keeps) stay within its
+// budget, but for a frame a read decodes whole where the plan needs part of it, and
+// every chunk comes back with its bytes; in storage order each frame is read once.
+func TestLoadChunksStaysWithinBudget(t *testing.T) {
+	r, ids, data := savedChunks(t, 3000)
+	rng := rand.New(rand.NewPCG(5, 6))
+	shuffled := append([]chunk.ID(nil), ids...)
+	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	var hops []chunk.ID // runs of 200 chunks from far-apart places, each twice
+	for k := 0; k < 20; k++ {
+		at := rng.IntN(len(ids) - 200)
+		hops = append(hops, ids[at:at+200]...)
+		hops = append(hops, ids[at:at+200]...)
+	}
+	frames := map[frameKey]bool{}
+	var stored int64 // the frames of ids, each once
+	largest := 0     // the most a frame decodes to, bounded by its chunks' ends
+	for _, id := range ids {
+		loc, ok := r.idx.Lookup(id)
+		if !ok {
+			t.Fatalf("chunk %s not indexed", id.Short())
+		}
+		if k := (frameKey{loc.Pack, loc.Frame}); !frames[k] {
+			frames[k] = true
+			stored += int64(loc.FrameLen)
+		}
+		largest = max(largest, chunkEnd(loc))
+	}
+	frame := sizeClass(largest + 8<<10) // a frame decoded whole, past its last chunk
+	for _, tc := range []struct {
+		name  string
+		ids   []chunk.ID
+		b     budget
+		bound int // the most the call may hold
+	}{
+		{"storage order", ids, budget{cache: 512 << 10, flight: 512 << 10, runCost: 128 << 10}, 1 << 20},
+		{"shuffled", shuffled, budget{cache: 512 << 10, flight: 512 << 10, runCost: 128 << 10}, 1<<20 + runsAhead*frame},
+		{"hops and repeats", hops, budget{cache: 256 << 10, flight: 256 << 10, runCost: 64 << 10}, 512<<10 + runsAhead*frame},
+		{"a budget smaller than a frame", hops, budget{cache: 4 << 10, flight: 4 << 10, runCost: 4 << 10}, 8<<10 + 4*frame},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			read0 := r.BytesRead()
+			next := 0
+			peak, err := r.loadChunks(context.Background(), tc.ids, tc.b, func(i int, b []byte) error {
+				if i != next || !bytes.Equal(b, data[tc.ids[i]]) {
+					return fmt.Errorf("chunk %d: wrong bytes, or served after %d", i, next-1)
+				}
+				next++
+				return nil
+			})
+			if err != nil || next != len(tc.ids) {
+				t.Fatalf("%d of %d chunks served: %v", next, len(tc.ids), err)
+			}
+			if peak > tc.bound {
+				t.Fatalf("held %d bytes at once, more than %d", peak, tc.bound)
+			}
+			if read := r.BytesRead() - read0; tc.name == "storage order" && read != stored {
+				t.Fatalf("read %d bytes, the frames hold %d", read, stored)
+			}
+			t.Logf("held %d bytes at most (bound %d), read %d", peak, tc.bound, r.BytesRead()-read0)
+		})
+	}
+}
