@@ -5,8 +5,9 @@ import (
 	"sync"
 )
 
+// frameKey names a frame: its pack's ordinal in the index, its offset in the pack.
 type frameKey struct {
-	pack  ObjectID
+	pack  uint32
 	frame uint32
 }
 

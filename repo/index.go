@@ -360,3 +360,40 @@ func (x *Index) EachDuplicate(fn func(id chunk.ID, loc Location)) {
 		fn(e.id, x.location(e))
 	}
 }
+
+// A place is where a chunk is stored, in the index's own terms: its pack by ordinal
+// (packID names it) and its frame, offset and length packed as in an entry. It takes
+// 16 bytes where a Location takes 48, for callers that hold the places of many
+// chunks at once.
+type place struct {
+	pack  uint32
+	frame uint32
+	meta  uint64
+}
+
+func (p place) frameLen() uint32 { l, _, _ := unpackMeta(p.meta); return l }
+
+// span is the chunk's offset in its frame's raw bytes and its length.
+func (p place) span() (offset, raw uint32) { _, o, r := unpackMeta(p.meta); return o, r }
+
+// lookupMany looks ids up, under one read lock, into out (as long as ids), and
+// returns how many it found before the first it did not.
+func (x *Index) lookupMany(ids []chunk.ID, out []place) int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	for i := range ids {
+		e, ok := x.find(ids[i])
+		if !ok {
+			return i
+		}
+		out[i] = place{pack: e.pack, frame: e.frame, meta: e.meta}
+	}
+	return len(ids)
+}
+
+// packID is the pack of ordinal ord in places.
+func (x *Index) packID(ord uint32) ObjectID {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.packs[ord]
+}

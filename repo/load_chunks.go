@@ -28,7 +28,7 @@ func (r *Repository) loadChunks(ctx context.Context, ids []chunk.ID, b budget, f
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	l := &chunkLoader{
-		r: r, ids: ids, b: b, locs: make([]Location, len(ids)),
+		r: r, idx: r.idx, ids: ids, b: b, locs: make([]place, len(ids)),
 		queue: make(chan segment, runsAhead), slots: make(chan struct{}, runsAhead),
 		flight: semaphore.NewWeighted(int64(b.flight)), frames: newFrameCache(b.cache),
 		bufs: takeBuffers(b.cache + b.flight),
@@ -50,23 +50,25 @@ func (r *Repository) loadChunks(ctx context.Context, ids []chunk.ID, b budget, f
 type locator struct {
 	idx  *Index
 	ids  []chunk.ID
-	locs []Location
+	locs []place
 	n    int   // locs[:n] are looked up
 	err  error // why chunk n could not be, if it could not
 }
 
-// upTo looks the chunks up to (not including) want up and returns how many are,
-// fewer than want when one is missing from the index (l.err says which).
+// lookupBlock is how many chunks the locator looks up at once, under one lock.
+const lookupBlock = 512
+
+// upTo looks the chunks up to (not including) want up, and up to a block beyond, and
+// returns how many are, fewer than want when one is missing from the index (l.err
+// says which).
 func (l *locator) upTo(want int) int {
-	want = min(want, len(l.ids))
-	for l.err == nil && l.n < want {
-		loc, ok := l.idx.Lookup(l.ids[l.n])
-		if !ok {
-			l.err = fmt.Errorf("chunk %s: %w", l.ids[l.n].Short(), ErrNotFound)
-			break
-		}
-		l.locs[l.n] = loc
-		l.n++
+	if l.err != nil || l.n >= want || l.n == len(l.ids) {
+		return l.n
+	}
+	end := min(len(l.ids), max(want, l.n+lookupBlock))
+	l.n += l.idx.lookupMany(l.ids[l.n:end], l.locs[l.n:end])
+	if l.n < end {
+		l.err = fmt.Errorf("chunk %s: %w", l.ids[l.n].Short(), ErrNotFound)
 	}
 	return l.n
 }
@@ -75,9 +77,10 @@ func (l *locator) upTo(want int) int {
 // their reads; the caller's goroutine takes the decoded frames in and serves chunks.
 type chunkLoader struct {
 	r      *Repository
+	idx    *Index // the one the chunks are looked up in, whose pack ordinals locs hold
 	ids    []chunk.ID
 	b      budget
-	locs   []Location
+	locs   []place
 	queue  chan segment        // planned segments in order; closed when the planner ends
 	slots  chan struct{}       // one per read in flight
 	flight *semaphore.Weighted // the bytes of the reads in flight (run.cost)
@@ -93,7 +96,7 @@ type chunkLoader struct {
 // that every read has ended once the queue is closed and drained.
 func (l *chunkLoader) plan(ctx context.Context) {
 	defer close(l.queue)
-	lc := &locator{idx: l.r.idx, ids: l.ids, locs: l.locs}
+	lc := &locator{idx: l.idx, ids: l.ids, locs: l.locs}
 	planRuns(lc, l.b, func(seg segment) bool {
 		if rn := seg.run; rn != nil && !l.startRead(ctx, rn) {
 			return false
@@ -167,7 +170,7 @@ func (l *chunkLoader) takeIn(rn *run) error {
 		return rn.err
 	}
 	for j := len(rn.frames) - 1; j >= 0; j-- {
-		l.frames.add(frameKey{rn.pack, rn.frames[j]}, rn.needs[j], rn.decoded[j], l.bufs)
+		l.frames.add(frameKey{rn.ord, rn.frames[j]}, rn.needs[j], rn.decoded[j], l.bufs)
 		rn.decoded[j] = nil
 	}
 	return nil
@@ -179,15 +182,16 @@ func (l *chunkLoader) cut(seg segment) error {
 	for i := seg.first; i < seg.first+seg.n; i++ {
 		loc := l.locs[i]
 		end := chunkEnd(loc)
-		f, hit := l.frames.lookup(frameKey{loc.Pack, loc.Frame}, end)
+		f, hit := l.frames.lookup(frameKey{loc.pack, loc.frame}, end)
 		if !hit {
-			return fmt.Errorf("load chunks: frame %d of pack %s was planned as decoded but is not", loc.Frame, loc.Pack.Short())
+			return fmt.Errorf("load chunks: frame %d of pack %s was planned as decoded but is not", loc.frame, l.idx.packID(loc.pack).Short())
 		}
 		raw := f.raw
 		if end > len(raw) {
-			return fmt.Errorf("pack %s: chunk %s lies past the end of its frame: %w", loc.Pack.Short(), l.ids[i].Short(), ErrDamaged)
+			return fmt.Errorf("pack %s: chunk %s lies past the end of its frame: %w", l.idx.packID(loc.pack).Short(), l.ids[i].Short(), ErrDamaged)
 		}
-		l.chunks = append(l.chunks, raw[loc.Offset:end])
+		offset, _ := loc.span()
+		l.chunks = append(l.chunks, raw[offset:end])
 	}
 	return nil
 }
@@ -200,7 +204,7 @@ func (l *chunkLoader) hand(seg segment, fn func(i int, data []byte) error) error
 	for k, data := range l.chunks {
 		i := seg.first + k
 		if l.got[k] != l.ids[i] {
-			return fmt.Errorf("pack %s: chunk %s: content does not match its id: %w", l.locs[i].Pack.Short(), l.ids[i].Short(), ErrDamaged)
+			return fmt.Errorf("pack %s: chunk %s: content does not match its id: %w", l.idx.packID(l.locs[i].pack).Short(), l.ids[i].Short(), ErrDamaged)
 		}
 		if err := fn(i, data); err != nil {
 			return err

@@ -106,7 +106,11 @@ func TestLoadChunksStaysWithinBudget(t *testing.T) {
 		hops = append(hops, ids[at:at+200]...)
 		hops = append(hops, ids[at:at+200]...)
 	}
-	frames := map[frameKey]bool{}
+	type frameAt struct {
+		pack  ObjectID
+		frame uint32
+	}
+	frames := map[frameAt]bool{}
 	var stored int64 // the frames of ids, each once
 	largest := 0     // the most a frame decodes to, bounded by its chunks' ends
 	for _, id := range ids {
@@ -114,11 +118,11 @@ func TestLoadChunksStaysWithinBudget(t *testing.T) {
 		if !ok {
 			t.Fatalf("chunk %s not indexed", id.Short())
 		}
-		if k := (frameKey{loc.Pack, loc.Frame}); !frames[k] {
+		if k := (frameAt{loc.Pack, loc.Frame}); !frames[k] {
 			frames[k] = true
 			stored += int64(loc.FrameLen)
 		}
-		largest = max(largest, chunkEnd(loc))
+		largest = max(largest, int(loc.Offset+loc.Raw))
 	}
 	frame := sizeClass(largest + 8<<10) // a frame decoded whole, past its last chunk
 	for _, tc := range []struct {

@@ -44,6 +44,7 @@ var defaultBudget = budget{cache: cacheBytes, flight: flightBytes, runCost: maxR
 // reads it.
 type run struct {
 	pack       ObjectID
+	ord        uint32 // the pack's ordinal in the index, in frame keys
 	start, end uint32
 	frames     []uint32 // offsets of its frames, in order
 	needs      []int    // how much of each the plan needs (and keeps)
@@ -116,7 +117,7 @@ func planRuns(lc *locator, b budget, emit func(segment) bool) {
 	seg := segment{}
 	for i := 0; i < lc.upTo(i+1); i++ {
 		l := lc.locs[i]
-		if _, hit := sim.lookup(frameKey{l.Pack, l.Frame}, chunkEnd(l)); hit {
+		if _, hit := sim.lookup(frameKey{l.pack, l.frame}, chunkEnd(l)); hit {
 			seg.n++
 			continue
 		}
@@ -125,7 +126,7 @@ func planRuns(lc *locator, b budget, emit func(segment) bool) {
 		}
 		rn := runFrom(lc, i, b)
 		sim.takeIn(rn)
-		sim.lookup(frameKey{l.Pack, l.Frame}, chunkEnd(l)) // a hit, as in the decoder
+		sim.lookup(frameKey{l.pack, l.frame}, chunkEnd(l)) // a hit, as in the decoder
 		seg = segment{run: rn, first: i, n: 1}
 	}
 	if !seg.empty() && !emit(seg) {
@@ -136,7 +137,7 @@ func planRuns(lc *locator, b budget, emit func(segment) bool) {
 	}
 }
 
-func chunkEnd(l Location) int { return int(l.Offset) + int(l.Raw) }
+func chunkEnd(p place) int { offset, raw := p.span(); return int(offset) + int(raw) }
 
 func (s segment) empty() bool { return s.n == 0 && s.run == nil }
 
@@ -148,9 +149,9 @@ func (s segment) empty() bool { return s.n == 0 && s.run == nil }
 func runFrom(lc *locator, i int, b budget) *run {
 	soon := lc.soon(i)
 	l := lc.locs[i]
-	first := soon[l.Frame]
-	rn := &run{pack: l.Pack, start: l.Frame, end: l.Frame + l.FrameLen, frames: []uint32{l.Frame}, needs: []int{first.need}}
-	kept, largest := sizeClass(first.need), l.FrameLen
+	first := soon[l.frame]
+	rn := &run{pack: lc.idx.packID(l.pack), ord: l.pack, start: l.frame, end: l.frame + first.stored, frames: []uint32{l.frame}, needs: []int{first.need}}
+	kept, largest := sizeClass(first.need), first.stored
 	for len(rn.frames) < maxRunFrames {
 		f, ok := soon[rn.end]
 		if !ok || rn.end-rn.start+f.stored > maxRun {
@@ -191,17 +192,18 @@ func (lc *locator) soon(i int) map[uint32]soonFrame {
 	raw := 0
 	for j := i; j < i+aheadChunks && raw < aheadBytes && j < lc.upTo(j+1); j++ {
 		m := lc.locs[j]
-		raw += int(m.Raw)
-		if m.Pack != l.Pack || m.Frame < l.Frame {
+		offset, length := m.span()
+		raw += int(length)
+		if m.pack != l.pack || m.frame < l.frame {
 			continue
 		}
-		if m.Frame != last || j == i {
+		if m.frame != last || j == i {
 			if j != i {
 				soon[last] = f
 			}
-			last, f = m.Frame, soon[m.Frame]
+			last, f = m.frame, soon[m.frame]
 		}
-		f = soonFrame{stored: m.FrameLen, need: max(f.need, chunkEnd(m))}
+		f = soonFrame{stored: m.frameLen(), need: max(f.need, int(offset)+int(length))}
 	}
 	soon[last] = f
 	return soon
@@ -214,6 +216,6 @@ const maxRun = 8 << 20
 // run's frames, the first one last, so that the chunk that needed the read then hits.
 func (c *frameCache) takeIn(rn *run) {
 	for j := len(rn.frames) - 1; j >= 0; j-- {
-		c.add(frameKey{rn.pack, rn.frames[j]}, rn.needs[j], nil, nil)
+		c.add(frameKey{rn.ord, rn.frames[j]}, rn.needs[j], nil, nil)
 	}
 }
