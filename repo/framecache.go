@@ -61,7 +61,7 @@ func (c *frameCache) add(k frameKey, need int, raw []byte, bufs *buffers) {
 	e := &cached{key: k, need: need, raw: raw}
 	c.byKey[k] = e
 	c.pushFront(e)
-	c.held += sizeClass(need)
+	c.held += classOf(need)
 	for c.held > c.budget && c.head.prev != e {
 		c.drop(c.head.prev, bufs)
 	}
@@ -70,7 +70,7 @@ func (c *frameCache) add(k frameKey, need int, raw []byte, bufs *buffers) {
 func (c *frameCache) drop(e *cached, bufs *buffers) {
 	c.unlink(e)
 	delete(c.byKey, e.key)
-	c.held -= sizeClass(e.need)
+	c.held -= classOf(e.need)
 	if e.raw != nil {
 		bufs.put(e.raw)
 		e.raw = nil
@@ -92,94 +92,84 @@ func (c *frameCache) release(bufs *buffers) {
 	}
 }
 
-// buffers holds the buffers LoadChunks calls are done with, for their next reads and
-// frames: a restore reads and decodes hundreds of MiB through a few MiB of buffers,
-// where allocating every read and frame afresh kept the garbage collector and the
-// kernel (zeroing new pages) busy. Buffers are made in size classes (a quarter of a
-// power of two apart), and one is reused for any length of its class, so what is in
-// use stays within a quarter of what is asked for; the buffers it holds, in use or
-// free, stay within limit bytes when what is in use does: to make a new buffer it
-// first lets free ones go. A call takes one from loadBuffers and puts it back.
+// buffers hands one LoadChunks call its buffers, for its reads and frames, and counts
+// those in use. They come from and go back to sizePools: a restore reads and decodes
+// hundreds of MiB through a few MiB of buffers, where allocating every read and frame
+// afresh kept the garbage collector and the kernel (zeroing new pages) busy.
 type buffers struct {
-	mu    sync.Mutex
-	free  [][]byte
-	limit int
-	held  int // capacity of the buffers made and not let go, in use or free
-	peak  int // the most held at once, since the last reset
+	mu   sync.Mutex
+	held int // capacity of the buffers handed out and not back
+	peak int // the most held at once
 }
 
-// loadBuffers keeps the buffers of LoadChunks calls that ended, for the next ones: a
-// restore makes one call per collection.
-var loadBuffers = sync.Pool{New: func() any { return new(buffers) }}
+// Buffers are made in size classes, a quarter of a power of two apart (from 4 KiB),
+// so that one is reused for any length of its class and what is in use stays within
+// a quarter of what is asked for. sizePools keeps the buffers of each class no call
+// uses, as sync.Pools do: until the garbage collector has run twice.
+const (
+	minClassBits = 12
+	maxClassBits = 25 // above 32 MiB (a frame decodes to 16 MiB at most), not kept
+)
 
-// takeBuffers returns buffers from loadBuffers, with limit as their limit (the free
-// buffers past it let go) and their peak what they hold now.
-func takeBuffers(limit int) *buffers {
-	b := loadBuffers.Get().(*buffers)
-	b.mu.Lock()
-	b.limit = limit
-	for len(b.free) > 0 && b.held > limit {
-		b.letGo(0)
+var sizePools [1 + (maxClassBits-minClassBits)*4]sync.Pool
+
+// sizeClass is the capacity of buffers made for length n, and its pool (-1: none): n
+// rounded up to a quarter of the power of two below it.
+func sizeClass(n int) (int, int) {
+	if n <= 1<<minClassBits {
+		return 1 << minClassBits, 0
 	}
-	b.peak = b.held
-	b.mu.Unlock()
-	return b
-}
-
-// sizeClass is the capacity of buffers made for length n: n rounded up to a quarter of
-// the power of two below it (to 4 KiB at least).
-func sizeClass(n int) int {
-	if n <= 4<<10 {
-		return 4 << 10
+	p := bits.Len(uint(n - 1)) // 2^p >= n > 2^(p-1)
+	step := 1 << (p - 3)
+	q := (n + step - 1) / step // 5 to 8 quarters of 2^(p-1)
+	if p > maxClassBits {
+		return q * step, -1
 	}
-	step := 1 << (bits.Len(uint(n-1)) - 3) // an eighth of the power of two at or above n, a quarter of the one below
-	return (n + step - 1) / step * step
+	return q * step, 1 + (p-minClassBits-1)*4 + q - 5
 }
 
-// get returns a buffer of length n, one handed back when there is one of its class.
+// classOf is the capacity of buffers made for length n.
+func classOf(n int) int { c, _ := sizeClass(n); return c }
+
+// get returns a buffer of length n.
 func (b *buffers) get(n int) []byte {
-	c := sizeClass(n)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for i := len(b.free) - 1; i >= 0; i-- {
-		if buf := b.free[i]; cap(buf) == c {
-			b.free[i] = b.free[len(b.free)-1]
-			b.free = b.free[:len(b.free)-1]
-			return buf[:n]
+	c, pool := sizeClass(n)
+	var buf []byte
+	if pool >= 0 {
+		if p, ok := sizePools[pool].Get().(*[]byte); ok {
+			buf = (*p)[:n]
 		}
 	}
-	for len(b.free) > 0 && b.held+c > b.limit {
-		b.letGo(0)
+	if buf == nil {
+		buf = make([]byte, n, c)
 	}
-	b.held += c
-	b.peak = max(b.peak, b.held)
-	return make([]byte, n, c)
+	b.count(c)
+	return buf
 }
 
-// letGo lets free buffer i go, to the garbage collector.
-func (b *buffers) letGo(i int) {
-	b.held -= cap(b.free[i])
-	b.free[i] = b.free[len(b.free)-1]
-	b.free = b.free[:len(b.free)-1]
+func (b *buffers) count(n int) {
+	b.mu.Lock()
+	b.held += n
+	b.peak = max(b.peak, b.held)
+	b.mu.Unlock()
 }
 
 // grown counts a buffer made by appending past one from get, which it replaces.
 func (b *buffers) grown(from, to []byte) {
-	if cap(to) == cap(from) {
-		return
+	if cap(to) != cap(from) {
+		b.count(cap(to) - cap(from))
 	}
-	b.mu.Lock()
-	b.held += cap(to) - cap(from)
-	b.peak = max(b.peak, b.held)
-	b.mu.Unlock()
 }
 
-// put hands buf, made by get, back; nothing may use it afterwards.
+// put hands buf, from get (or grown), back; nothing may use it afterwards. A buffer
+// not of a class's size (grown) is left to the garbage collector.
 func (b *buffers) put(buf []byte) {
 	if cap(buf) == 0 {
 		return
 	}
-	b.mu.Lock()
-	b.free = append(b.free, buf[:0])
-	b.mu.Unlock()
+	b.count(-cap(buf))
+	if c, pool := sizeClass(cap(buf)); pool >= 0 && c == cap(buf) {
+		buf = buf[:0]
+		sizePools[pool].Put(&buf)
+	}
 }

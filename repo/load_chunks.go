@@ -22,8 +22,8 @@ func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i i
 	return err
 }
 
-// loadChunks is LoadChunks within budget b; it also returns the most bytes its buffers
-// held at once.
+// loadChunks is LoadChunks within budget b; it also returns the most bytes of buffers
+// it held at once.
 func (r *Repository) loadChunks(ctx context.Context, ids []chunk.ID, b budget, fn func(i int, data []byte) error) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -31,9 +31,8 @@ func (r *Repository) loadChunks(ctx context.Context, ids []chunk.ID, b budget, f
 		r: r, idx: r.idx, ids: ids, b: b, locs: make([]place, len(ids)),
 		queue: make(chan segment, runsAhead), slots: make(chan struct{}, runsAhead),
 		flight: semaphore.NewWeighted(int64(b.flight)), frames: newFrameCache(b.cache),
-		bufs: takeBuffers(b.cache + b.flight),
+		bufs: new(buffers),
 	}
-	defer loadBuffers.Put(l.bufs)
 	defer l.frames.release(l.bufs)
 	go l.plan(ctx) // ends when every segment is queued or ctx ends, and its reads with it
 	for seg := range l.queue {

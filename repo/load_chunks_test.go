@@ -124,7 +124,7 @@ func TestLoadChunksStaysWithinBudget(t *testing.T) {
 		}
 		largest = max(largest, int(loc.Offset+loc.Raw))
 	}
-	frame := sizeClass(largest + 8<<10) // a frame decoded whole, past its last chunk
+	frame := classOf(largest + 8<<10) // a frame decoded whole, past its last chunk
 	for _, tc := range []struct {
 		name  string
 		ids   []chunk.ID
@@ -157,5 +157,28 @@ func TestLoadChunksStaysWithinBudget(t *testing.T) {
 			}
 			t.Logf("held %d bytes at most (bound %d), read %d", peak, tc.bound, r.BytesRead()-read0)
 		})
+	}
+}
+
+// TestSizeClasses: a buffer's class holds its length with at most a quarter more (4
+// KiB at least), every class up to 32 MiB has a pool of its own, and a length of a
+// class's size gets that class.
+func TestSizeClasses(t *testing.T) {
+	poolOf := map[int]int{} // pool -> class
+	for _, n := range []int{0, 1, 4096, 4097, 5000, 5121, 65535, 65536, 65537, 100_000, 1 << 20, 1<<20 + 1, 16 << 20, 32 << 20, 32<<20 + 1, 100 << 20} {
+		c, pool := sizeClass(n)
+		if c < n || n > 4096 && c > n+n/4 || c < 4096 {
+			t.Fatalf("length %d: class %d", n, c)
+		}
+		if again, p := sizeClass(c); again != c || p != pool {
+			t.Fatalf("length %d: class %d (pool %d), whose own class is %d (pool %d)", n, c, pool, again, p)
+		}
+		if (pool < 0) != (n > 32<<20) || pool >= len(sizePools) {
+			t.Fatalf("length %d: pool %d", n, pool)
+		}
+		if other, ok := poolOf[pool]; ok && other != c && pool >= 0 {
+			t.Fatalf("classes %d and %d share pool %d", other, c, pool)
+		}
+		poolOf[pool] = c
 	}
 }

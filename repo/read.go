@@ -109,7 +109,7 @@ func decodeFrameKept(k *box, stored []byte, need int, bufs *buffers) ([]byte, er
 			bufs.put(out)
 			return nil, fmt.Errorf("decompress frame: %v: %w", err, ErrDamaged)
 		}
-		if len(out) >= need && cap(out) != sizeClass(need) {
+		if len(out) >= need && cap(out) != classOf(need) {
 			kept := bufs.get(need)
 			copy(kept, out)
 			bufs.put(out)
