@@ -133,7 +133,10 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 			}
 			err := sink.Collection(c.Name, func(w io.Writer) error {
 				var n int64
-				err := r.LoadChunks(gctx, c.Chunks, func(i int, data []byte) error {
+				reported := -1 // the last block of 256 chunks progress was reported in
+				// The chunks come in spans of neighbours in a frame, written as they
+				// lie there: a write per span, not a copy per chunk.
+				err := r.LoadChunkSpans(gctx, c.Chunks, func(first, k int, data []byte) error {
 					if err := gctx.Err(); err != nil {
 						return err
 					}
@@ -142,7 +145,8 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 					}
 					n += int64(len(data))
 					d := done.Add(int64(len(data)))
-					if i%256 == 0 {
+					if block := (first + k - 1) / 256; block != reported {
+						reported = block
 						prog.Report(Event{Phase: PhaseRestore, Collection: c.Name, BytesDone: d, BytesTotal: total, Elapsed: time.Since(start)})
 					}
 					return nil
@@ -333,8 +337,9 @@ func (s *FolderSink) writeFile(path string, fn func(io.Writer) error) error {
 	return nil
 }
 
-// writer returns a buffered writer onto w, of 1 MiB: the disk is written in large
-// pieces whatever the size of the chunks.
+// writer returns a buffered writer onto w, of fileBuffer bytes: chunks that come alone
+// are written in pieces that large, and a span of chunks larger than it goes to the
+// file without a copy (bufio writes it directly, once what it holds is written).
 func (s *FolderSink) writer(w io.Writer) *bufio.Writer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -344,8 +349,11 @@ func (s *FolderSink) writer(w io.Writer) *bufio.Writer {
 		bw.Reset(w)
 		return bw
 	}
-	return bufio.NewWriterSize(w, 1<<20)
+	return bufio.NewWriterSize(w, fileBuffer)
 }
+
+// fileBuffer is the size of FolderSink's buffered writers.
+const fileBuffer = 256 << 10
 
 // done hands a writer from writer back.
 func (s *FolderSink) done(bw *bufio.Writer) {

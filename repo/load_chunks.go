@@ -18,13 +18,22 @@ import (
 // first read starts at once; a chunk the index lacks fails the call once the chunks
 // before it were served.
 func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i int, data []byte) error) error {
-	_, err := r.loadChunks(ctx, ids, defaultBudget, fn)
+	_, err := r.loadChunks(ctx, ids, defaultBudget, false, func(i, _ int, data []byte) error { return fn(i, data) })
 	return err
 }
 
-// loadChunks is LoadChunks within budget b; it also returns the most bytes of buffers
-// it held at once.
-func (r *Repository) loadChunks(ctx context.Context, ids []chunk.ID, b budget, fn func(i int, data []byte) error) (int, error) {
+// LoadChunkSpans is LoadChunks handing fn the chunks in spans: data holds chunks first
+// to first+n-1 back to back, as they lie in one decoded frame, each checked against
+// its id. A caller that wants the bytes in order (a restore writing a file) takes
+// them without a copy per chunk. data is valid only during fn.
+func (r *Repository) LoadChunkSpans(ctx context.Context, ids []chunk.ID, fn func(first, n int, data []byte) error) error {
+	_, err := r.loadChunks(ctx, ids, defaultBudget, true, fn)
+	return err
+}
+
+// loadChunks is LoadChunks within budget b, in spans when spans is true (in chunks
+// otherwise); it also returns the most bytes of buffers it held at once.
+func (r *Repository) loadChunks(ctx context.Context, ids []chunk.ID, b budget, spans bool, fn func(first, n int, data []byte) error) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	l := &chunkLoader{
@@ -36,7 +45,7 @@ func (r *Repository) loadChunks(ctx context.Context, ids []chunk.ID, b budget, f
 	defer l.frames.release(l.bufs)
 	go l.plan(ctx) // ends when every segment is queued or ctx ends, and its reads with it
 	for seg := range l.queue {
-		if err := l.serve(seg, fn); err != nil {
+		if err := l.serve(seg, spans, fn); err != nil {
 			cancel()
 			l.drain()
 			return l.bufs.peak, err
@@ -145,7 +154,7 @@ func (l *chunkLoader) endRead(rn *run) {
 }
 
 // serve takes the segment's read in, if it has one, and hands its chunks to fn.
-func (l *chunkLoader) serve(seg segment, fn func(i int, data []byte) error) error {
+func (l *chunkLoader) serve(seg segment, spans bool, fn func(first, n int, data []byte) error) error {
 	if seg.err != nil {
 		return seg.err
 	}
@@ -157,7 +166,7 @@ func (l *chunkLoader) serve(seg segment, fn func(i int, data []byte) error) erro
 	if err := l.cut(seg); err != nil {
 		return err
 	}
-	return l.hand(seg, fn)
+	return l.hand(seg, spans, fn)
 }
 
 // takeIn waits for a read and adds its decoded frames to the frame cache as the
@@ -195,21 +204,45 @@ func (l *chunkLoader) cut(seg segment) error {
 	return nil
 }
 
-// hand hashes the segment's chunks together and hands each to fn, in order, once it
-// matches its id.
-func (l *chunkLoader) hand(seg segment, fn func(i int, data []byte) error) error {
+// hand hashes the segment's chunks together and hands them to fn, in order, each once
+// it matches its id: one by one, or in spans of chunks that follow each other in a
+// frame when spans is true.
+func (l *chunkLoader) hand(seg segment, spans bool, fn func(first, n int, data []byte) error) error {
 	l.got = slices.Grow(l.got[:0], len(l.chunks))[:len(l.chunks)]
 	l.r.ChunkIDs(l.chunks, l.got)
+	first, n := seg.first, 0
+	var span []byte
 	for k, data := range l.chunks {
 		i := seg.first + k
 		if l.got[k] != l.ids[i] {
+			if n > 0 {
+				if err := fn(first, n, span); err != nil {
+					return err
+				}
+			}
 			return fmt.Errorf("pack %s: chunk %s: content does not match its id: %w", l.idx.packID(l.locs[i].pack).Short(), l.ids[i].Short(), ErrDamaged)
 		}
-		if err := fn(i, data); err != nil {
-			return err
+		if spans && n > 0 && follows(l.locs[i-1], l.locs[i]) {
+			span = span[:len(span)+len(data)] // data lies right after it, in the same buffer
+			n++
+			continue
 		}
+		if n > 0 {
+			if err := fn(first, n, span); err != nil {
+				return err
+			}
+		}
+		first, n, span = i, 1, data
+	}
+	if n > 0 {
+		return fn(first, n, span)
 	}
 	return nil
+}
+
+// follows reports whether chunk b starts where chunk a ends, in the same frame.
+func follows(a, b place) bool {
+	return a.pack == b.pack && a.frame == b.frame && chunkEnd(a) == int(b.offset())
 }
 
 // drain lets every read still queued end, after the context was cancelled.

@@ -88,6 +88,32 @@ func TestLoadChunksServesEveryOrder(t *testing.T) {
 				t.Fatalf("%d chunks served, want %d", next, tc.served)
 			}
 		})
+		t.Run(tc.name+" in spans", func(t *testing.T) {
+			next, spans := 0, 0
+			err := r.LoadChunkSpans(context.Background(), tc.ids, func(first, n int, b []byte) error {
+				if first != next || n < 1 {
+					return fmt.Errorf("chunks %d to %d served after %d", first, first+n-1, next-1)
+				}
+				var want []byte
+				for _, id := range tc.ids[first : first+n] {
+					want = append(want, data[id]...)
+				}
+				if !bytes.Equal(b, want) {
+					return fmt.Errorf("chunks %d to %d: wrong bytes", first, first+n-1)
+				}
+				next, spans = first+n, spans+1
+				return nil
+			})
+			if tc.wantErr == nil && err != nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Fatalf("error %v, want %v", err, tc.wantErr)
+			}
+			if next != tc.served {
+				t.Fatalf("%d chunks served, want %d", next, tc.served)
+			}
+			if tc.name == "storage order" && spans > len(tc.ids)/10 {
+				t.Fatalf("%d chunks in %d spans: neighbours in a frame were not served together", next, spans)
+			}
+		})
 	}
 }
 
@@ -139,7 +165,7 @@ func TestLoadChunksStaysWithinBudget(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			read0 := r.BytesRead()
 			next := 0
-			peak, err := r.loadChunks(context.Background(), tc.ids, tc.b, func(i int, b []byte) error {
+			peak, err := r.loadChunks(context.Background(), tc.ids, tc.b, false, func(i, _ int, b []byte) error {
 				if i != next || !bytes.Equal(b, data[tc.ids[i]]) {
 					return fmt.Errorf("chunk %d: wrong bytes, or served after %d", i, next-1)
 				}
