@@ -208,3 +208,32 @@ func TestSizeClasses(t *testing.T) {
 		poolOf[pool] = c
 	}
 }
+
+// TestLoadChunksRefusesImpossibleFrames: an index entry (index files are written by
+// whoever holds the storage) whose frame lies past the end of its pack, past the end
+// of what a pack offset can name, or is empty fails the call as damage, and reserves
+// no buffer for it beyond its stored length.
+func TestLoadChunksRefusesImpossibleFrames(t *testing.T) {
+	r, ids, _ := savedChunks(t, 10)
+	loc, _ := r.idx.Lookup(ids[0])
+	for _, tc := range []struct {
+		name            string
+		frame, frameLen uint32
+	}{
+		{"past the end of the pack", 1 << 30, 4096},
+		{"past the end of the offsets", 1<<32 - 256, 4096},
+		{"empty", 8, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := r.ChunkID([]byte(tc.name))
+			r.idx.add(loc.Pack, []BlobRef{{ID: id, Frame: tc.frame, FrameLen: tc.frameLen, Offset: 0, Raw: 100}})
+			peak, err := r.loadChunks(context.Background(), []chunk.ID{id}, defaultBudget, false, func(int, int, []byte) error { return nil })
+			if !errors.Is(err, ErrDamaged) {
+				t.Fatalf("error %v, want damage", err)
+			}
+			if peak > 64<<10 {
+				t.Fatalf("held %d bytes for a frame of %d", peak, tc.frameLen)
+			}
+		})
+	}
+}
