@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"testing"
 
 	"cairn/chunk"
+	"cairn/transport"
 )
 
 // savedChunks stores n chunks of a few KiB (many frames, more than the frame cache
@@ -235,5 +237,65 @@ func TestLoadChunksRefusesImpossibleFrames(t *testing.T) {
 				t.Fatalf("held %d bytes for a frame of %d", peak, tc.frameLen)
 			}
 		})
+	}
+}
+
+// TestLoadChunksCatchesDamagedFrames: frames are decoded without zstd's checksum, so
+// a byte changed anywhere in a stored frame fails the call as damage, or changes
+// nothing the call hands out: no chunk reaches fn with other bytes than its own.
+func TestLoadChunksCatchesDamagedFrames(t *testing.T) {
+	ctx := context.Background()
+	r, be := testRepo(t)
+	rng := rand.New(rand.NewPCG(13, 14))
+	ids := make([]chunk.ID, 40)
+	data := map[chunk.ID][]byte{}
+	for i := range ids {
+		b := make([]byte, 500+rng.IntN(1000))
+		for j := range b {
+			b[j] = 'a' + byte(rng.IntN(3))
+		}
+		ids[i] = r.ChunkID(b)
+		data[ids[i]] = b
+		if _, err := r.SaveChunk(ctx, ids[i], b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := r.idx.Lookup(ids[0])
+	h := transport.Handle{Kind: transport.Data, Name: loc.Pack.String()}
+	var pack []byte
+	if err := be.Load(ctx, h, 0, 0, func(rd io.Reader) (err error) { pack, err = io.ReadAll(rd); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if pack[loc.Frame] != codecZstd {
+		t.Fatalf("frame codec %d, want zstd", pack[loc.Frame])
+	}
+	damaged := 0
+	for at := loc.Frame + 1; at < loc.Frame+loc.FrameLen; at++ {
+		bad := bytes.Clone(pack)
+		bad[at] ^= 0x01
+		if err := be.Remove(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+		if err := be.Save(ctx, h, bad); err != nil {
+			t.Fatal(err)
+		}
+		err := r.LoadChunks(ctx, ids, func(i int, b []byte) error {
+			if !bytes.Equal(b, data[ids[i]]) {
+				return fmt.Errorf("chunk %d handed out with other bytes, byte %d of the frame changed", i, at-loc.Frame)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, ErrDamaged) {
+			t.Fatal(err)
+		}
+		if err != nil {
+			damaged++
+		}
+	}
+	if damaged == 0 {
+		t.Fatal("no changed byte was found damaged")
 	}
 }
