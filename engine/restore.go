@@ -133,7 +133,10 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 			}
 			err := sink.Collection(c.Name, func(w io.Writer) error {
 				var n int64
-				err := r.LoadChunks(gctx, c.Chunks, func(i int, data []byte) error {
+				reported := -1 // the last block of 256 chunks progress was reported in
+				// The chunks come in spans of neighbours in a frame, written as they
+				// lie there: a write per span, not a copy per chunk.
+				err := r.LoadChunkSpans(gctx, c.Chunks, func(first, k int, data []byte) error {
 					if err := gctx.Err(); err != nil {
 						return err
 					}
@@ -142,7 +145,8 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 					}
 					n += int64(len(data))
 					d := done.Add(int64(len(data)))
-					if i%256 == 0 {
+					if block := (first + k - 1) / 256; block != reported {
+						reported = block
 						prog.Report(Event{Phase: PhaseRestore, Collection: c.Name, BytesDone: d, BytesTotal: total, Elapsed: time.Since(start)})
 					}
 					return nil
@@ -227,8 +231,9 @@ type FolderSink struct {
 	release  func() // lets go of tmp
 	meta     Meta
 
-	mu    sync.Mutex
-	files []string // the complete files in tmp, to sync on Commit
+	mu      sync.Mutex
+	files   []string        // the complete files in tmp, to sync on Commit
+	writers []*bufio.Writer // done with, for the next files: a restore writes one per collection
 }
 
 // NewFolderSink prepares a restore into dir, which must not exist or be empty.
@@ -307,11 +312,12 @@ func (s *FolderSink) writeFile(path string, fn func(io.Writer) error) error {
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(&writebackFile{f: f}, 1<<20)
+	bw := s.writer(&writebackFile{f: f})
 	err = fn(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
+	s.done(bw)
 	if err == nil {
 		startWriteback(f) // the rest
 	}
@@ -329,6 +335,32 @@ func (s *FolderSink) writeFile(path string, fn func(io.Writer) error) error {
 	s.files = append(s.files, path)
 	s.mu.Unlock()
 	return nil
+}
+
+// writer returns a buffered writer onto w, of fileBuffer bytes: chunks that come alone
+// are written in pieces that large, and a span of chunks larger than it goes to the
+// file without a copy (bufio writes it directly, once what it holds is written).
+func (s *FolderSink) writer(w io.Writer) *bufio.Writer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.writers); n > 0 {
+		bw := s.writers[n-1]
+		s.writers = s.writers[:n-1]
+		bw.Reset(w)
+		return bw
+	}
+	return bufio.NewWriterSize(w, fileBuffer)
+}
+
+// fileBuffer is the size of FolderSink's buffered writers.
+const fileBuffer = 256 << 10
+
+// done hands a writer from writer back.
+func (s *FolderSink) done(bw *bufio.Writer) {
+	bw.Reset(nil)
+	s.mu.Lock()
+	s.writers = append(s.writers, bw)
+	s.mu.Unlock()
 }
 
 // syncFile flushes the file at path to disk. It is opened for writing, which Windows

@@ -28,6 +28,8 @@ type place struct {
 
 func (p place) frameLen() uint32 { l, _, _ := unpackMeta(p.meta); return l }
 
+func (p place) offset() uint32 { _, o, _ := unpackMeta(p.meta); return o }
+
 // span is the chunk's offset in its frame's raw bytes and its length.
 func (p place) span() (offset, raw uint32) { _, o, r := unpackMeta(p.meta); return o, r }
 

@@ -105,8 +105,8 @@ func BenchmarkLookup(b *testing.B) {
 	})
 	b.Run("many", func(b *testing.B) {
 		for b.Loop() {
-			for i := 0; i < len(ids); i += 512 {
-				x.lookupMany(ids[i:min(len(ids), i+512)], out[i:])
+			for i := 0; i < len(ids); i += lookupBlock {
+				x.lookupMany(ids[i:min(len(ids), i+lookupBlock)], out[i:])
 			}
 		}
 	})

@@ -5,52 +5,78 @@ import (
 	"fmt"
 	"slices"
 
+	"golang.org/x/sync/semaphore"
+
 	"cairn/chunk"
 )
 
 // LoadChunks calls fn with the raw bytes of each chunk in ids, in order. Frames that
 // sit next to each other in one pack are read together, up to runsAhead reads are in
-// flight at once and decode their frames as they arrive, and the last recentFrames
-// decoded frames are kept. data is valid only during fn. The chunks are looked up in
-// the index as the reads are planned, so the first read starts at once; a chunk the
-// index lacks fails the call once the chunks before it were served.
+// flight at once and decode their frames as they arrive, and decoded frames are kept
+// for the chunks after them, all within a byte budget (runs.go). data is valid only
+// during fn. The chunks are looked up in the index as the reads are planned, so the
+// first read starts at once; a chunk the index lacks fails the call once the chunks
+// before it were served.
 func (r *Repository) LoadChunks(ctx context.Context, ids []chunk.ID, fn func(i int, data []byte) error) error {
+	_, err := r.loadChunks(ctx, ids, defaultBudget, false, func(i, _ int, data []byte) error { return fn(i, data) })
+	return err
+}
+
+// LoadChunkSpans is LoadChunks handing fn the chunks in spans: data holds chunks first
+// to first+n-1 back to back, as they lie in one decoded frame, each checked against
+// its id. A caller that wants the bytes in order (a restore writing a file) takes
+// them without a copy per chunk. data is valid only during fn.
+func (r *Repository) LoadChunkSpans(ctx context.Context, ids []chunk.ID, fn func(first, n int, data []byte) error) error {
+	_, err := r.loadChunks(ctx, ids, defaultBudget, true, fn)
+	return err
+}
+
+// loadChunks is LoadChunks within budget b, in spans when spans is true (in chunks
+// otherwise); it also returns the most bytes of buffers it held at once.
+func (r *Repository) loadChunks(ctx context.Context, ids []chunk.ID, b budget, spans bool, fn func(first, n int, data []byte) error) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	l := &chunkLoader{r: r, ids: ids, locs: make([]Location, len(ids)), queue: make(chan segment, runsAhead), slots: make(chan struct{}, runsAhead)}
-	defer l.frames.release(&l.frameBufs)
+	l := &chunkLoader{
+		r: r, idx: r.idx, ids: ids, b: b, locs: make([]place, len(ids)),
+		queue: make(chan segment, runsAhead), slots: make(chan struct{}, runsAhead),
+		flight: semaphore.NewWeighted(int64(b.flight)), frames: newFrameCache(b.cache),
+		bufs: new(buffers),
+	}
+	defer l.frames.release(l.bufs)
 	go l.plan(ctx) // ends when every segment is queued or ctx ends, and its reads with it
 	for seg := range l.queue {
-		if err := l.serve(seg, fn); err != nil {
+		if err := l.serve(seg, spans, fn); err != nil {
 			cancel()
 			l.drain()
-			return err
+			return l.bufs.peak, err
 		}
 	}
-	return ctx.Err()
+	return l.bufs.peak, ctx.Err()
 }
 
 // locator looks chunks up in the index ahead of the planner, a block at a time.
 type locator struct {
 	idx  *Index
 	ids  []chunk.ID
-	locs []Location
+	locs []place
 	n    int   // locs[:n] are looked up
 	err  error // why chunk n could not be, if it could not
 }
 
-// upTo looks the chunks up to (not including) want up and returns how many are,
-// fewer than want when one is missing from the index (l.err says which).
+// lookupBlock is how many chunks the locator looks up at once, under one lock.
+const lookupBlock = 512
+
+// upTo looks the chunks up to (not including) want up, and up to a block beyond, and
+// returns how many are, fewer than want when one is missing from the index (l.err
+// says which).
 func (l *locator) upTo(want int) int {
-	want = min(want, len(l.ids))
-	for l.err == nil && l.n < want {
-		loc, ok := l.idx.Lookup(l.ids[l.n])
-		if !ok {
-			l.err = fmt.Errorf("chunk %s: %w", l.ids[l.n].Short(), ErrNotFound)
-			break
-		}
-		l.locs[l.n] = loc
-		l.n++
+	if l.err != nil || l.n >= want || l.n == len(l.ids) {
+		return l.n
+	}
+	end := min(len(l.ids), max(want, l.n+lookupBlock))
+	l.n += l.idx.lookupMany(l.ids[l.n:end], l.locs[l.n:end])
+	if l.n < end {
+		l.err = fmt.Errorf("chunk %s: %w", l.ids[l.n].Short(), ErrNotFound)
 	}
 	return l.n
 }
@@ -59,15 +85,18 @@ func (l *locator) upTo(want int) int {
 // their reads; the caller's goroutine takes the decoded frames in and serves chunks.
 type chunkLoader struct {
 	r      *Repository
+	idx    *Index // the one the chunks are looked up in, whose pack ordinals locs hold
 	ids    []chunk.ID
-	locs   []Location
-	queue  chan segment  // planned segments in order; closed when the planner ends
-	slots  chan struct{} // one per read in flight
-	frames frameCache    // the decoder's: the same gets in the same order as the planner's
+	b      budget
+	locs   []place
+	queue  chan segment        // planned segments in order; closed when the planner ends
+	slots  chan struct{}       // one per read in flight
+	flight *semaphore.Weighted // the bytes of the reads in flight (run.cost)
+	frames *frameCache         // the decoder's: the same lookups and adds as the planner's
+	bufs   *buffers            // for the reads' stored bytes and their decoded frames
 
-	readBufs, frameBufs buffers    // for the reads' stored bytes and their decoded frames
-	chunks              [][]byte   // the segment being served, cut out of its frames
-	got                 []chunk.ID // their ids as hashed
+	chunks [][]byte   // the segment being served, cut out of its frames
+	got    []chunk.ID // their ids as hashed
 }
 
 // plan runs the planner, starting each read as it is planned and queueing its
@@ -75,8 +104,8 @@ type chunkLoader struct {
 // that every read has ended once the queue is closed and drained.
 func (l *chunkLoader) plan(ctx context.Context) {
 	defer close(l.queue)
-	lc := &locator{idx: l.r.idx, ids: l.ids, locs: l.locs}
-	l.r.planRuns(lc, func(seg segment) bool {
+	lc := &locator{idx: l.idx, ids: l.ids, locs: l.locs}
+	planRuns(lc, l.b, func(seg segment) bool {
 		if rn := seg.run; rn != nil && !l.startRead(ctx, rn) {
 			return false
 		}
@@ -85,8 +114,7 @@ func (l *chunkLoader) plan(ctx context.Context) {
 			return true
 		case <-ctx.Done():
 			if rn := seg.run; rn != nil {
-				<-rn.done
-				<-l.slots
+				l.endRead(rn)
 				rn.release()
 			}
 			return false
@@ -94,14 +122,20 @@ func (l *chunkLoader) plan(ctx context.Context) {
 	})
 }
 
-// startRead waits for a free slot and starts the run's read, or reports false when ctx
-// ends first.
+// startRead waits for a free slot and for the bytes the run costs in flight (all of
+// them, when it costs more), and starts the run's read, or reports false when ctx ends
+// first.
 func (l *chunkLoader) startRead(ctx context.Context, rn *run) bool {
 	rn.done = make(chan struct{})
-	rn.reads, rn.bufs = &l.readBufs, &l.frameBufs
+	rn.bufs = l.bufs
+	rn.cost = min(rn.cost, l.b.flight)
 	select {
 	case l.slots <- struct{}{}:
 	case <-ctx.Done():
+		return false
+	}
+	if l.flight.Acquire(ctx, int64(rn.cost)) != nil {
+		<-l.slots
 		return false
 	}
 	go func() { // ends when the run is read and decoded, or failed
@@ -111,8 +145,16 @@ func (l *chunkLoader) startRead(ctx context.Context, rn *run) bool {
 	return true
 }
 
+// endRead waits for a started read to end and frees its slot and bytes in flight: its
+// frames are then the frame cache's, or let go.
+func (l *chunkLoader) endRead(rn *run) {
+	<-rn.done
+	<-l.slots
+	l.flight.Release(int64(rn.cost))
+}
+
 // serve takes the segment's read in, if it has one, and hands its chunks to fn.
-func (l *chunkLoader) serve(seg segment, fn func(i int, data []byte) error) error {
+func (l *chunkLoader) serve(seg segment, spans bool, fn func(first, n int, data []byte) error) error {
 	if seg.err != nil {
 		return seg.err
 	}
@@ -124,21 +166,19 @@ func (l *chunkLoader) serve(seg segment, fn func(i int, data []byte) error) erro
 	if err := l.cut(seg); err != nil {
 		return err
 	}
-	return l.hand(seg, fn)
+	return l.hand(seg, spans, fn)
 }
 
-// takeIn waits for a read and puts its decoded frames in the frame cache, with the
-// same gets as the planner's: the first frame (its miss), the frames after it; the
-// chunk that needed the read then hits like any other.
+// takeIn waits for a read and adds its decoded frames to the frame cache as the
+// planner did, the first one last; the chunk that needed the read then hits like any
+// other.
 func (l *chunkLoader) takeIn(rn *run) error {
-	<-rn.done
-	<-l.slots
+	l.endRead(rn)
 	if rn.err != nil {
 		return rn.err
 	}
-	for j, f := range rn.frames {
-		slot, _ := l.frames.get(frameKey{rn.pack, f})
-		l.frames.put(slot, rn.decoded[j], &l.frameBufs)
+	for j := len(rn.frames) - 1; j >= 0; j-- {
+		l.frames.add(frameKey{rn.ord, rn.frames[j]}, rn.needs[j], rn.decoded[j], l.bufs)
 		rn.decoded[j] = nil
 	}
 	return nil
@@ -149,44 +189,67 @@ func (l *chunkLoader) cut(seg segment) error {
 	l.chunks = l.chunks[:0]
 	for i := seg.first; i < seg.first+seg.n; i++ {
 		loc := l.locs[i]
-		slot, hit := l.frames.get(frameKey{loc.Pack, loc.Frame})
+		end := chunkEnd(loc)
+		f, hit := l.frames.lookup(frameKey{loc.pack, loc.frame}, end)
 		if !hit {
-			l.frames.used[slot] = 0
-			return fmt.Errorf("load chunks: frame %d of pack %s was planned as decoded but is not", loc.Frame, loc.Pack.Short())
+			return fmt.Errorf("load chunks: frame %d of pack %s was planned as decoded but is not", loc.frame, l.idx.packID(loc.pack).Short())
 		}
-		raw := l.frames.raws[slot]
-		end := int(loc.Offset) + int(loc.Raw)
+		raw := f.raw
 		if end > len(raw) {
-			return fmt.Errorf("pack %s: chunk %s lies past the end of its frame: %w", loc.Pack.Short(), l.ids[i].Short(), ErrDamaged)
+			return fmt.Errorf("pack %s: chunk %s lies past the end of its frame: %w", l.idx.packID(loc.pack).Short(), l.ids[i].Short(), ErrDamaged)
 		}
-		l.chunks = append(l.chunks, raw[loc.Offset:end])
+		offset, _ := loc.span()
+		l.chunks = append(l.chunks, raw[offset:end])
 	}
 	return nil
 }
 
-// hand hashes the segment's chunks together and hands each to fn, in order, once it
-// matches its id.
-func (l *chunkLoader) hand(seg segment, fn func(i int, data []byte) error) error {
+// hand hashes the segment's chunks together and hands them to fn, in order, each once
+// it matches its id: one by one, or in spans of chunks that follow each other in a
+// frame when spans is true.
+func (l *chunkLoader) hand(seg segment, spans bool, fn func(first, n int, data []byte) error) error {
 	l.got = slices.Grow(l.got[:0], len(l.chunks))[:len(l.chunks)]
 	l.r.ChunkIDs(l.chunks, l.got)
+	first, n := seg.first, 0
+	var span []byte
 	for k, data := range l.chunks {
 		i := seg.first + k
 		if l.got[k] != l.ids[i] {
-			return fmt.Errorf("pack %s: chunk %s: content does not match its id: %w", l.locs[i].Pack.Short(), l.ids[i].Short(), ErrDamaged)
+			if n > 0 {
+				if err := fn(first, n, span); err != nil {
+					return err
+				}
+			}
+			return fmt.Errorf("pack %s: chunk %s: content does not match its id: %w", l.idx.packID(l.locs[i].pack).Short(), l.ids[i].Short(), ErrDamaged)
 		}
-		if err := fn(i, data); err != nil {
-			return err
+		if spans && n > 0 && follows(l.locs[i-1], l.locs[i]) {
+			span = span[:len(span)+len(data)] // data lies right after it, in the same buffer
+			n++
+			continue
 		}
+		if n > 0 {
+			if err := fn(first, n, span); err != nil {
+				return err
+			}
+		}
+		first, n, span = i, 1, data
+	}
+	if n > 0 {
+		return fn(first, n, span)
 	}
 	return nil
+}
+
+// follows reports whether chunk b starts where chunk a ends, in the same frame.
+func follows(a, b place) bool {
+	return a.pack == b.pack && a.frame == b.frame && chunkEnd(a) == int(b.offset())
 }
 
 // drain lets every read still queued end, after the context was cancelled.
 func (l *chunkLoader) drain() {
 	for seg := range l.queue {
 		if rn := seg.run; rn != nil {
-			<-rn.done
-			<-l.slots
+			l.endRead(rn)
 			rn.release()
 		}
 	}

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
 
 	"cairn/chunk"
 	"cairn/transport"
@@ -64,4 +67,75 @@ func (r *Repository) chunkOf(raw []byte, id chunk.ID, offset, length uint32) ([]
 		return nil, fmt.Errorf("chunk %s: content does not match its id: %w", id.Short(), ErrDamaged)
 	}
 	return data, nil
+}
+
+// decodeFrameKept decodes a stored frame into a buffer from bufs and returns its first
+// need bytes (all of it when it is shorter, which the caller finds damaged), in a
+// buffer of need's size class: what the plan does not need of the frame is not kept. A
+// zstd frame is decoded into a buffer of the size it declares, and without zstd's own
+// checksum, as frameDecoder says; when the plan needs less of it, that buffer is held
+// until the part needed is copied out.
+func decodeFrameKept(k *box, stored []byte, need int, bufs *buffers) ([]byte, error) {
+	if k != nil {
+		buf := bufs.get(len(stored))
+		defer bufs.put(buf)
+		plain, err := k.open(buf[:0], stored, nil)
+		if err != nil {
+			return nil, fmt.Errorf("frame: %w", err)
+		}
+		stored = plain
+	}
+	if len(stored) < 1 {
+		return nil, fmt.Errorf("empty frame: %w", ErrDamaged)
+	}
+	payload := stored[1:]
+	switch stored[0] {
+	case codecNone:
+		out := bufs.get(min(need, len(payload)))
+		copy(out, payload)
+		return out, nil
+	case codecZstd:
+		size, err := zstdSize(payload)
+		if err == nil && size > maxFrameBytes {
+			err = fmt.Errorf("zstd stream decodes to up to %d bytes, more than the %d read of it: %w", size, maxFrameBytes, ErrDamaged)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("decompress frame: %w", err)
+		}
+		buf := bufs.get(int(size))
+		out, err := frameDecoder().DecodeAll(payload, buf[:0])
+		bufs.grown(buf, out)
+		if err != nil {
+			bufs.put(out)
+			return nil, fmt.Errorf("decompress frame: %v: %w", err, ErrDamaged)
+		}
+		if len(out) >= need && cap(out) != classOf(need) {
+			kept := bufs.get(need)
+			copy(kept, out)
+			bufs.put(out)
+			out = kept
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("frame codec %d: %w", stored[0], ErrDamaged)
+}
+
+var (
+	frameDec     *zstd.Decoder
+	frameDecOnce sync.Once
+)
+
+// frameDecoder decompresses the frames LoadChunks reads. It does not check the
+// xxhash64 checksum zstd keeps of a frame's content: LoadChunks checks every chunk it
+// cuts out of a frame against its id (a keyed BLAKE3) before anyone sees it, which a
+// damaged frame fails as surely, and the checksum cost a few percent of a restore.
+func frameDecoder() *zstd.Decoder {
+	frameDecOnce.Do(func() {
+		var err error
+		frameDec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(4), zstd.WithDecoderMaxMemory(1<<30), zstd.IgnoreChecksum(true))
+		if err != nil {
+			panic(err)
+		}
+	})
+	return frameDec
 }
