@@ -171,9 +171,11 @@ func (c *compressor) encoder() (*zstd.Encoder, zlevel) {
 	defer c.mu.Unlock()
 	if c.enc[l] == nil {
 		// The window first: set after the level, it would leave the level's smaller
-		// blocks, and a frame just over a block would be split in two.
+		// blocks, and a frame just over a block would be split in two. No xxhash of
+		// each frame: every chunk read back is checked against its BLAKE3 id, and an
+		// encrypted frame is authenticated; the hash cost CPU time on every byte.
 		enc, err := zstd.NewWriter(nil, zstd.WithWindowSize(c.window), zstd.WithEncoderLevel(zlevelEncoder[l]),
-			zstd.WithEncoderConcurrency(encoderConcurrency()), zstd.WithLowerEncoderMem(true))
+			zstd.WithEncoderConcurrency(encoderConcurrency()), zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(false))
 		if err != nil {
 			panic(fmt.Sprintf("zstd encoder at level %s: %v", zlevelNames[l], err)) // the options are constants
 		}
