@@ -82,8 +82,13 @@ func (r *Repository) newFrame() *frameWriter {
 	}
 	// A frame closes at the target; the chunk that crosses it is below the target, and
 	// most are far below (chunk.DefaultMax): append grows the rare frame that needs more.
-	return &frameWriter{raw: make([]byte, 0, r.frameSize()+64<<10)}
+	return &frameWriter{raw: make([]byte, 0, r.frameCap())}
 }
+
+// frameCap is the capacity of a frame's buffers: the target and a chunk of
+// chunk.DefaultMax that crosses it, and room for zstd's bound and sealing. A frame
+// that needs more grows, and its buffers are not kept.
+func (r *Repository) frameCap() int { return r.frameSize() + 64<<10 + r.frameSize()>>7 + 1024 }
 
 // sealFrame compresses a frame, adds it to the open pack, and uploads the pack when
 // it is full. Compression runs outside the lock, on the caller's goroutine.
@@ -98,8 +103,9 @@ func (r *Repository) sealFrame(ctx context.Context, f *frameWriter) error {
 		refs[i].Frame, refs[i].FrameLen = 0, uint32(len(*buf))
 	}
 	err := r.addSection(ctx, *buf, refs)
-	if cap(*buf) <= 2*r.frameSize() {
-		// Not the buffer of a chunk list of megabytes: it would stay idle at that size.
+	if cap(*buf) <= r.frameCap() {
+		// Not the buffer of a frame past the usual size (a chunk list of megabytes, a
+		// frame of lists): it would stay idle at that size.
 		r.bufs.put(buf)
 	}
 	r.recycle(f)
@@ -111,7 +117,7 @@ func (r *Repository) sealFrame(ctx context.Context, f *frameWriter) error {
 // frame of a chunk of its own (raw full to capacity: the caller's bytes) is never kept.
 func (r *Repository) recycle(f *frameWriter) {
 	size := r.frameSize()
-	if cap(f.raw) > len(f.raw) && cap(f.raw) <= 2*size && len(r.frames.c) < max(2, 16*frameTarget/size) {
+	if cap(f.raw) > len(f.raw) && cap(f.raw) <= r.frameCap() && len(r.frames.c) < max(2, 16*frameTarget/size) {
 		r.frames.put(f)
 	}
 }
