@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"slices"
 	"sync"
 	"time"
@@ -148,7 +149,7 @@ func (b *backup) storeChunks(ctx context.Context, name string, rd io.Reader) (re
 		b.chunker.Reset(rd)
 	}
 	col := repo.Collection{Name: name}
-	ids := []chunk.ID{}
+	ids := make([]chunk.ID, 0, b.expectedChunks(name, rd))
 	if b.batches == nil {
 		// One batch being cut and one per worker: the collector gives each back as soon
 		// as it has its ids, and cutting a batch takes a fraction of the time a worker
@@ -189,6 +190,34 @@ func (b *backup) storeChunks(ctx context.Context, name string, rd io.Reader) (re
 		b.batches = nil
 	}
 	return col, ids, newBytes, err
+}
+
+// Bounds on the room expectedChunks reserves for a collection's ids: a parent's
+// count comes from a manifest, which may lie (32 MiB of ids at most), and a file of
+// long records has far fewer chunks than its size says (8 MiB).
+const (
+	maxParentChunks = 1 << 20
+	maxSizedChunks  = 1 << 18
+)
+
+// expectedChunks guesses how many chunks a collection has, so that its ids are not
+// copied again and again as they grow: the parent's count and a sixteenth more, or
+// when the source is a file and the parent lacks the collection, the file's size over
+// the average chunk size.
+func (b *backup) expectedChunks(name string, rd io.Reader) int {
+	if b.parent != nil {
+		for _, pc := range b.parent.Collections {
+			if pc.Name == name && pc.Count > 0 {
+				return min(pc.Count+pc.Count/16, maxParentChunks)
+			}
+		}
+	}
+	if f, ok := rd.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			return int(min(fi.Size()/int64(max(1, b.r.Config().Chunking.Average)), maxSizedChunks))
+		}
+	}
+	return 0
 }
 
 // cut reads the collection through the chunker and sends its chunks to the workers in

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -97,4 +100,54 @@ func loadAll(ctx context.Context, r *repo.Repository, ids []chunk.ID) ([]byte, e
 		return nil
 	})
 	return out, err
+}
+
+// TestExpectedChunks: the room reserved for a collection's ids follows the parent's
+// count or the file's size, and stays bounded when a manifest or a file says more.
+func TestExpectedChunks(t *testing.T) {
+	ctx := context.Background()
+	r, err := repo.Init(ctx, mem.New(), mustConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	avg := r.Config().Chunking.Average
+	dir := t.TempDir()
+	file := func(size int64) *os.File {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprint(size)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		if err := f.Truncate(size); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	parent := &repo.Snapshot{Collections: []repo.Collection{{Name: "formats", Count: 1600}, {Name: "lies", Count: 1 << 40}}}
+	for _, c := range []struct {
+		name   string
+		parent *repo.Snapshot
+		rd     io.Reader
+		want   int
+	}{
+		{"formats", parent, bytes.NewReader(nil), 1700},
+		{"lies", parent, bytes.NewReader(nil), maxParentChunks},
+		{"new", parent, file(int64(100 * avg)), 100},
+		{"huge", nil, file(1 << 40), maxSizedChunks},
+		{"stream", nil, bytes.NewReader(make([]byte, 10*avg)), 0},
+	} {
+		b := &backup{r: r, parent: c.parent}
+		if got := b.expectedChunks(c.name, c.rd); got != c.want {
+			t.Errorf("%s: %d chunks expected, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+func mustConfig(tb testing.TB) repo.Config {
+	tb.Helper()
+	cfg, err := repo.NewConfig(time.Unix(1_700_000_000, 0))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg
 }
