@@ -28,6 +28,7 @@ type backup struct {
 	totals  repo.Totals
 	chunker *chunk.Chunker
 	batches *batchPool
+	streams []*repo.Stream // one per worker, kept from one collection to the next with their buffers
 }
 
 // batch carries consecutive chunks between the pipeline stages: one channel send
@@ -162,11 +163,14 @@ func (b *backup) storeChunks(ctx context.Context, name string, rd io.Reader) (re
 	jobs := make(chan *batch, cap(b.batches.free))
 	results := make(chan *batch, cap(b.batches.free))
 	var wg sync.WaitGroup
-	for range b.workers {
+	for len(b.streams) < b.workers {
+		b.streams = append(b.streams, b.r.NewStream())
+	}
+	for i := range b.workers {
 		wg.Add(1)
 		g.Go(func() error {
 			defer wg.Done()
-			return b.save(gctx, jobs, results)
+			return b.save(gctx, b.streams[i], jobs, results)
 		})
 	}
 	g.Go(func() error {
@@ -272,10 +276,9 @@ func (b *backup) cut(ctx context.Context, name string, col *repo.Collection, job
 }
 
 // save is one worker: it hashes each batch's chunks, stores those the repository
-// lacks, and passes the batch on to the collector. It ends when jobs is closed or
+// lacks through its stream st, and passes the batch on to the collector. It ends when jobs is closed or
 // ctx ends.
-func (b *backup) save(ctx context.Context, jobs <-chan *batch, results chan<- *batch) error {
-	st := b.r.NewStream()
+func (b *backup) save(ctx context.Context, st *repo.Stream, jobs <-chan *batch, results chan<- *batch) error {
 	var chunks [][]byte
 	for bt := range jobs {
 		chunks = chunks[:0]
