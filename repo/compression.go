@@ -141,8 +141,8 @@ type compressor struct {
 	onObserve func(uploadWait) // for tests: called after each observation
 }
 
-// encoderConcurrency is how many frames an encoder compresses at once: one per
-// processor, four at most. Each of them holds a window's history and its tables (about
+// encoderConcurrency is how many frames (or objects: index files, manifests) an
+// encoder compresses at once: one per processor, four at most. Each of them holds a window's history and its tables (about
 // 2 MiB with 1 MiB frames) from its first frame on, and zstd hands them out in turn,
 // so one more than the goroutines that can run costs that memory for nothing.
 func encoderConcurrency() int { return min(4, runtime.GOMAXPROCS(0)) }
