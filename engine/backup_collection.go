@@ -276,8 +276,8 @@ func (b *backup) cut(ctx context.Context, name string, col *repo.Collection, job
 }
 
 // save is one worker: it hashes each batch's chunks, stores those the repository
-// lacks through its stream st, and passes the batch on to the collector. It ends when jobs is closed or
-// ctx ends.
+// lacks through its stream st, and passes the batch on to the collector. It ends when
+// jobs is closed or ctx ends.
 func (b *backup) save(ctx context.Context, st *repo.Stream, jobs <-chan *batch, results chan<- *batch) error {
 	var chunks [][]byte
 	for bt := range jobs {
