@@ -2,6 +2,7 @@ package repo
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -140,7 +141,11 @@ type compressor struct {
 	onObserve func(uploadWait) // for tests: called after each observation
 }
 
-const encoderConcurrency = 4
+// encoderConcurrency is how many frames (or objects: index files, manifests) an
+// encoder compresses at once: one per processor, four at most. Each of them holds a window's history and its tables (about
+// 2 MiB with 1 MiB frames) from its first frame on, and zstd hands them out in turn,
+// so one more than the goroutines that can run costs that memory for nothing.
+func encoderConcurrency() int { return min(4, runtime.GOMAXPROCS(0)) }
 
 func newCompressor(frameSize int) *compressor {
 	return &compressor{window: max(1<<18, frameSize)}
@@ -166,9 +171,11 @@ func (c *compressor) encoder() (*zstd.Encoder, zlevel) {
 	defer c.mu.Unlock()
 	if c.enc[l] == nil {
 		// The window first: set after the level, it would leave the level's smaller
-		// blocks, and a frame just over a block would be split in two.
+		// blocks, and a frame just over a block would be split in two. No xxhash of
+		// each frame: every chunk read back is checked against its BLAKE3 id, and an
+		// encrypted frame is authenticated; the hash cost CPU time on every byte.
 		enc, err := zstd.NewWriter(nil, zstd.WithWindowSize(c.window), zstd.WithEncoderLevel(zlevelEncoder[l]),
-			zstd.WithEncoderConcurrency(encoderConcurrency), zstd.WithLowerEncoderMem(true))
+			zstd.WithEncoderConcurrency(encoderConcurrency()), zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(false))
 		if err != nil {
 			panic(fmt.Sprintf("zstd encoder at level %s: %v", zlevelNames[l], err)) // the options are constants
 		}

@@ -211,3 +211,32 @@ func zlevelOf(tb testing.TB, name string) zlevel {
 	tb.Fatalf("no zstd level %s", name)
 	return 0
 }
+
+// TestFramesWithoutChecksum: the frames a handle writes, at every zstd level, carry no
+// xxhash of their own (the frame header's checksum flag is clear and no 4 bytes follow
+// the last block: each chunk is checked against its BLAKE3 id instead), and they
+// decode.
+func TestFramesWithoutChecksum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	raw := compressible(rng, 300<<10)
+	for l := range zlevels {
+		t.Run(zlevelNames[l], func(t *testing.T) {
+			r, _ := testRepoOf(t, 2)
+			r.comp.level.Store(int32(l))
+			stored := r.encodeRaw(raw, nil)
+			if stored[0] != codecZstd {
+				t.Fatalf("codec %d, want zstd", stored[0])
+			}
+			if descriptor := stored[1+4]; descriptor&0x04 != 0 {
+				t.Fatalf("frame header descriptor %#x has the checksum flag", descriptor)
+			}
+			got, err := decodeFrame(nil, stored, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(raw) {
+				t.Fatal("frame decodes to other bytes")
+			}
+		})
+	}
+}

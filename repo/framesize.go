@@ -19,3 +19,8 @@ func (r *Repository) frameSize() int {
 	}
 	return frameTarget
 }
+
+// FrameTarget is the raw size at which this repository closes a frame (frameSize): a
+// writer that cuts its data into runs for Stream.SaveRun makes runs of about this size,
+// so that a run's frames are full ones.
+func (r *Repository) FrameTarget() int { return r.frameSize() }

@@ -116,7 +116,7 @@ func codecs() (*zstd.Encoder, *zstd.Decoder) {
 			// The window first: set after the level, it would leave the level's 64 KiB
 			// blocks, and a frame just over frameTarget would be split in two blocks.
 			zstd.WithWindowSize(1<<18), zstd.WithEncoderLevel(zstd.SpeedFastest),
-			zstd.WithEncoderConcurrency(4), zstd.WithLowerEncoderMem(true))
+			zstd.WithEncoderConcurrency(encoderConcurrency()), zstd.WithLowerEncoderMem(true))
 		if err != nil {
 			panic(err)
 		}

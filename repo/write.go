@@ -60,9 +60,10 @@ func (r *Repository) claimLocked(id chunk.ID, force bool) (bool, error) {
 func (r *Repository) addToFrameLocked(id chunk.ID, data []byte, open **frameWriter) (full *frameWriter) {
 	target := r.frameSize()
 	if len(data) >= target {
-		full = &frameWriter{}
-		full.add(id, data)
-		return full
+		// Sealed from the caller's bytes before saveChunk returns: no copy of a chunk
+		// list of megabytes. Its raw bytes are full to capacity, so recycle never keeps
+		// it (a later frame would append into the caller's bytes).
+		return &frameWriter{raw: data[:len(data):len(data)], entries: []BlobRef{{ID: id, Raw: uint32(len(data))}}}
 	}
 	if *open == nil {
 		*open = r.newFrame()
@@ -79,8 +80,15 @@ func (r *Repository) newFrame() *frameWriter {
 		f.raw, f.entries = f.raw[:0], f.entries[:0]
 		return f
 	}
-	return &frameWriter{raw: make([]byte, 0, 2*r.frameSize())}
+	// A frame closes at the target; the chunk that crosses it is below the target, and
+	// most are far below (chunk.DefaultMax): append grows the rare frame that needs more.
+	return &frameWriter{raw: make([]byte, 0, r.frameCap())}
 }
+
+// frameCap is the capacity of a frame's buffers: the target and a chunk of
+// chunk.DefaultMax that crosses it, and room for zstd's bound and sealing. A frame
+// that needs more grows, and its buffers are not kept.
+func (r *Repository) frameCap() int { return r.frameSize() + 64<<10 + r.frameSize()>>7 + 1024 }
 
 // sealFrame compresses a frame, adds it to the open pack, and uploads the pack when
 // it is full. Compression runs outside the lock, on the caller's goroutine.
@@ -95,16 +103,21 @@ func (r *Repository) sealFrame(ctx context.Context, f *frameWriter) error {
 		refs[i].Frame, refs[i].FrameLen = 0, uint32(len(*buf))
 	}
 	err := r.addSection(ctx, *buf, refs)
-	r.bufs.put(buf)
+	if cap(*buf) <= r.frameCap() {
+		// Not the buffer of a frame past the usual size (a chunk list of megabytes, a
+		// frame of lists): it would stay idle at that size.
+		r.bufs.put(buf)
+	}
 	r.recycle(f)
 	return err
 }
 
 // recycle keeps a frame's buffer for the next frame: as many idle ones as make 1 MiB
-// of 64 KiB frames, two at least, so large frames do not keep more memory idle.
+// of 64 KiB frames, two at least, so large frames do not keep more memory idle. A
+// frame of a chunk of its own (raw full to capacity: the caller's bytes) is never kept.
 func (r *Repository) recycle(f *frameWriter) {
 	size := r.frameSize()
-	if cap(f.raw) <= 4*size && len(r.frames.c) < max(2, 16*frameTarget/size) {
+	if cap(f.raw) > len(f.raw) && cap(f.raw) <= r.frameCap() && len(r.frames.c) < max(2, 16*frameTarget/size) {
 		r.frames.put(f)
 	}
 }
@@ -113,14 +126,18 @@ func (r *Repository) recycle(f *frameWriter) {
 // encrypted repository.
 // The frame is compressed straight into dst and sealed where it lies.
 // The level is the handle's at the time (see compressor).
-func (r *Repository) encodeFrame(f *frameWriter, dst []byte) []byte {
+func (r *Repository) encodeFrame(f *frameWriter, dst []byte) []byte { return r.encodeRaw(f.raw, dst) }
+
+// encodeRaw is encodeFrame of a frame whose raw bytes are raw.
+func (r *Repository) encodeRaw(raw []byte, dst []byte) []byte {
 	enc, l := r.comp.encoder()
-	r.comp.compressed(l, len(f.raw))
+	r.comp.compressed(l, len(raw))
+	f := frameWriter{raw: raw}
 	if r.box == nil {
 		return f.seal(dst, enc)
 	}
 	start := len(dst)
-	dst = slices.Grow(dst, sealOverhead+1+len(f.raw)+len(f.raw)>>7+64)[:start+chacha20poly1305.NonceSizeX]
+	dst = slices.Grow(dst, sealOverhead+1+len(raw)+len(raw)>>7+64)[:start+chacha20poly1305.NonceSizeX]
 	dst = f.seal(dst, enc)
 	return r.box.sealAt(dst, start, nil)
 }
