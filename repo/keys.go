@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -99,9 +100,14 @@ type KeyInfo struct {
 // deriveFunc turns a password into the key wrapping a slot.
 type deriveFunc func(password string, salt []byte, p KDFParams) []byte
 
-// argon2Key is the deriveFunc of every key slot: argon2id.
+// argon2Key is the deriveFunc of every key slot: argon2id. Its memory (32 MiB by
+// default) is garbage once the key is out; collected at once, it does not set the
+// collector's goal for the rest of the run at twice that (an incremental backup
+// peaked 13 MiB higher without it).
 func argon2Key(password string, salt []byte, p KDFParams) []byte {
-	return argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, chacha20poly1305.KeySize)
+	k := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, chacha20poly1305.KeySize)
+	runtime.GC()
+	return k
 }
 
 func newKeySlot(master *masterKey, password string, p KDFParams) ([]byte, error) {
