@@ -72,8 +72,10 @@ func (l Level) fixed() (zlevel, bool) {
 // CompressionOptions say how a handle compresses from now on.
 type CompressionOptions struct {
 	Level Level
-	// SlowLink makes auto start above the fastest level: the repository is remote or
-	// the upload is limited, so the link rather than the CPU is likely to bound the run.
+	// SlowLink keeps auto at the default level or above: the repository is remote or
+	// the upload is limited, so every byte stored crosses a link now, and again for
+	// each restore, however fast this run's uploads happen to go. restic's auto picks
+	// that level for every repository.
 	SlowLink bool
 }
 
@@ -201,16 +203,20 @@ const (
 // uploaders waited for compression.
 func (c *compressor) observe(w uploadWait) {
 	c.mu.Lock()
-	auto := c.opt.Level == CompressionAuto
+	auto, slow := c.opt.Level == CompressionAuto, c.opt.SlowLink
 	c.mu.Unlock()
 	if !auto {
 		return
+	}
+	floor := zFastest
+	if slow {
+		floor = zDefault
 	}
 	l := zlevel(c.level.Load())
 	switch {
 	case w == uploadersFull && l < zlevels-1:
 		c.level.CompareAndSwap(int32(l), int32(l+1))
-	case w == uploadersIdle && l > zFastest:
+	case w == uploadersIdle && l > floor:
 		c.level.CompareAndSwap(int32(l), int32(l-1))
 	}
 	if c.onObserve != nil {

@@ -101,7 +101,8 @@ func TestParseLevel(t *testing.T) {
 
 // TestAutoObserve: auto starts at the fastest level on a local link and at the default
 // one on a slow link, climbs one level per pack that waited for the uploaders, up to
-// the best, and falls back when the uploaders wait; fixed levels never move.
+// the best, and falls back when the uploaders wait, on a slow link to the default level
+// at the lowest; fixed levels never move.
 func TestAutoObserve(t *testing.T) {
 	c := newCompressor(frameTarget)
 	level := func() string { return zlevelNames[c.level.Load()] }
@@ -118,11 +119,23 @@ func TestAutoObserve(t *testing.T) {
 		want string
 	}{
 		{uploadersBusy, "default"}, {uploadersFull, "better"}, {uploadersFull, "best"}, {uploadersFull, "best"},
-		{uploadersIdle, "better"}, {uploadersIdle, "default"}, {uploadersIdle, "fastest"}, {uploadersIdle, "fastest"},
+		{uploadersIdle, "better"}, {uploadersIdle, "default"}, {uploadersIdle, "default"},
 	} {
 		c.observe(step.w)
 		if level() != step.want {
-			t.Fatalf("after %d: level %s, want %s", step.w, level(), step.want)
+			t.Fatalf("slow link, after %d: level %s, want %s", step.w, level(), step.want)
+		}
+	}
+	c.set(CompressionOptions{})
+	for _, step := range []struct {
+		w    uploadWait
+		want string
+	}{
+		{uploadersFull, "default"}, {uploadersFull, "better"}, {uploadersIdle, "default"}, {uploadersIdle, "fastest"}, {uploadersIdle, "fastest"},
+	} {
+		c.observe(step.w)
+		if level() != step.want {
+			t.Fatalf("local, after %d: level %s, want %s", step.w, level(), step.want)
 		}
 	}
 	c.set(CompressionOptions{Level: CompressionDefault, SlowLink: true})
