@@ -43,21 +43,27 @@ func savedChunks(tb testing.TB, n int) (*Repository, []chunk.ID, map[chunk.ID][]
 	return r2, ids, data
 }
 
+// orders returns ids shuffled, and runs of runLen chunks from runs far-apart places,
+// each twice (so that the frame cache evicts and its buffers are used again).
+func orders(ids []chunk.ID, seed uint64, runs, runLen int) (shuffled, hops []chunk.ID) {
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	shuffled = append([]chunk.ID(nil), ids...)
+	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	for range runs {
+		at := rng.IntN(len(ids) - runLen)
+		hops = append(hops, ids[at:at+runLen]...)
+		hops = append(hops, ids[at:at+runLen]...)
+	}
+	return shuffled, hops
+}
+
 // TestLoadChunksServesEveryOrder: whatever the order (in storage order, hopping
 // between frames so that the frame cache evicts and its buffers are used again,
 // repeating chunks), every chunk comes back with its own bytes, and a chunk the index
 // lacks fails the call after the chunks before it were served, and no later one.
 func TestLoadChunksServesEveryOrder(t *testing.T) {
 	r, ids, data := savedChunks(t, 3000)
-	rng := rand.New(rand.NewPCG(3, 4))
-	shuffled := append([]chunk.ID(nil), ids...)
-	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-	var hops []chunk.ID // runs of 40 chunks from far-apart places, each twice
-	for k := 0; k < 40; k++ {
-		at := rng.IntN(len(ids) - 40)
-		hops = append(hops, ids[at:at+40]...)
-		hops = append(hops, ids[at:at+40]...)
-	}
+	shuffled, hops := orders(ids, 3, 40, 40)
 	absent := r.ChunkID([]byte("in no pack"))
 	missing := append(append(append([]chunk.ID(nil), ids[:2500]...), absent), ids[2500:]...)
 	for _, tc := range []struct {
@@ -125,15 +131,7 @@ func TestLoadChunksServesEveryOrder(t *testing.T) {
 // every chunk comes back with its bytes; in storage order each frame is read once.
 func TestLoadChunksStaysWithinBudget(t *testing.T) {
 	r, ids, data := savedChunks(t, 3000)
-	rng := rand.New(rand.NewPCG(5, 6))
-	shuffled := append([]chunk.ID(nil), ids...)
-	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-	var hops []chunk.ID // runs of 200 chunks from far-apart places, each twice
-	for k := 0; k < 20; k++ {
-		at := rng.IntN(len(ids) - 200)
-		hops = append(hops, ids[at:at+200]...)
-		hops = append(hops, ids[at:at+200]...)
-	}
+	shuffled, hops := orders(ids, 5, 20, 200)
 	type frameAt struct {
 		pack  ObjectID
 		frame uint32

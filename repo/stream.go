@@ -49,13 +49,7 @@ func (s *Stream) SaveRun(ctx context.Context, data []byte, ends []int, ids []chu
 		return err
 	}
 	// A frame left open by SaveChunk holds chunks saved before this run: it goes first.
-	s.r.mu.Lock()
-	f := s.frame
-	s.frame = nil
-	s.r.mu.Unlock()
-	if f != nil && len(f.entries) > 0 {
-		s.sealFrame(ctx, f)
-	}
+	s.sealOpenFrame(ctx)
 	target := s.r.frameSize()
 	w, fstart := 0, 0 // w: end of the gathered bytes; fstart: the open frame's start in data
 	start = 0
@@ -130,9 +124,8 @@ func (s *Stream) sealFrame(_ context.Context, f *frameWriter) error {
 	return nil
 }
 
-// Close adds the stream's frames, the open one included, to the repository's open
-// pack. The stream can be used again afterwards.
-func (s *Stream) Close(ctx context.Context) error {
+// sealOpenFrame seals the frame the stream has open, if it holds chunks.
+func (s *Stream) sealOpenFrame(ctx context.Context) {
 	s.r.mu.Lock()
 	f := s.frame
 	s.frame = nil
@@ -140,6 +133,12 @@ func (s *Stream) Close(ctx context.Context) error {
 	if f != nil && len(f.entries) > 0 {
 		s.sealFrame(ctx, f)
 	}
+}
+
+// Close adds the stream's frames, the open one included, to the repository's open
+// pack. The stream can be used again afterwards.
+func (s *Stream) Close(ctx context.Context) error {
+	s.sealOpenFrame(ctx)
 	if len(s.refs) == 0 {
 		return nil
 	}
