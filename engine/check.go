@@ -91,7 +91,7 @@ type checker struct {
 	packs   []repo.ObjectID              // the packs the index names, in order
 	bad     map[chunk.ID]bool            // chunks missing or damaged
 	broken  []Damage                     // collections whose list cannot be read
-	needs   [][][]chunk.ID               // needs[s][i]: the chunks collection i of snapshot s needs, its list chunks included
+	lists   map[chunk.ID]int             // lists read so far, with the chunks each needs that the index lacks
 }
 
 // check runs the steps in order; a step that finds the repository too damaged to go
@@ -112,16 +112,19 @@ func check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckRes
 	if err := c.checkPacks(ctx); err != nil {
 		return nil, err
 	}
-	if err := c.resolveLists(ctx); err != nil {
+	if err := c.checkLists(ctx); err != nil {
 		return nil, err
 	}
-	c.checkIndexed()
 	if c.res.ReadData {
 		if err := c.readData(ctx, c.toRead()); err != nil {
 			return nil, err
 		}
 	}
-	c.res.Damaged = append(c.broken, damageOf(c.snaps, c.needs, c.bad)...)
+	damaged, err := c.damage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.res.Damaged = append(c.broken, damaged...)
 	return c.res, nil
 }
 
@@ -152,6 +155,13 @@ func (c *checker) load(ctx context.Context) (bool, error) {
 // mapIndex groups the index's chunks by pack and finds where each pack must end.
 func (c *checker) mapIndex() {
 	c.byPack, c.packEnd = map[repo.ObjectID][]chunk.ID{}, map[repo.ObjectID]int64{}
+	// Counted first, so that each pack's ids take exactly their room: grown by
+	// appends, they would take up to twice that (an id a chunk is 32 bytes).
+	count := map[repo.ObjectID]int{}
+	c.r.Index().Each(func(_ chunk.ID, loc repo.Location) { count[loc.Pack]++ })
+	for p, n := range count {
+		c.byPack[p] = make([]chunk.ID, 0, n)
+	}
 	c.r.Index().Each(func(id chunk.ID, loc repo.Location) {
 		c.byPack[loc.Pack] = append(c.byPack[loc.Pack], id)
 		c.packEnd[loc.Pack] = max(c.packEnd[loc.Pack], int64(loc.Frame)+int64(loc.FrameLen))
@@ -203,47 +213,57 @@ func (c *checker) checkPacks(ctx context.Context) error {
 	return nil
 }
 
-// resolveLists reads every snapshot's chunk lists into c.needs, the list chunks
-// included (they are checked like data). A list that cannot be read damages its
-// collection.
-func (c *checker) resolveLists(ctx context.Context) error {
-	c.needs = make([][][]chunk.ID, len(c.snaps))
-	for s, sn := range c.snaps {
-		c.needs[s] = make([][]chunk.ID, len(sn.Collections))
-		for i := range sn.Collections {
-			col := &sn.Collections[i]
-			var chain []chunk.ID
-			l, err := c.r.LoadList(ctx, col.List, func(id chunk.ID) { chain = append(chain, id) })
-			if err != nil {
-				if !repo.IsDamage(err) {
-					return err
-				}
-				c.res.fail(Problem{Kind: ProblemCollection, Snapshot: sn.ID, Collection: col.Name, Message: fmt.Sprintf("snapshot %s collection %s: %v", sn.ID, col.Name, err)})
-				c.broken = append(c.broken, Damage{Snapshot: sn.ID, Collection: col.Name, Chunks: 1})
-				continue
-			}
-			c.needs[s][i] = append(chain, l.Chunks...)
-		}
+// needs calls fn with the chunks collection i of snapshot sn needs, its list chunks
+// included. A list that cannot be read for damage is reported as such (IsDamage).
+func (c *checker) needs(ctx context.Context, col *repo.Collection, fn func(ids []chunk.ID)) error {
+	var chain []chunk.ID
+	l, err := c.r.LoadList(ctx, col.List, func(id chunk.ID) { chain = append(chain, id) })
+	if err != nil {
+		return err
 	}
+	fn(chain)
+	fn(l.Chunks)
 	return nil
 }
 
-// checkIndexed finds the chunks snapshots need that the index does not have.
-func (c *checker) checkIndexed() {
-	for s, sn := range c.snaps {
+// checkLists reads every snapshot's chunk lists, one at a time (a list shared by
+// several snapshots once), and finds the chunks they need that the index does not
+// have. A list that cannot be read damages its collection. Lists are not kept: their
+// chunk ids, a snapshot's worth each, would make the check's memory grow with the
+// number of snapshots.
+func (c *checker) checkLists(ctx context.Context) error {
+	c.lists = map[chunk.ID]int{}
+	for _, sn := range c.snaps {
 		missing := 0
-		for _, need := range c.needs[s] {
-			for _, id := range need {
-				if !c.r.Index().Has(id) {
-					missing++
-					c.bad[id] = true
+		for i := range sn.Collections {
+			col := &sn.Collections[i]
+			n, seen := c.lists[col.List]
+			if !seen {
+				err := c.needs(ctx, col, func(ids []chunk.ID) {
+					for _, id := range ids {
+						if !c.r.Index().Has(id) {
+							n++
+							c.bad[id] = true
+						}
+					}
+				})
+				if err != nil {
+					if !repo.IsDamage(err) {
+						return err
+					}
+					c.res.fail(Problem{Kind: ProblemCollection, Snapshot: sn.ID, Collection: col.Name, Message: fmt.Sprintf("snapshot %s collection %s: %v", sn.ID, col.Name, err)})
+					c.broken = append(c.broken, Damage{Snapshot: sn.ID, Collection: col.Name, Chunks: 1})
+					continue
 				}
+				c.lists[col.List] = n
 			}
+			missing += n
 		}
 		if missing > 0 {
 			c.res.fail(Problem{Kind: ProblemSnapshot, Snapshot: sn.ID, Message: fmt.Sprintf("snapshot %s needs %d chunks the index does not have", sn.ID, missing)})
 		}
 	}
+	return nil
 }
 
 func markAll(bad map[chunk.ID]bool, ids []chunk.ID) {
@@ -252,25 +272,39 @@ func markAll(bad map[chunk.ID]bool, ids []chunk.ID) {
 	}
 }
 
-// damageOf lists, per snapshot and collection, how many bad chunks it needs.
-func damageOf(snaps []*repo.Snapshot, needs [][][]chunk.ID, bad map[chunk.ID]bool) []Damage {
+// damage lists, per snapshot and collection, how many bad chunks it needs, reading
+// the lists again (only when some chunk is bad), each list once.
+func (c *checker) damage(ctx context.Context) ([]Damage, error) {
 	out := []Damage{}
-	if len(bad) == 0 {
-		return out
+	if len(c.bad) == 0 {
+		return out, nil
 	}
-	for s, sn := range snaps {
-		for i, c := range sn.Collections {
-			n := 0
-			for _, id := range needs[s][i] {
-				if bad[id] {
-					n++
+	badIn := map[chunk.ID]int{}
+	for _, sn := range c.snaps {
+		for i := range sn.Collections {
+			col := &sn.Collections[i]
+			if _, ok := c.lists[col.List]; !ok {
+				continue // unreadable: already among c.broken
+			}
+			n, seen := badIn[col.List]
+			if !seen {
+				err := c.needs(ctx, col, func(ids []chunk.ID) {
+					for _, id := range ids {
+						if c.bad[id] {
+							n++
+						}
+					}
+				})
+				if err != nil {
+					return nil, err
 				}
+				badIn[col.List] = n
 			}
 			if n > 0 {
-				out = append(out, Damage{Snapshot: sn.ID, Collection: c.Name, Chunks: n})
+				out = append(out, Damage{Snapshot: sn.ID, Collection: col.Name, Chunks: n})
 			}
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Snapshot < out[j].Snapshot })
-	return out
+	return out, nil
 }
