@@ -105,7 +105,7 @@ func (x *Index) packOrdinal(p ObjectID) uint32 {
 func (x *Index) Has(id chunk.ID) bool {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	_, ok := x.s.find(&id)
+	_, ok := x.s.find(id)
 	return ok
 }
 
@@ -113,7 +113,7 @@ func (x *Index) Has(id chunk.ID) bool {
 func (x *Index) Lookup(id chunk.ID) (Location, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	p, ok := x.s.find(&id)
+	p, ok := x.s.find(id)
 	if !ok {
 		return Location{}, false
 	}

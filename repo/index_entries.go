@@ -37,7 +37,7 @@ func (e *entry[K]) place() place { return place{e.pack, e.frame, e.meta} }
 
 // store is the index's entries, of one key width. Its callers hold the index's lock.
 type store interface {
-	find(id *chunk.ID) (place, bool)
+	find(id chunk.ID) (place, bool)
 	// findMany finds ids into out (as long as ids) and returns how many it found
 	// before the first it did not.
 	findMany(ids []chunk.ID, out []place) int
@@ -76,8 +76,8 @@ func entryOf[K key](ord uint32, r *BlobRef) entry[K] {
 	return entry[K]{k: k, pack: ord, frame: r.Frame, meta: packMeta(r.FrameLen, r.Offset, r.Raw)}
 }
 
-func (s *entries[K]) find(id *chunk.ID) (place, bool) {
-	k, ok := keyOf[K](id)
+func (s *entries[K]) find(id chunk.ID) (place, bool) {
+	k, ok := keyOf[K](&id)
 	if !ok {
 		return place{}, false
 	}

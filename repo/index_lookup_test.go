@@ -111,3 +111,20 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	})
 }
+
+// TestLookupDoesNotAllocate: Has and Lookup allocate nothing (an id passed through the
+// store's interface by pointer escaped: a backup allocated 32 bytes per chunk).
+func TestLookupDoesNotAllocate(t *testing.T) {
+	for _, narrow := range []bool{true, false} {
+		x, ids := indexOf(t, 5000, narrow)
+		var absent chunk.ID
+		absent[0] = 0x42
+		if n := testing.AllocsPerRun(100, func() {
+			x.Has(ids[7])
+			x.Lookup(ids[4000])
+			x.Has(absent)
+		}); n != 0 {
+			t.Fatalf("narrow %v: %v allocations per lookup", narrow, n)
+		}
+	}
+}
