@@ -61,22 +61,19 @@ func TestFindRecordInSnapshot(t *testing.T) {
 	p := open(t, s, "#/snapshots")
 	p.until("the snapshot list", `document.querySelectorAll("#snapshot-table tbody tr").length === 2`)
 	p.screenshots("snapshots")
-	p.click(`tr[data-snapshot="` + second + `"] a.open-snapshot`)
-	p.ready()
+	p.follow(`tr[data-snapshot="` + second + `"] a.open-snapshot`)
 	p.until("the snapshot's records", `document.querySelector("#record-table") !== null`)
 	if txt := p.text("main"); !contains(txt, "assets", "tags", "120", second) {
 		t.Fatalf("snapshot view: %.300s", txt)
 	}
 	p.screenshots("snapshot")
-	p.typeIn("#record-search", "snip-0042")
-	p.ready()
+	p.search("#record-search", "snip-0042")
 	p.until("the record found by id", `document.querySelector('tr[data-record="assets/snip-0042"]') !== null`)
 	if txt := p.text("#record-total"); !strings.HasPrefix(txt, "1 record") {
 		t.Fatalf("search for snip-0042: %q", txt)
 	}
 	p.screenshots("snapshot-search")
-	p.click(`tr[data-record="assets/snip-0042"] a.record-link`)
-	p.ready()
+	p.follow(`tr[data-record="assets/snip-0042"] a.record-link`)
 	js := p.text("#record-json")
 	if !contains(js, `"id": "snip-0042"`, `"name": "Snippet 42, renamed"`) {
 		t.Fatalf("record view: %s", js)
@@ -96,8 +93,7 @@ func TestCompareSnapshots(t *testing.T) {
 	if from, to := p.text("#compare-from"), p.text("#compare-to"); from == "" || to == "" {
 		t.Fatal("no snapshot pickers")
 	}
-	p.click("#compare-go")
-	p.ready()
+	p.follow("#compare-go")
 	p.until("the differences", `document.querySelector('section[data-collection="assets"]') !== null`)
 	if txt := p.text(`section[data-collection="assets"]`); !contains(txt, "Added (1)", "snip-0300", "Changed (1)", "snip-0007", "Removed (0)") {
 		t.Fatalf("differences: %s", txt)
@@ -106,8 +102,7 @@ func TestCompareSnapshots(t *testing.T) {
 		t.Fatalf("compared %s, want %s to %s", hash, first, second)
 	}
 	p.screenshots("compare")
-	p.click(`section[data-collection="assets"] .changed a[data-id="snip-0007"]`)
-	p.ready()
+	p.follow(`section[data-collection="assets"] .changed a[data-id="snip-0007"]`)
 	p.until("the fields side by side", `document.querySelector('#field-diff tr[data-field="name"]') !== null`)
 	row := p.text(`#field-diff tr[data-field="name"]`)
 	if !contains(row, "changed", `"Snippet 7"`, `"Snippet 7, edited"`) {
@@ -206,12 +201,10 @@ func TestRestoreDeletedRecord(t *testing.T) {
 	live := s.contents()
 
 	p := open(t, s, "#/history")
-	p.typeIn("#find-text", "snip-0005")
-	p.ready()
+	p.search("#find-text", "snip-0005")
 	p.until("the record found", `document.querySelector('#find-table input[data-record="assets/snip-0005"]') !== null`)
 	p.screenshots("history-find")
-	p.click(`#find-table a.log-link`)
-	p.ready()
+	p.follow(`#find-table a.log-link`)
 	p.until("the versions", `document.querySelector("#log-table tr.change-removed") !== null && document.querySelector("#log-table tr.change-added") !== null`)
 	p.screenshots("history-log")
 	p.goTo("#/history?q=snip-0005")

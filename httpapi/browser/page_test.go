@@ -127,8 +127,32 @@ func (p *page) ready() {
 func (p *page) goTo(hash string) {
 	p.t.Helper()
 	h := strconv.Quote(hash)
-	p.do(chromedp.Evaluate[chromedp.Void](`document.getElementById("main").removeAttribute("data-ready");
-		if (location.hash === ` + h + `) window.dispatchEvent(new HashChangeEvent("hashchange")); else location.hash = ` + h))
+	p.unready()
+	p.do(chromedp.Evaluate[chromedp.Void](`if (location.hash === ` + h + `) window.dispatchEvent(new HashChangeEvent("hashchange")); else location.hash = ` + h))
+	p.ready()
+}
+
+// unready marks the view shown as left, so that ready waits for the next one: a click
+// or a search changes the hash, and the view it leads to replaces the old one only
+// once the hash change is handled, after the action returns.
+func (p *page) unready() {
+	p.t.Helper()
+	p.do(chromedp.Evaluate[chromedp.Void](`document.getElementById("main").removeAttribute("data-ready")`))
+}
+
+// follow clicks a link or button that leads to another view and waits for that view.
+func (p *page) follow(sel string) {
+	p.t.Helper()
+	p.unready()
+	p.click(sel)
+	p.ready()
+}
+
+// search types into a search field, submits it, and waits for the view it leads to.
+func (p *page) search(sel, text string) {
+	p.t.Helper()
+	p.unready()
+	p.typeIn(sel, text)
 	p.ready()
 }
 
