@@ -85,13 +85,13 @@ type checker struct {
 	start   time.Time
 	res     *CheckResult
 	snaps   []*repo.Snapshot
-	stored  map[repo.ObjectID]int64      // the packs in storage, with their sizes
-	byPack  map[repo.ObjectID][]chunk.ID // the chunks the index places in each pack
-	packEnd map[repo.ObjectID]int64      // the end of each pack's last frame, by the index
-	packs   []repo.ObjectID              // the packs the index names, in order
-	bad     map[chunk.ID]bool            // chunks missing or damaged
-	broken  []Damage                     // collections whose list cannot be read
-	lists   map[chunk.ID]int             // lists read so far, with the chunks each needs that the index lacks
+	stored  map[repo.ObjectID]int64 // the packs in storage, with their sizes
+	inPack  map[repo.ObjectID]int   // how many chunks the index places in each pack
+	packEnd map[repo.ObjectID]int64 // the end of each pack's last frame, by the index
+	packs   []repo.ObjectID         // the packs the index names, in order
+	bad     map[chunk.ID]bool       // chunks missing or damaged
+	broken  []Damage                // collections whose list cannot be read
+	lists   map[chunk.ID]int        // lists read so far, with the chunks each needs that the index lacks
 }
 
 // check runs the steps in order; a step that finds the repository too damaged to go
@@ -115,6 +115,7 @@ func check(ctx context.Context, r *repo.Repository, opt CheckOptions) (*CheckRes
 	if err := c.checkLists(ctx); err != nil {
 		return nil, err
 	}
+	c.r.ForgetLists()
 	if c.res.ReadData {
 		if err := c.readData(ctx, c.toRead()); err != nil {
 			return nil, err
@@ -152,24 +153,20 @@ func (c *checker) load(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// mapIndex groups the index's chunks by pack and finds where each pack must end.
+// mapIndex counts the index's chunks by pack and finds where each pack must end. The
+// chunks' ids are not grouped by pack here (32 bytes each, the index over again):
+// reading a pack takes them from the pack's own table (check_data.go), and a pack
+// found missing or damaged from the index (idsIn).
 func (c *checker) mapIndex() {
-	c.byPack, c.packEnd = map[repo.ObjectID][]chunk.ID{}, map[repo.ObjectID]int64{}
-	// Counted first, so that each pack's ids take exactly their room: grown by
-	// appends, they would take up to twice that (an id a chunk is 32 bytes).
-	count := map[repo.ObjectID]int{}
-	c.r.Index().Each(func(_ chunk.ID, loc repo.Location) { count[loc.Pack]++ })
-	for p, n := range count {
-		c.byPack[p] = make([]chunk.ID, 0, n)
-	}
-	c.r.Index().Each(func(id chunk.ID, loc repo.Location) {
-		c.byPack[loc.Pack] = append(c.byPack[loc.Pack], id)
+	c.inPack, c.packEnd = map[repo.ObjectID]int{}, map[repo.ObjectID]int64{}
+	c.r.Index().Each(func(_ chunk.ID, loc repo.Location) {
+		c.inPack[loc.Pack]++
 		c.packEnd[loc.Pack] = max(c.packEnd[loc.Pack], int64(loc.Frame)+int64(loc.FrameLen))
 		c.res.Chunks++
 	})
-	c.res.Packs = len(c.byPack)
-	c.packs = make([]repo.ObjectID, 0, len(c.byPack))
-	for p := range c.byPack {
+	c.res.Packs = len(c.inPack)
+	c.packs = make([]repo.ObjectID, 0, len(c.inPack))
+	for p := range c.inPack {
 		c.packs = append(c.packs, p)
 	}
 	slices.SortFunc(c.packs, func(a, b repo.ObjectID) int { return bytes.Compare(a[:], b[:]) })
@@ -186,20 +183,24 @@ func (c *checker) checkPacks(ctx context.Context) error {
 	if c.stored, err = c.r.Packs(ctx); err != nil {
 		return err
 	}
+	lost := map[repo.ObjectID]bool{}
 	for _, p := range c.packs {
 		size, end := c.stored[p], c.packEnd[p]
 		_, ok := c.stored[p]
 		switch {
 		case !ok:
-			c.res.fail(Problem{Kind: ProblemPack, Pack: p.String(), Message: fmt.Sprintf("pack %s is missing (%d chunks)", p.Short(), len(c.byPack[p]))})
-			markAll(c.bad, c.byPack[p])
+			c.res.fail(Problem{Kind: ProblemPack, Pack: p.String(), Message: fmt.Sprintf("pack %s is missing (%d chunks)", p.Short(), c.inPack[p])})
+			lost[p] = true
 		case size < end:
 			c.res.fail(Problem{Kind: ProblemPack, Pack: p.String(), Message: fmt.Sprintf("pack %s is %d bytes, the index needs %d", p.Short(), size, end)})
-			markAll(c.bad, c.byPack[p])
+			lost[p] = true
 		}
 	}
+	for _, ids := range c.idsIn(lost) {
+		markAll(c.bad, ids)
+	}
 	for p := range c.stored {
-		if _, ok := c.byPack[p]; !ok {
+		if _, ok := c.inPack[p]; !ok {
 			if pending[p] {
 				c.res.PendingPacks++
 			} else {
@@ -264,6 +265,20 @@ func (c *checker) checkLists(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// idsIn returns the chunks the index places in each of packs, in one pass over it.
+func (c *checker) idsIn(packs map[repo.ObjectID]bool) map[repo.ObjectID][]chunk.ID {
+	out := map[repo.ObjectID][]chunk.ID{}
+	if len(packs) == 0 {
+		return out
+	}
+	c.r.Index().Each(func(id chunk.ID, loc repo.Location) {
+		if packs[loc.Pack] {
+			out[loc.Pack] = append(out[loc.Pack], id)
+		}
+	})
+	return out
 }
 
 func markAll(bad map[chunk.ID]bool, ids []chunk.ID) {

@@ -47,7 +47,7 @@ func (c *checker) readData(ctx context.Context, packs []repo.ObjectID) error {
 	results := make([]packFindings, len(packs))
 	var done atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0) + 1)
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, p := range packs {
 		g.Go(func() error {
 			if err := gctx.Err(); err != nil {
@@ -74,23 +74,37 @@ func (c *checker) readData(ctx context.Context, packs []repo.ObjectID) error {
 
 // readPack loads pack p and verifies the chunks the index places in it, recording
 // what is wrong in out. It returns an error only when the pack cannot be read for a
-// reason other than damage.
+// reason other than damage. The chunks are those of the pack's own table that the
+// index places in this pack; when the table does not name every one the index does
+// (or cannot be read), the rest come from a pass over the index.
 func (c *checker) readPack(ctx context.Context, p repo.ObjectID, out *packFindings) error {
-	ids := c.byPack[p]
-	data, _, err := c.r.LoadPack(ctx, p)
+	data, refs, err := c.r.LoadPack(ctx, p)
 	if err != nil {
 		if !repo.IsDamage(err) {
 			return err
 		}
 		out.problems = append(out.problems, Problem{Kind: ProblemPack, Pack: p.String(), Message: err.Error()})
 		if data == nil {
-			out.bad = ids
+			out.bad = c.idsIn(map[repo.ObjectID]bool{p: true})[p]
 			return nil
 		}
 	}
-	locs := make([]repo.Location, len(ids))
-	for k, id := range ids {
-		locs[k], _ = c.r.Index().Lookup(id)
+	ids := make([]chunk.ID, 0, c.inPack[p])
+	locs := make([]repo.Location, 0, c.inPack[p])
+	seen := make(map[chunk.ID]bool, c.inPack[p]) // a table may name a chunk twice
+	add := func(id chunk.ID) {
+		if loc, ok := c.r.Index().Lookup(id); ok && loc.Pack == p && !seen[id] {
+			seen[id] = true
+			ids, locs = append(ids, id), append(locs, loc)
+		}
+	}
+	for _, ref := range refs {
+		add(ref.ID)
+	}
+	if len(ids) < c.inPack[p] {
+		for _, id := range c.idsIn(map[repo.ObjectID]bool{p: true})[p] {
+			add(id)
+		}
 	}
 	for k, err := range c.r.VerifyChunks(data, ids, locs) {
 		if err != nil {

@@ -57,6 +57,13 @@ func (c *listCache) put(l List) {
 	c.ids += len(l.Chunks)
 }
 
+// drop lets every resolved list go.
+func (c *listCache) drop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m, c.ids = nil, 0
+}
+
 // listCacheIDs bounds the resolved lists kept (8 MiB of ids), so that what a backup
 // keeps of its parent's lists does not grow with the database.
 const listCacheIDs = 1 << 18
