@@ -25,11 +25,7 @@ is read once, however many snapshots share it.`,
 			if text == "" {
 				return usagef("find: TEXT is empty")
 			}
-			r, err := e.openRepo(c.Context)
-			if err != nil {
-				return err
-			}
-			list, err := r.Snapshots(c.Context)
+			r, list, err := e.openSnapshots(c.Context)
 			if err != nil {
 				return err
 			}

@@ -56,11 +56,7 @@ func forgetCommand(e *env) *cli.Command {
 			if c.Args().Len() > 0 && !p.Empty() {
 				return usagef("forget: name snapshots or give --keep-* rules, not both")
 			}
-			r, err := e.openRepo(c.Context)
-			if err != nil {
-				return err
-			}
-			list, err := r.Snapshots(c.Context)
+			r, list, err := e.openSnapshots(c.Context)
 			if err != nil {
 				return err
 			}

@@ -26,11 +26,7 @@ bytes: equal hashes are equal versions.`,
 			if collection == "" || id == "" {
 				return usagef("log: COLLECTION and ID must not be empty")
 			}
-			r, err := e.openRepo(c.Context)
-			if err != nil {
-				return err
-			}
-			list, err := r.Snapshots(c.Context)
+			r, list, err := e.openSnapshots(c.Context)
 			if err != nil {
 				return err
 			}

@@ -20,11 +20,7 @@ func snapshotsCommand(e *env) *cli.Command {
 			if err := needArgs(c, 0, 0, ""); err != nil {
 				return err
 			}
-			r, err := e.openRepo(c.Context)
-			if err != nil {
-				return err
-			}
-			list, err := r.Snapshots(c.Context)
+			_, list, err := e.openSnapshots(c.Context)
 			if err != nil {
 				return err
 			}

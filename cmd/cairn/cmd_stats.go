@@ -18,11 +18,7 @@ func statsCommand(e *env) *cli.Command {
 			if err := needArgs(c, 0, 1, "[SNAPSHOT]"); err != nil {
 				return err
 			}
-			r, err := e.openRepo(c.Context)
-			if err != nil {
-				return err
-			}
-			snaps, err := r.Snapshots(c.Context)
+			r, snaps, err := e.openSnapshots(c.Context)
 			if err != nil {
 				return err
 			}

@@ -27,6 +27,19 @@ func (e *env) openRepo(ctx context.Context, extra ...repo.Option) (*repo.Reposit
 	return e.openAt(ctx, loc, pw, "repository password", "pass --password-file or --password-command, set CAIRN_PASSWORD, or run on a terminal", extra...)
 }
 
+// openSnapshots opens the repository (as openRepo) and lists its snapshots.
+func (e *env) openSnapshots(ctx context.Context) (*repo.Repository, []*repo.Snapshot, error) {
+	r, err := e.openRepo(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	list, err := r.Snapshots(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, list, nil
+}
+
 // openAt opens the repository at loc with the password pw, pinned and with a local
 // store of its lists; without a password where one is needed it asks on the terminal
 // (prompt), else says how to give one (hint). The run releases it at the end.
