@@ -213,7 +213,16 @@ func (s setup) label() string {
 	return s.name
 }
 
-var peerOps = []string{"initial backup", "incremental backup", "restore", "check --read-data"}
+// The workloads of the peer table, in its order.
+const (
+	opInitial     = "initial backup"
+	opIncremental = "incremental backup"
+	opRestore     = "restore"
+	opRestoreNew  = "restore, empty cache" // a new machine: nothing cached; through a server only
+	opCheck       = "check --read-data"
+)
+
+var peerOps = []string{opInitial, opIncremental, opRestore, opRestoreNew, opCheck}
 
 // runPeers measures initial and incremental backup, restore and check --read-data for
 // cairn, restic, borg and kopia (when kopia is not "") on the same bytes (on a local
@@ -287,13 +296,14 @@ func runPeers(cairn, restic, borg, kopia, restBin, minioBin string, size int64, 
 			if err := os.MkdirAll(twork, 0o755); err != nil {
 				return err
 			}
-			env := append(st.env(location, twork), "AWS_ACCESS_KEY_ID="+minioUser, "AWS_SECRET_ACCESS_KEY="+minioSecret)
+			creds := []string{"AWS_ACCESS_KEY_ID=" + minioUser, "AWS_SECRET_ACCESS_KEY=" + minioSecret}
+			env := append(st.env(location, twork), creds...)
 			for _, args := range st.init(location) {
 				if _, err := runCmd(args, env, twork); err != nil {
 					return err
 				}
 			}
-			measure := func(op string, args []string, dir string) error {
+			measureWith := func(op string, args []string, dir string, env []string) error {
 				before := dirSize(repoDir)
 				s0, r0 := srv.meter.sent.Load(), srv.meter.received.Load()
 				s, err := runCmd(args, env, dir)
@@ -306,11 +316,12 @@ func runPeers(cairn, restic, borg, kopia, restBin, minioBin string, size int64, 
 				fmt.Fprintf(os.Stderr, "run %d %-22s %-20s %s\n", run+1, st.label(), op, s.wall.Round(time.Millisecond))
 				return nil
 			}
+			measure := func(op string, args []string, dir string) error { return measureWith(op, args, dir, env) }
 			// The same source path both times: the first state, then the changed one.
 			if err := os.Rename(db0, src); err != nil {
 				return err
 			}
-			err := measure(peerOps[0], st.backup(location, src, 1), twork)
+			err := measure(opInitial, st.backup(location, src, 1), twork)
 			if e := os.Rename(src, db0); err == nil {
 				err = e
 			}
@@ -320,7 +331,7 @@ func runPeers(cairn, restic, borg, kopia, restBin, minioBin string, size int64, 
 			if err := os.Rename(db1, src); err != nil {
 				return err
 			}
-			err = measure(peerOps[1], st.backup(location, src, 2), twork)
+			err = measure(opIncremental, st.backup(location, src, 2), twork)
 			if e := os.Rename(src, db1); err == nil {
 				err = e
 			}
@@ -331,10 +342,22 @@ func runPeers(cairn, restic, borg, kopia, restBin, minioBin string, size int64, 
 			if err := os.MkdirAll(target, 0o755); err != nil {
 				return err
 			}
-			if err := measure(peerOps[2], st.restore(location, src, target), target); err != nil {
+			if err := measure(opRestore, st.restore(location, src, target), target); err != nil {
 				return err
 			}
-			if err := measure(peerOps[3], st.check(location), twork); err != nil {
+			if st.where != "" {
+				// The same restore on a machine that never saw the repository: its index,
+				// snapshots and chunk lists come over the link too.
+				fresh := filepath.Join(twork, "fresh")
+				if err := os.MkdirAll(fresh, 0o755); err != nil {
+					return err
+				}
+				cold := append(st.env(location, fresh), creds...)
+				if err := measureWith(opRestoreNew, st.restore(location, src, fresh), fresh, cold); err != nil {
+					return err
+				}
+			}
+			if err := measure(opCheck, st.check(location), twork); err != nil {
 				return err
 			}
 			os.RemoveAll(twork)

@@ -15,14 +15,14 @@ func TestReadAgainst(t *testing.T) {
 		wantRatio, wantRead string
 	}{
 		{
-			name: "initial backup, local: time, bytes stored and memory", op: peerOps[0],
+			name: "initial backup, local: time, bytes stored and memory", op: opInitial,
 			cairn:     rowFigures{wall: 3 * time.Second, bytes: 150 * mib, haveBytes: true, rss: 100 * mib},
 			best:      rowFigures{wall: 2 * time.Second, bytes: 100 * mib, haveBytes: true},
 			wantRatio: "**1.50x** time, **1.50x** bytes",
 			wantRead:  "time 1.50x ≤ 1.00x: missed; bytes 1.50x ≤ 1.00x: missed; peak RSS / borg's 0.50x ≤ 1.00x: met",
 		},
 		{
-			name: "incremental backup through rest-server: bytes against the changed records", op: peerOps[1], where: "rest-server",
+			name: "incremental backup through rest-server: bytes against the changed records", op: opIncremental, where: "rest-server",
 			cairn:     rowFigures{wall: time.Second, bytes: 3 * mib, haveBytes: true},
 			best:      rowFigures{wall: 4 * time.Second, bytes: 130 * mib, haveBytes: true},
 			changed:   4 * mib,
@@ -30,27 +30,34 @@ func TestReadAgainst(t *testing.T) {
 			wantRead:  "time 0.25x ≤ 0.33x: met; bytes / changed records' 0.75x ≤ 1.00x: met",
 		},
 		{
-			name: "restore, local: no bytes counted", op: peerOps[2],
+			name: "restore, local: no bytes counted", op: opRestore,
 			cairn:     rowFigures{wall: 1200 * time.Millisecond},
 			best:      rowFigures{wall: 2 * time.Second},
 			wantRatio: "**0.60x** time",
 			wantRead:  "time 0.60x ≤ 0.60x: met",
 		},
 		{
-			name: "restore through rest-server: bytes received", op: peerOps[2], where: "rest-server",
+			name: "restore through rest-server: bytes received", op: opRestore, where: "rest-server",
 			cairn:     rowFigures{wall: 3 * time.Second, bytes: 170 * mib, haveBytes: true},
 			best:      rowFigures{wall: 2 * time.Second, bytes: 136 * mib, haveBytes: true},
 			wantRatio: "**1.50x** time, **1.25x** bytes",
 			wantRead:  "time 1.50x ≤ 0.60x: missed; bytes 1.25x ≤ 1.00x: missed",
 		},
 		{
-			name: "check: ratios without a target", op: peerOps[3],
+			name: "restore with an empty cache through rest-server: the same targets", op: opRestoreNew, where: "rest-server",
+			cairn:     rowFigures{wall: time.Second, bytes: 140 * mib, haveBytes: true},
+			best:      rowFigures{wall: 2 * time.Second, bytes: 140 * mib, haveBytes: true},
+			wantRatio: "**0.50x** time, **1.00x** bytes",
+			wantRead:  "time 0.50x ≤ 0.60x: met; bytes 1.00x ≤ 1.00x: met",
+		},
+		{
+			name: "check: ratios without a target", op: opCheck,
 			cairn:     rowFigures{wall: time.Second},
 			best:      rowFigures{wall: 2 * time.Second},
 			wantRatio: "**0.50x** time",
 		},
 		{
-			name: "no peer on the repository (MinIO)", op: peerOps[2], where: "MinIO",
+			name: "no peer on the repository (MinIO)", op: opRestore, where: "MinIO",
 			cairn: rowFigures{wall: time.Second, bytes: mib, haveBytes: true},
 		},
 	} {
