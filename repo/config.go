@@ -13,9 +13,9 @@ import (
 
 // FormatVersion is the repository format this build gives new repositories and the
 // newest it reads. Format 2 names chunks by 128-bit ids and stores pack tables and
-// index files compactly (FORMAT.md); a repository of format 1 is read and written in
-// format 1.
-const FormatVersion = 2
+// index files compactly (FORMAT.md); format 3 may store frames split (UUIDs apart,
+// frame_split.go). A repository of an older format is read and written in its format.
+const FormatVersion = 3
 
 // Config is the repository's single config object.
 type Config struct {

@@ -2,6 +2,7 @@ package repo
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -23,15 +24,35 @@ func (f *frameWriter) add(id chunk.ID, data []byte) {
 // seal appends the frame's stored form to dst: compressed by enc, when that makes it
 // smaller.
 func (f *frameWriter) seal(dst []byte, enc *zstd.Encoder) []byte {
+	return sealFrame(dst, f.raw, enc, false)
+}
+
+// sealFrame appends the stored form of a frame's raw bytes to dst: compressed by enc
+// when that makes it smaller, in split form when split is set and that form is shorter
+// than raw.
+func sealFrame(dst, raw []byte, enc *zstd.Encoder, split bool) []byte {
 	n := len(dst)
-	dst = append(dst, codecZstd)
-	dst = enc.EncodeAll(f.raw, dst)
-	if len(dst)-n >= len(f.raw)+1 {
+	src, codec := raw, codecZstd
+	if split {
+		s := splitScratch.Get().(*splitBuffers)
+		defer splitScratch.Put(s)
+		if form, ok := appendSplit(s.form[:0], raw, &s.ids); ok {
+			s.form, src, codec = form, form, codecZstdSplit
+		}
+	}
+	dst = append(dst, codec)
+	dst = enc.EncodeAll(src, dst)
+	if len(dst)-n >= len(raw)+1 {
 		dst = append(dst[:n], codecNone)
-		dst = append(dst, f.raw...)
+		dst = append(dst, raw...)
 	}
 	return dst
 }
+
+// splitBuffers are a writer's scratch for a frame's split form and its UUIDs.
+type splitBuffers struct{ form, ids []byte }
+
+var splitScratch = sync.Pool{New: func() any { return new(splitBuffers) }}
 
 // framePlain holds decrypted frames on their way to being decompressed.
 var framePlain = sync.Pool{New: func() any { return new([]byte) }}
@@ -58,6 +79,23 @@ func decodeFrame(k *box, stored, dst []byte) ([]byte, error) {
 		out, err := decodeZstd(stored[1:], dst[:0], maxFrameBytes)
 		if err != nil {
 			return nil, fmt.Errorf("decompress frame: %w", err)
+		}
+		return out, nil
+	case codecZstdSplit:
+		s := splitScratch.Get().(*splitBuffers)
+		defer splitScratch.Put(s)
+		form, err := decodeZstd(stored[1:], s.form[:0], maxFrameBytes)
+		if err != nil {
+			return nil, fmt.Errorf("decompress frame: %w", err)
+		}
+		s.form = form
+		raw, err := splitRawLen(form, maxFrameBytes)
+		if err != nil {
+			return nil, err
+		}
+		out := slices.Grow(dst[:0], raw)[:raw]
+		if err := unsplitInto(out, form); err != nil {
+			return nil, err
 		}
 		return out, nil
 	}

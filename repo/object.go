@@ -65,6 +65,9 @@ func (t ObjectType) String() string {
 const (
 	codecNone byte = 0
 	codecZstd byte = 1
+	// codecZstdSplit: zstd of the frame's split form (frame_split.go); frames only,
+	// from format 3 on.
+	codecZstdSplit byte = 2
 )
 
 // Errors that callers branch on.

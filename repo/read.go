@@ -116,8 +116,40 @@ func decodeFrameKept(k *box, stored []byte, need int, bufs *buffers) ([]byte, er
 			out = kept
 		}
 		return out, nil
+	case codecZstdSplit:
+		return decodeSplitKept(payload, need, bufs)
 	}
 	return nil, fmt.Errorf("frame codec %d: %w", stored[0], ErrDamaged)
+}
+
+// decodeSplitKept is decodeFrameKept of a frame stored in split form: the form is
+// decoded into a buffer of the size zstd declares, and its first need raw bytes are
+// written back into a buffer of need's size class.
+func decodeSplitKept(payload []byte, need int, bufs *buffers) ([]byte, error) {
+	size, err := zstdSize(payload)
+	if err == nil && size > maxFrameBytes {
+		err = fmt.Errorf("zstd stream decodes to up to %d bytes, more than the %d read of it: %w", size, maxFrameBytes, ErrDamaged)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decompress frame: %w", err)
+	}
+	buf := bufs.get(int(size))
+	form, err := frameDecoder().DecodeAll(payload, buf[:0])
+	bufs.grown(buf, form)
+	defer bufs.put(form)
+	if err != nil {
+		return nil, fmt.Errorf("decompress frame: %v: %w", err, ErrDamaged)
+	}
+	raw, err := splitRawLen(form, maxFrameBytes)
+	if err != nil {
+		return nil, err
+	}
+	out := bufs.get(min(need, raw))
+	if err := unsplitInto(out, form); err != nil {
+		bufs.put(out)
+		return nil, err
+	}
+	return out, nil
 }
 
 var (

@@ -132,13 +132,13 @@ func (r *Repository) encodeFrame(f *frameWriter, dst []byte) []byte { return r.e
 func (r *Repository) encodeRaw(raw []byte, dst []byte) []byte {
 	enc, l := r.comp.encoder()
 	r.comp.compressed(l, len(raw))
-	f := frameWriter{raw: raw}
+	split := r.splitFrames()
 	if r.box == nil {
-		return f.seal(dst, enc)
+		return sealFrame(dst, raw, enc, split)
 	}
 	start := len(dst)
 	dst = slices.Grow(dst, sealOverhead+1+len(raw)+len(raw)>>7+64)[:start+chacha20poly1305.NonceSizeX]
-	dst = f.seal(dst, enc)
+	dst = sealFrame(dst, raw, enc, split)
 	return r.box.sealAt(dst, start, nil)
 }
 
