@@ -89,8 +89,8 @@ func TestInitFormat(t *testing.T) {
 		c.ok("check", "--read-data")
 	}
 	c := runner{tb: t, repo: filepath.Join(dir, "repo3")}
-	r := c.run("init", "--format", "3")
+	r := c.run("init", "--format", "4")
 	if r.code != exitUsage || !strings.Contains(r.stderr, "--format") {
-		t.Fatalf("init --format 3: exit %d, %s", r.code, r.stderr)
+		t.Fatalf("init --format 4: exit %d, %s", r.code, r.stderr)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/hex"
 	"io"
 	"io/fs"
 	"os"
@@ -32,7 +33,8 @@ func storedContains(t *testing.T, dir string, needle []byte) bool {
 }
 
 // someRecordText returns distinctive record text: the ids of a few records per
-// collection (random, so compression keeps them as they are) and a stretch of content.
+// collection (random, so compression keeps them as they are), each also as the 16
+// bytes a split frame stores a UUID as (repo/FORMAT.md).
 func someRecordText(t *testing.T, db string) [][]byte {
 	t.Helper()
 	var out [][]byte
@@ -51,6 +53,9 @@ func someRecordText(t *testing.T, db string) [][]byte {
 			}
 			if bytes.HasPrefix(line, []byte(`{"id":"`)) && len(line) > 43 {
 				out = append(out, line[7:43])
+				if id, err := hex.DecodeString(strings.ReplaceAll(string(line[7:43]), "-", "")); err == nil {
+					out = append(out, id)
+				}
 			}
 		}
 	}
