@@ -111,9 +111,11 @@ func TestSplitRefusesDamage(t *testing.T) {
 		form []byte
 		want int // raw bytes asked for; -1: as declared
 	}{
-		"shorter than its trailer":  {good[:5], -1},
-		"more UUIDs than bytes":     {setU32(trailer, 1<<30), -1},
-		"one UUID more than marks":  {edit(func(b []byte) []byte { return append(b[:text:text], append(bytes.Repeat([]byte{7}, 16), good[text:]...)...) }), -1},
+		"shorter than its trailer": {good[:5], -1},
+		"more UUIDs than bytes":    {setU32(trailer, 1<<30), -1},
+		"one UUID more than marks": {edit(func(b []byte) []byte {
+			return append(b[:text:text], append(bytes.Repeat([]byte{7}, 16), good[text:]...)...)
+		}), -1},
 		"count one short of marks":  {setU32(trailer, 9), -1},
 		"raw length one more":       {setU32(trailer+4, uint32(len(raw)+1)), -1},
 		"raw length one less":       {setU32(trailer+4, uint32(len(raw)-1)), -1},
