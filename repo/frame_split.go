@@ -6,23 +6,27 @@ import (
 	"fmt"
 )
 
-// Pieces records name everything by UUID: a record's own id and each of the records it
-// points at, as 36 characters of text. zstd codes those characters one by one as
-// literals (random hex does not repeat), mixed into the Huffman table of the words
-// around them. From format 3 on, a frame's raw bytes are compressed in their split
-// form when that is shorter: every lowercase canonical UUID moved out of the text into
-// a block of 16-byte values at the end, where a repeated UUID is a 16-byte match and a
-// new one costs 16 bytes. On the generator's records it stores 6.9% less at zstd's
-// fastest and default levels alike (BENCHMARKS.md).
+// Pieces records name everything by UUID (a record's own id and each of the records
+// it points at, as 36 characters of text) and date every change with ISO 8601
+// timestamps of 24 characters. zstd codes those characters one by one as literals
+// (random hex and clock digits do not repeat), mixed into the Huffman table of the
+// words around them. From format 3 on, a frame's raw bytes are compressed in their
+// split form when that is shorter: every lowercase canonical UUID and every UTC
+// timestamp with milliseconds moved out of the text into a block of binary values at
+// the end, 16 bytes a UUID (a repeated one is a short match) and 6 a timestamp. On the
+// generator's records that stores 9% less at zstd's fastest and default levels alike,
+// for less CPU: zstd has fewer bytes to compress and to decode (BENCHMARKS.md).
 //
 // Split form (codec 2, then zstd):
 //
-//	text | ids | UUID count u32 | raw length u32
+//	text | values | values length u32 | raw length u32
 //
 // text is the raw bytes with each UUID (8-4-4-4-12 digits of 0-9a-f) replaced by
-// splitMark, and each raw byte 0xFE or 0xFF preceded by splitEscape (valid UTF-8 holds
-// neither); ids holds 16 bytes per mark, in order. Reading it back gives exactly the
-// raw bytes: only lowercase UUIDs are moved, so their text is what the digits print.
+// markUUID and each timestamp (YYYY-MM-DDTHH:MM:SS.mmmZ, from 1970 on) by markTime,
+// and each raw byte 0xFD, 0xFE or 0xFF preceded by splitEscape (valid UTF-8 holds none
+// of them); values holds, mark by mark, a UUID's 16 bytes or a timestamp's
+// milliseconds since 1970-01-01T00:00:00Z as 48 bits big-endian. Only text that the
+// value prints back exactly is moved, so the raw bytes come back exactly.
 
 // formatSplit is the first repository format whose frames may be stored split.
 const formatSplit = 3
@@ -31,9 +35,12 @@ const formatSplit = 3
 func (r *Repository) splitFrames() bool { return r.cfg.Format >= formatSplit }
 
 const (
-	splitMark    = 0xFE
+	markTime     = 0xFD
+	markUUID     = 0xFE
 	splitEscape  = 0xFF
 	uuidLen      = 36 // characters of a UUID's text
+	timeLen      = 24 // characters of a timestamp's text
+	timeBytes    = 6  // bytes of a timestamp's value
 	splitTrailer = 8
 )
 
@@ -75,75 +82,75 @@ func putUUIDText(t []byte, id []byte) {
 	}
 }
 
-// escapes finds the raw bytes that need splitEscape, both kinds, from a position on;
-// in text that holds none it scans once.
-type escapes struct {
-	b          []byte
-	mark, esc  int // next splitMark and splitEscape at or after the last from; len(b) when none
-	markOK, ok bool
+// specials finds the next byte of text that is a mark or needs an escape, from a
+// position on; in text that holds none of them it scans once for each.
+type specials struct {
+	b    []byte
+	next [3]int // next 0xFD, 0xFE and 0xFF at or after the last from; len(b) when none
+	seen [3]bool
 }
 
-func (e *escapes) next(from int) int {
-	if !e.markOK || e.mark < from {
-		e.mark, e.markOK = indexByteFrom(e.b, from, splitMark), true
+func (x *specials) from(p int) int {
+	e := len(x.b)
+	for k := range x.next {
+		if !x.seen[k] || x.next[k] < p {
+			x.next[k], x.seen[k] = len(x.b), true
+			if i := bytes.IndexByte(x.b[p:], byte(markTime+k)); i >= 0 {
+				x.next[k] = p + i
+			}
+		}
+		e = min(e, x.next[k])
 	}
-	if !e.ok || e.esc < from {
-		e.esc, e.ok = indexByteFrom(e.b, from, splitEscape), true
-	}
-	return min(e.mark, e.esc)
+	return e
 }
 
-// indexByteFrom is the index of c in b at or after from, or len(b).
-func indexByteFrom(b []byte, from int, c byte) int {
-	if i := bytes.IndexByte(b[from:], c); i >= 0 {
-		return from + i
-	}
-	return len(b)
-}
-
-// appendSplit appends the split form of raw to dst, its ids gathered in *ids (scratch,
-// grown as needed). It reports false, with dst as it came, when the split form would
-// not be shorter than raw: no UUID, or too many bytes to escape.
-func appendSplit(dst, raw []byte, ids *[]byte) ([]byte, bool) {
+// appendSplit appends the split form of raw to dst, its values gathered in *values
+// (scratch, grown as needed). It reports false, with dst as it came, when the split
+// form would not be shorter than raw: nothing to move, or too many bytes to escape.
+func appendSplit(dst, raw []byte, values *[]byte) ([]byte, bool) {
 	start := len(dst)
-	ex := escapes{b: raw}
-	*ids = (*ids)[:0]
+	x := specials{b: raw}
+	*values = (*values)[:0]
 	p, i := 0, 0 // raw before p is written; the next dash is looked for from i
 	for {
 		d := bytes.IndexByte(raw[i:], '-')
 		if d < 0 {
 			break
 		}
-		s := i + d - 8
-		if s < p {
-			i += d + 1
-			continue
+		d += i
+		if s := d - 8; s >= p {
+			if id, ok := parseUUID(raw[s:]); ok {
+				dst = appendEscaped(dst, raw, p, s, &x)
+				dst = append(dst, markUUID)
+				*values = append(*values, id[:]...)
+				p, i = s+uuidLen, s+uuidLen
+				continue
+			}
 		}
-		id, ok := parseUUID(raw[s:])
-		if !ok {
-			i += d + 1
-			continue
+		if s := d - 4; s >= p {
+			if ms, ok := parseTime(raw[s:]); ok {
+				dst = appendEscaped(dst, raw, p, s, &x)
+				dst = append(dst, markTime)
+				*values = append(*values, byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms))
+				p, i = s+timeLen, s+timeLen
+				continue
+			}
 		}
-		dst = appendEscaped(dst, raw, p, s, &ex)
-		dst = append(dst, splitMark)
-		*ids = append(*ids, id[:]...)
-		p = s + uuidLen
-		i = p
+		i = d + 1
 	}
-	dst = appendEscaped(dst, raw, p, len(raw), &ex)
-	n := len(*ids) / 16
-	if n == 0 || len(dst)-start+len(*ids)+splitTrailer >= len(raw) {
+	dst = appendEscaped(dst, raw, p, len(raw), &x)
+	if len(*values) == 0 || len(dst)-start+len(*values)+splitTrailer >= len(raw) {
 		return dst[:start], false
 	}
-	dst = append(dst, *ids...)
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(n))
+	dst = append(dst, *values...)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(*values)))
 	return binary.LittleEndian.AppendUint32(dst, uint32(len(raw))), true
 }
 
-// appendEscaped appends raw[from:to], each 0xFE or 0xFF byte escaped.
-func appendEscaped(dst, raw []byte, from, to int, ex *escapes) []byte {
+// appendEscaped appends raw[from:to], each byte 0xFD, 0xFE or 0xFF escaped.
+func appendEscaped(dst, raw []byte, from, to int, x *specials) []byte {
 	for from < to {
-		e := ex.next(from)
+		e := x.from(from)
 		if e >= to {
 			return append(dst, raw[from:to]...)
 		}
@@ -154,30 +161,38 @@ func appendEscaped(dst, raw []byte, from, to int, ex *escapes) []byte {
 	return dst
 }
 
-// splitRawLen reads the raw length a split form declares, after checking that its
-// trailer fits: at most limit.
-func splitRawLen(b []byte, limit int) (int, error) {
+// splitParts checks a split form's trailer and returns its text, its values and the
+// raw length it declares: at most limit, and at most what the text and values can give
+// (a UUID's 16 bytes of value give 36 bytes, a timestamp's 6 give 24, any other byte
+// of text one at most).
+func splitParts(b []byte, limit int) (text, values []byte, raw int, err error) {
 	if len(b) < splitTrailer {
-		return 0, fmt.Errorf("split frame of %d bytes: %w", len(b), ErrDamaged)
+		return nil, nil, 0, fmt.Errorf("split frame of %d bytes: %w", len(b), ErrDamaged)
 	}
-	n := uint64(binary.LittleEndian.Uint32(b[len(b)-8:]))
-	raw := uint64(binary.LittleEndian.Uint32(b[len(b)-4:]))
-	if n*16 > uint64(len(b)-splitTrailer) {
-		return 0, fmt.Errorf("split frame names %d UUIDs in %d bytes: %w", n, len(b), ErrDamaged)
+	v := uint64(binary.LittleEndian.Uint32(b[len(b)-8:]))
+	n := uint64(binary.LittleEndian.Uint32(b[len(b)-4:]))
+	if v > uint64(len(b)-splitTrailer) {
+		return nil, nil, 0, fmt.Errorf("split frame holds %d bytes of values in %d bytes: %w", v, len(b), ErrDamaged)
 	}
-	// A mark gives 36 bytes, any other byte of text one at most.
-	if most := uint64(len(b)-splitTrailer) - 16*n + 35*n; raw > min(most, uint64(limit)) {
-		return 0, fmt.Errorf("split frame declares %d raw bytes, more than its %d bytes can give or %d: %w", raw, len(b), limit, ErrDamaged)
+	t := uint64(len(b)-splitTrailer) - v
+	if n > min(t+4*v, uint64(limit)) {
+		return nil, nil, 0, fmt.Errorf("split frame declares %d raw bytes, more than its %d bytes can give or %d: %w", n, len(b), limit, ErrDamaged)
 	}
-	return int(raw), nil
+	return b[:t], b[t : t+v], int(n), nil
+}
+
+// splitRawLen is the raw length a split form declares, after splitParts' checks.
+func splitRawLen(b []byte, limit int) (int, error) {
+	_, _, n, err := splitParts(b, limit)
+	return n, err
 }
 
 // unsplitInto writes the raw bytes of split form b into out, which is as long as the
 // raw bytes the caller wants: all of them (the length splitRawLen returns), or a first
 // part, which is then all that is read back. A form that does not give exactly its
-// declared raw length and UUID count is damaged.
+// declared raw length from exactly its values is damaged.
 func unsplitInto(out, b []byte) error {
-	raw, err := splitRawLen(b, maxFrameBytes)
+	text, values, raw, err := splitParts(b, maxFrameBytes)
 	if err != nil {
 		return err
 	}
@@ -185,15 +200,12 @@ func unsplitInto(out, b []byte) error {
 		return fmt.Errorf("split frame: %d raw bytes wanted of %d: %w", len(out), raw, ErrDamaged)
 	}
 	full := len(out) == raw
-	n := int(binary.LittleEndian.Uint32(b[len(b)-8:]))
-	ids := b[len(b)-splitTrailer-16*n : len(b)-splitTrailer]
-	text := b[:len(b)-splitTrailer-16*n]
 	over := fmt.Errorf("split frame gives more than the %d raw bytes it declares: %w", raw, ErrDamaged)
-	ex := escapes{b: text}
-	w, k, p := 0, 0, 0 // written to out, UUIDs used, text read
+	x := specials{b: text}
+	w, v, p := 0, 0, 0 // written to out, values used, text read
 	var t [uuidLen]byte
 	for p < len(text) && (full || w < len(out)) {
-		e := ex.next(p)
+		e := x.from(p)
 		if w+e-p > len(out) {
 			if full {
 				return over
@@ -205,36 +217,53 @@ func unsplitInto(out, b []byte) error {
 		if p = e; p == len(text) {
 			break
 		}
-		if text[e] == splitEscape {
-			if e+1 == len(text) || text[e+1] < splitMark {
-				return fmt.Errorf("split frame: escape at %d not before 0xfe or 0xff: %w", e, ErrDamaged)
+		var item []byte // what the mark gives, when it does not fit in out
+		switch text[e] {
+		case splitEscape:
+			if e+1 == len(text) || text[e+1] < markTime {
+				return fmt.Errorf("split frame: escape at %d not before 0xfd, 0xfe or 0xff: %w", e, ErrDamaged)
 			}
-			if w == len(out) {
-				if full {
-					return over
-				}
-				break
+			if w < len(out) {
+				out[w] = text[e+1]
+				w, p = w+1, e+2
+				continue
 			}
-			out[w] = text[e+1]
-			w, p = w+1, e+2
-			continue
-		}
-		if k == n {
-			return fmt.Errorf("split frame: more marks than its %d UUIDs: %w", n, ErrDamaged)
-		}
-		if w+uuidLen > len(out) {
-			if full {
-				return over
+		case markUUID:
+			if v+16 > len(values) {
+				return fmt.Errorf("split frame: a UUID mark past its %d bytes of values: %w", len(values), ErrDamaged)
 			}
-			putUUIDText(t[:], ids[16*k:])
-			w += copy(out[w:], t[:])
-			break
+			if w+uuidLen <= len(out) {
+				putUUIDText(out[w:], values[v:])
+				w, v, p = w+uuidLen, v+16, e+1
+				continue
+			}
+			putUUIDText(t[:], values[v:])
+			item = t[:uuidLen]
+		case markTime:
+			if v+timeBytes > len(values) {
+				return fmt.Errorf("split frame: a timestamp mark past its %d bytes of values: %w", len(values), ErrDamaged)
+			}
+			ms := uint64(values[v])<<40 | uint64(values[v+1])<<32 | uint64(values[v+2])<<24 | uint64(values[v+3])<<16 | uint64(values[v+4])<<8 | uint64(values[v+5])
+			if ms > maxTime {
+				return fmt.Errorf("split frame: timestamp %d ms is past year 9999: %w", ms, ErrDamaged)
+			}
+			if w+timeLen <= len(out) {
+				putTimeText(out[w:], ms)
+				w, v, p = w+timeLen, v+timeBytes, e+1
+				continue
+			}
+			putTimeText(t[:], ms)
+			item = t[:timeLen]
 		}
-		putUUIDText(out[w:], ids[16*k:])
-		w, k, p = w+uuidLen, k+1, e+1
+		// What the mark gives passes the end of out.
+		if full {
+			return over
+		}
+		w += copy(out[w:], item)
+		break
 	}
-	if full && (w != raw || k != n) {
-		return fmt.Errorf("split frame: %d raw bytes and %d UUIDs where it declares %d and %d: %w", w, k, raw, n, ErrDamaged)
+	if full && (w != raw || v != len(values)) {
+		return fmt.Errorf("split frame: %d raw bytes from %d bytes of values where it declares %d from %d: %w", w, v, raw, len(values), ErrDamaged)
 	}
 	if w != len(out) {
 		return fmt.Errorf("split frame: %d raw bytes where %d were wanted: %w", w, len(out), ErrDamaged)
