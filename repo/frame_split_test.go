@@ -346,3 +346,35 @@ func FuzzSplit(f *testing.F) {
 		})
 	})
 }
+
+// BenchmarkSplit: the split form of 1 MiB frames of generated records, and back.
+func BenchmarkSplit(b *testing.B) {
+	var frames [][]byte
+	for _, c := range generated(b, 8<<20) {
+		for i := 0; i+1<<20 <= len(c); i += 1 << 20 {
+			frames = append(frames, c[i:i+1<<20])
+		}
+	}
+	if len(frames) == 0 {
+		b.Skip("no full frame")
+	}
+	var form, values []byte
+	b.Run("split", func(b *testing.B) {
+		b.SetBytes(1 << 20)
+		for i := range b.N {
+			form, _ = appendSplit(form[:0], frames[i%len(frames)], &values)
+		}
+	})
+	out := make([]byte, 1<<20)
+	b.Run("unsplit", func(b *testing.B) {
+		b.SetBytes(1 << 20)
+		for i := range b.N {
+			form, _ = appendSplit(form[:0], frames[i%len(frames)], &values)
+			b.StartTimer()
+			if err := unsplitInto(out, form); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+		}
+	})
+}
