@@ -100,8 +100,10 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 		}
 		sn = &only
 	}
-	cols, err := r.Resolve(ctx, sn)
-	if err != nil {
+	// The lists are loaded in a few passes up front; each is decoded and checked by
+	// the goroutine restoring its collection, so the first collection starts while
+	// the others' lists are still being read.
+	if err := r.PrefetchSnapshotLists(ctx, sn); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	if err := sink.Begin(SnapshotMeta(sn)); err != nil {
@@ -118,6 +120,7 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 	if cs, ok := sink.(ConcurrentSink); ok && cs.ConcurrentCollections() && uniqueNames(sn.Collections) {
 		parallel = restoreParallel
 	}
+	cols := sn.Collections
 	if parallel > 1 {
 		cols = largestFirst(cols)
 	}
@@ -131,12 +134,16 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 			if err := gctx.Err(); err != nil {
 				return err // another collection failed while this one waited for its turn
 			}
-			err := sink.Collection(c.Name, func(w io.Writer) error {
+			rc, err := r.ResolveCollection(gctx, sn, c)
+			if err != nil {
+				return fmt.Errorf("restore: %w", err)
+			}
+			err = sink.Collection(c.Name, func(w io.Writer) error {
 				var n int64
 				reported := -1 // the last block of 256 chunks progress was reported in
 				// The chunks come in spans of neighbours in a frame, written as they
 				// lie there: a write per span, not a copy per chunk.
-				err := r.LoadChunkSpans(gctx, c.Chunks, func(first, k int, data []byte) error {
+				err := r.LoadChunkSpans(gctx, rc.Chunks, func(first, k int, data []byte) error {
 					if err := gctx.Err(); err != nil {
 						return err
 					}
@@ -178,9 +185,9 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 // largestFirst returns the collections largest first, for restoring side by side:
 // the small ones then fill in around the large, and the restore does not end with one
 // large collection on one core while the other has nothing left to do.
-func largestFirst(cols []repo.ResolvedCollection) []repo.ResolvedCollection {
+func largestFirst(cols []repo.Collection) []repo.Collection {
 	cols = slices.Clone(cols)
-	slices.SortStableFunc(cols, func(a, b repo.ResolvedCollection) int { return cmp.Compare(b.Bytes, a.Bytes) })
+	slices.SortStableFunc(cols, func(a, b repo.Collection) int { return cmp.Compare(b.Bytes, a.Bytes) })
 	return cols
 }
 
