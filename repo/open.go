@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"cairn/transport"
+	"cairn/transport/count"
 )
 
 // An Option changes how Init creates or Open opens a repository.
@@ -120,6 +121,11 @@ func newKeys(ctx context.Context, be transport.Backend, o options) (unlocked, er
 // for the location, before it writes anything.
 func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repository, error) {
 	o := collect(opts)
+	// The index files are read while the key is derived and the lock taken, through
+	// the counting backend the repository then uses, so the bytes are counted once.
+	counted := count.New(be)
+	pre := prefetchIndex(ctx, counted, o.limits.of(TypeIndex))
+	defer pre.stop()
 	cfg, keys, err := readConfig(ctx, be, o)
 	if err != nil {
 		return nil, err
@@ -128,6 +134,7 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 		return nil, fmt.Errorf("open %s: %w", be.Location(), err)
 	}
 	r := newRepository(be, cfg)
+	r.be = counted
 	r.box, r.master, r.keyName, r.limits = keys.box, keys.master, keys.name, o.limits
 	r.comp.set(o.comp)
 	r.timing = o.timing.withDefaults()
@@ -136,7 +143,7 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 			return nil, err
 		}
 	}
-	if err := r.LoadIndex(ctx); err != nil {
+	if err := r.loadIndexFrom(ctx, pre.wait()); err != nil {
 		r.Release(ctx)
 		return nil, err
 	}
