@@ -27,15 +27,25 @@ type piece struct {
 }
 
 // multi is an input of more than one piece: its pieces' results, in order, are
-// scratch.cvs[first : first+n].
+// scratch.cvs[first : first+n]. As its tree is joined level by level, n counts the
+// nodes of the level reached, which are kept in the same place.
 type multi struct {
 	msg, first, n int
+}
+
+// parentJob is one parent node: its children's chaining values are scratch.cvs[src]
+// and scratch.cvs[src+1] (the block to compress, as they lie in memory), its result
+// goes to scratch.cvs[dst].
+type parentJob struct {
+	src, dst int
+	root     bool
 }
 
 type scratch struct {
 	pieces []piece
 	multis []multi
 	cvs    [][8]uint32
+	jobs   []parentJob
 }
 
 var scratches = sync.Pool{New: func() any { return new(scratch) }}
@@ -43,7 +53,7 @@ var scratches = sync.Pool{New: func() any { return new(scratch) }}
 func (h *Hasher) hashMany(msgs [][]byte, out []ID) {
 	s := scratches.Get().(*scratch)
 	defer scratches.Put(s)
-	s.pieces, s.multis, s.cvs = s.pieces[:0], s.multis[:0], s.cvs[:0]
+	s.pieces, s.multis, s.cvs, s.jobs = s.pieces[:0], s.multis[:0], s.cvs[:0], s.jobs[:0]
 	roots := make([]int, 0, len(msgs)) // the cv of each input of one piece, or -1
 	for i, m := range msgs {
 		n := max(1, (len(m)+pieceLen-1)/pieceLen)
@@ -67,9 +77,9 @@ func (h *Hasher) hashMany(msgs [][]byte, out []ID) {
 			putWords(&out[i], &s.cvs[cv])
 		}
 	}
+	h.joinTrees(s)
 	for _, m := range s.multis {
-		root := h.subtree(s.cvs[m.first:m.first+m.n], true)
-		putWords(&out[m.msg], &root)
+		putWords(&out[m.msg], &s.cvs[m.first])
 	}
 }
 
@@ -79,23 +89,78 @@ func putWords(id *ID, w *[8]uint32) {
 	}
 }
 
-// subtree joins the results of consecutive pieces as BLAKE3's tree does: the left
-// subtree holds the largest power of two of pieces that leaves at least one for the
-// right.
-func (h *Hasher) subtree(cvs [][8]uint32, root bool) [8]uint32 {
-	if len(cvs) == 1 {
-		return cvs[0]
+// joinTrees joins the pieces' results of every input of more than one piece as
+// BLAKE3's tree does, leaving each input's hash at the place of its first piece.
+// BLAKE3's tree, whose left subtree holds the largest power of two of pieces that
+// leaves at least one for the right, is the one built level by level: neighbours
+// joined in pairs, an odd last node carried up as it is. So every level of every
+// input is one round of independent parent compressions, run sixteen at a time
+// across the inputs like the pieces are.
+func (h *Hasher) joinTrees(s *scratch) {
+	for {
+		s.jobs = s.jobs[:0]
+		for _, m := range s.multis {
+			for k := range m.n / 2 {
+				s.jobs = append(s.jobs, parentJob{src: m.first + 2*k, dst: m.first + k, root: m.n == 2})
+			}
+		}
+		if len(s.jobs) == 0 {
+			return
+		}
+		// A job writes below where any later one reads (dst = first+k < first+2k'
+		// for k < k'), so each level is joined in place.
+		for j := 0; j < len(s.jobs); j += 16 {
+			h.parents16(s.jobs[j:min(j+16, len(s.jobs))], s.cvs)
+		}
+		for i := range s.multis {
+			m := &s.multis[i]
+			if m.n%2 == 1 && m.n > 1 {
+				s.cvs[m.first+m.n/2] = s.cvs[m.first+m.n-1] // carried up
+			}
+			m.n = (m.n + 1) / 2
+		}
 	}
-	left := 1 << (bits.Len(uint(len(cvs)-1)) - 1)
-	l, r := h.subtree(cvs[:left], false), h.subtree(cvs[left:], false)
-	var block [16]uint32
-	copy(block[:8], l[:])
-	copy(block[8:], r[:])
-	flags := h.flags() | flagParent
-	if root {
-		flags |= flagRoot
+}
+
+// parents16 runs up to sixteen parent compressions side by side, one per lane; a
+// few are run one at a time, which is cheaper than a mostly empty vector.
+func (h *Hasher) parents16(jobs []parentJob, cvs [][8]uint32) {
+	base := h.flags() | flagParent
+	if len(jobs) < 3 {
+		for _, j := range jobs {
+			f := base
+			if j.root {
+				f |= flagRoot
+			}
+			cvs[j.dst] = compress1(&h.key, (*[16]uint32)(unsafe.Pointer(&cvs[j.src])), 0, 64, f)
+		}
+		return
 	}
-	return compress1(&h.key, &block, 0, 64, flags)
+	var m [16]vec
+	var flags [16]uint32
+	for k, j := range jobs {
+		m[k] = archsimd.LoadUint32x16((*[16]uint32)(unsafe.Pointer(&cvs[j.src]))) // both children
+		flags[k] = base
+		if j.root {
+			flags[k] |= flagRoot
+		}
+	}
+	transpose(&m)
+	var cv [8]vec
+	for i := range cv {
+		cv[i] = archsimd.BroadcastUint32x16(h.key[i])
+	}
+	next := compress16(&cv, &m, vec{}, archsimd.BroadcastUint32x16(64), archsimd.LoadUint32x16(&flags))
+	var res [8][16]uint32
+	for i := range next {
+		next[i].Store(&res[i])
+	}
+	for k, j := range jobs {
+		c := &cvs[j.dst]
+		for w := range 8 {
+			c[w] = res[w][k]
+		}
+	}
 }
 
 func (h *Hasher) flags() uint32 {
