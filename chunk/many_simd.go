@@ -189,10 +189,35 @@ func (h *Hasher) hash16(ps []piece, cvs [][8]uint32) {
 		cv[i] = archsimd.BroadcastUint32x16(h.key[i])
 	}
 	counter := archsimd.LoadUint32x16(&counters)
+	var m [16]vec
+	// The blocks every lane has in full before its last (most of a 1 KiB piece) run
+	// without a look at each lane: all are active, 64 bytes long, with the same flags.
+	full := maxBlocks
+	var at [16]unsafe.Pointer // each lane's first byte
+	for k, p := range ps {
+		full = min(full, blocks[k]-1)
+		if len(p.data) > 0 {
+			at[k] = unsafe.Pointer(unsafe.SliceData(p.data))
+		}
+	}
+	blen := archsimd.BroadcastUint32x16(64)
+	for b := 0; b < full; b++ {
+		for k := range ps {
+			m[k] = archsimd.LoadUint32x16((*[16]uint32)(unsafe.Add(at[k], b*64))) // little-endian words
+		}
+		for k := len(ps); k < 16; k++ {
+			m[k] = vec{}
+		}
+		transpose(&m)
+		f := base
+		if b == 0 {
+			f |= flagChunkStart
+		}
+		cv = compress16(&cv, &m, counter, blen, archsimd.BroadcastUint32x16(f))
+	}
 	var lens, flags [16]uint32
 	var pads [16][16]uint32 // zero-padded last blocks
-	var m [16]vec
-	for b := 0; b < maxBlocks; b++ {
+	for b := full; b < maxBlocks; b++ {
 		var active uint16
 		for k, p := range ps {
 			if b >= blocks[k] {
