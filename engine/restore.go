@@ -100,11 +100,30 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 		}
 		sn = &only
 	}
-	// The lists are loaded in a few passes up front; each is decoded and checked by
-	// the goroutine restoring its collection, so the first collection starts while
-	// the others' lists are still being read.
+	parallel := 1
+	if cs, ok := sink.(ConcurrentSink); ok && cs.ConcurrentCollections() && uniqueNames(sn.Collections) {
+		parallel = restoreParallel
+	}
+	cols := sn.Collections
+	if parallel > 1 {
+		cols = largestFirst(cols)
+	}
+	// The lists are loaded in a few passes up front. Restored side by side, into a
+	// sink that shows nothing before Commit, each is decoded and checked by the
+	// goroutine restoring its collection, so the first collection starts while the
+	// others' lists are still being read; one at a time (into a sink that may stream,
+	// an HTTP response say), all are checked before the sink gets a byte.
 	if err := r.PrefetchSnapshotLists(ctx, sn); err != nil {
 		return fmt.Errorf("restore: %w", err)
+	}
+	resolved := make([]repo.ResolvedCollection, len(cols))
+	if parallel == 1 {
+		for i, c := range cols {
+			var err error
+			if resolved[i], err = r.ResolveCollection(ctx, sn, c); err != nil {
+				return fmt.Errorf("restore: %w", err)
+			}
+		}
 	}
 	if err := sink.Begin(SnapshotMeta(sn)); err != nil {
 		return fmt.Errorf("restore %s: %w", sn.ID, err)
@@ -116,17 +135,9 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 	// done counts the bytes written so far, of every collection: with collections
 	// restored side by side it is the sum of their progress.
 	var done atomic.Int64
-	parallel := 1
-	if cs, ok := sink.(ConcurrentSink); ok && cs.ConcurrentCollections() && uniqueNames(sn.Collections) {
-		parallel = restoreParallel
-	}
-	cols := sn.Collections
-	if parallel > 1 {
-		cols = largestFirst(cols)
-	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallel)
-	for _, c := range cols {
+	for i, c := range cols {
 		if gctx.Err() != nil {
 			break // a collection failed: start no more
 		}
@@ -134,11 +145,15 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 			if err := gctx.Err(); err != nil {
 				return err // another collection failed while this one waited for its turn
 			}
-			rc, err := r.ResolveCollection(gctx, sn, c)
-			if err != nil {
-				return fmt.Errorf("restore: %w", err)
+			rc := resolved[i]
+			resolved[i] = repo.ResolvedCollection{} // its ids are let go with the goroutine
+			if parallel > 1 {
+				var err error
+				if rc, err = r.ResolveCollection(gctx, sn, c); err != nil {
+					return fmt.Errorf("restore: %w", err)
+				}
 			}
-			err = sink.Collection(c.Name, func(w io.Writer) error {
+			err := sink.Collection(c.Name, func(w io.Writer) error {
 				var n int64
 				reported := -1 // the last block of 256 chunks progress was reported in
 				// The chunks come in spans of neighbours in a frame, written as they

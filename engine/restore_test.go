@@ -178,9 +178,10 @@ func TestFolderSinkLeavesOnlyCollections(t *testing.T) {
 }
 
 // TestRestoreListCountMismatch: each collection's list is checked against the
-// manifest's count by the goroutine restoring it; one that differs, even the last
-// collection restored, fails the whole restore, naming its collection, and nothing is
-// left at the target.
+// manifest's count, by the goroutine restoring it when collections are restored side
+// by side; one that differs, even the last collection restored, fails the whole
+// restore, naming its collection, and nothing is left at the target. A sink taking
+// one collection at a time gets no collection at all.
 func TestRestoreListCountMismatch(t *testing.T) {
 	db := generate(t, 1<<20, 23)
 	r := newRepo(t, mem.New())
@@ -203,6 +204,13 @@ func TestRestoreListCountMismatch(t *testing.T) {
 	}
 	if !rec.aborted || rec.commit {
 		t.Fatalf("aborted %v, committed %v", rec.aborted, rec.commit)
+	}
+
+	// A sink taking one collection at a time may stream what it gets: it gets nothing.
+	rec = &recordSink{data: map[string][]byte{}}
+	err = engine.Restore(context.Background(), r, &bad, rec, engine.RestoreOptions{})
+	if !errors.Is(err, repo.ErrDamaged) || len(rec.calls) > 0 || !rec.aborted {
+		t.Fatalf("restore one collection at a time with a wrong count: %v; collections written %v, aborted %v", err, rec.calls, rec.aborted)
 	}
 
 	target := filepath.Join(t.TempDir(), "out")
