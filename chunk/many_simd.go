@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"simd/archsimd"
+	"slices"
 	"sync"
 	"unsafe"
 )
@@ -43,9 +44,36 @@ type parentJob struct {
 
 type scratch struct {
 	pieces []piece
+	sorted []piece // pieces, by their number of blocks
 	multis []multi
 	cvs    [][8]uint32
 	jobs   []parentJob
+}
+
+// blocksOf is the number of 64-byte blocks BLAKE3 compresses for a piece of n bytes.
+func blocksOf(n int) int { return max(1, (n+63)/64) }
+
+// byBlocks returns the pieces ordered by their number of blocks, most first (a
+// counting sort: 1 to 16 blocks). A group of sixteen lanes runs as many compressions
+// as its longest piece has blocks, so pieces of like length side by side waste few
+// lanes, and more groups run every lane in full (hash16).
+func (s *scratch) byBlocks() []piece {
+	var count [pieceLen/64 + 1]int
+	for _, p := range s.pieces {
+		count[blocksOf(len(p.data))]++
+	}
+	var at [len(count)]int
+	for nb, n := len(count)-1, 0; nb >= 1; nb-- {
+		at[nb] = n
+		n += count[nb]
+	}
+	s.sorted = slices.Grow(s.sorted[:0], len(s.pieces))[:len(s.pieces)]
+	for _, p := range s.pieces {
+		nb := blocksOf(len(p.data))
+		s.sorted[at[nb]] = p
+		at[nb]++
+	}
+	return s.sorted
 }
 
 var scratches = sync.Pool{New: func() any { return new(scratch) }}
@@ -69,8 +97,9 @@ func (h *Hasher) hashMany(msgs [][]byte, out []ID) {
 			s.multis = append(s.multis, multi{msg: i, first: first, n: n})
 		}
 	}
-	for p := 0; p < len(s.pieces); p += 16 {
-		h.hash16(s.pieces[p:min(p+16, len(s.pieces))], s.cvs)
+	pieces := s.byBlocks()
+	for p := 0; p < len(pieces); p += 16 {
+		h.hash16(pieces[p:min(p+16, len(pieces))], s.cvs)
 	}
 	for i, cv := range roots {
 		if cv >= 0 {
@@ -178,7 +207,7 @@ func (h *Hasher) hash16(ps []piece, cvs [][8]uint32) {
 	var counters [16]uint32
 	maxBlocks := 0
 	for k, p := range ps {
-		nb := max(1, (len(p.data)+63)/64)
+		nb := blocksOf(len(p.data))
 		blocks[k] = nb
 		maxBlocks = max(maxBlocks, nb)
 		counters[k] = uint32(p.counter)
