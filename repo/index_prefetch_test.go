@@ -120,32 +120,3 @@ func TestIndexPrefetchIsAHint(t *testing.T) {
 		t.Fatalf("loading damaged prefetched bytes: %v, want ErrDamaged", err)
 	}
 }
-
-// understated lists every object as 1 byte long.
-type understated struct{ transport.Backend }
-
-func (b understated) List(ctx context.Context, k transport.Kind, fn func(transport.FileInfo) error) error {
-	return b.Backend.List(ctx, k, func(fi transport.FileInfo) error {
-		fi.Size = 1
-		return fn(fi)
-	})
-}
-
-// TestIndexPrefetchHoldsNoMoreThanListed: the prefetch's bound counts the sizes the
-// storage lists, so a file longer than listed is not held (storage that understates
-// every size cannot make it hold more than its bound); Open then reads it as before.
-func TestIndexPrefetchHoldsNoMoreThanListed(t *testing.T) {
-	ctx := context.Background()
-	r, be := indexedRepo(t, 3)
-	lying := understated{be}
-	if read := prefetchIndex(ctx, lying, r.limits.of(TypeIndex)).wait(); len(read) != 0 {
-		t.Fatalf("prefetch held %d files longer than listed", len(read))
-	}
-	r2, err := Open(ctx, lying, WithPassword("pw", KDFParams{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := r2.Index().Len(); got != 150 {
-		t.Fatalf("index has %d chunks, want 150", got)
-	}
-}
