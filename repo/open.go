@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"cairn/transport"
-	"cairn/transport/count"
 )
 
 // An Option changes how Init creates or Open opens a repository.
@@ -121,11 +120,6 @@ func newKeys(ctx context.Context, be transport.Backend, o options) (unlocked, er
 // for the location, before it writes anything.
 func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repository, error) {
 	o := collect(opts)
-	// The index files are read while the key is derived and the lock taken, through
-	// the counting backend the repository then uses, so the bytes are counted once.
-	counted := count.New(be)
-	pre := prefetchIndex(ctx, counted, o.limits.of(TypeIndex))
-	defer pre.stop()
 	cfg, keys, err := readConfig(ctx, be, o)
 	if err != nil {
 		return nil, err
@@ -134,7 +128,6 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 		return nil, fmt.Errorf("open %s: %w", be.Location(), err)
 	}
 	r := newRepository(be, cfg)
-	r.be = counted
 	r.box, r.master, r.keyName, r.limits = keys.box, keys.master, keys.name, o.limits
 	r.comp.set(o.comp)
 	r.timing = o.timing.withDefaults()
@@ -143,7 +136,7 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 			return nil, err
 		}
 	}
-	if err := r.loadIndexFrom(ctx, pre.wait()); err != nil {
+	if err := r.LoadIndex(ctx); err != nil {
 		r.Release(ctx)
 		return nil, err
 	}
