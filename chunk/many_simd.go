@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"simd/archsimd"
+	"slices"
 	"sync"
 	"unsafe"
 )
@@ -27,15 +28,52 @@ type piece struct {
 }
 
 // multi is an input of more than one piece: its pieces' results, in order, are
-// scratch.cvs[first : first+n].
+// scratch.cvs[first : first+n]. As its tree is joined level by level, n counts the
+// nodes of the level reached, which are kept in the same place.
 type multi struct {
 	msg, first, n int
 }
 
+// parentJob is one parent node: its children's chaining values are scratch.cvs[src]
+// and scratch.cvs[src+1] (the block to compress, as they lie in memory), its result
+// goes to scratch.cvs[dst].
+type parentJob struct {
+	src, dst int
+	root     bool
+}
+
 type scratch struct {
 	pieces []piece
+	sorted []piece // pieces, by their number of blocks
 	multis []multi
 	cvs    [][8]uint32
+	jobs   []parentJob
+}
+
+// blocksOf is the number of 64-byte blocks BLAKE3 compresses for a piece of n bytes.
+func blocksOf(n int) int { return max(1, (n+63)/64) }
+
+// byBlocks returns the pieces ordered by their number of blocks, most first (a
+// counting sort: 1 to 16 blocks). A group of sixteen lanes runs as many compressions
+// as its longest piece has blocks, so pieces of like length side by side waste few
+// lanes, and more groups run every lane in full (hash16).
+func (s *scratch) byBlocks() []piece {
+	var count [pieceLen/64 + 1]int
+	for _, p := range s.pieces {
+		count[blocksOf(len(p.data))]++
+	}
+	var at [len(count)]int
+	for nb, n := len(count)-1, 0; nb >= 1; nb-- {
+		at[nb] = n
+		n += count[nb]
+	}
+	s.sorted = slices.Grow(s.sorted[:0], len(s.pieces))[:len(s.pieces)]
+	for _, p := range s.pieces {
+		nb := blocksOf(len(p.data))
+		s.sorted[at[nb]] = p
+		at[nb]++
+	}
+	return s.sorted
 }
 
 var scratches = sync.Pool{New: func() any { return new(scratch) }}
@@ -43,7 +81,7 @@ var scratches = sync.Pool{New: func() any { return new(scratch) }}
 func (h *Hasher) hashMany(msgs [][]byte, out []ID) {
 	s := scratches.Get().(*scratch)
 	defer scratches.Put(s)
-	s.pieces, s.multis, s.cvs = s.pieces[:0], s.multis[:0], s.cvs[:0]
+	s.pieces, s.multis, s.cvs, s.jobs = s.pieces[:0], s.multis[:0], s.cvs[:0], s.jobs[:0]
 	roots := make([]int, 0, len(msgs)) // the cv of each input of one piece, or -1
 	for i, m := range msgs {
 		n := max(1, (len(m)+pieceLen-1)/pieceLen)
@@ -59,17 +97,18 @@ func (h *Hasher) hashMany(msgs [][]byte, out []ID) {
 			s.multis = append(s.multis, multi{msg: i, first: first, n: n})
 		}
 	}
-	for p := 0; p < len(s.pieces); p += 16 {
-		h.hash16(s.pieces[p:min(p+16, len(s.pieces))], s.cvs)
+	pieces := s.byBlocks()
+	for p := 0; p < len(pieces); p += 16 {
+		h.hash16(pieces[p:min(p+16, len(pieces))], s.cvs)
 	}
 	for i, cv := range roots {
 		if cv >= 0 {
 			putWords(&out[i], &s.cvs[cv])
 		}
 	}
+	h.joinTrees(s)
 	for _, m := range s.multis {
-		root := h.subtree(s.cvs[m.first:m.first+m.n], true)
-		putWords(&out[m.msg], &root)
+		putWords(&out[m.msg], &s.cvs[m.first])
 	}
 }
 
@@ -79,23 +118,78 @@ func putWords(id *ID, w *[8]uint32) {
 	}
 }
 
-// subtree joins the results of consecutive pieces as BLAKE3's tree does: the left
-// subtree holds the largest power of two of pieces that leaves at least one for the
-// right.
-func (h *Hasher) subtree(cvs [][8]uint32, root bool) [8]uint32 {
-	if len(cvs) == 1 {
-		return cvs[0]
+// joinTrees joins the pieces' results of every input of more than one piece as
+// BLAKE3's tree does, leaving each input's hash at the place of its first piece.
+// BLAKE3's tree, whose left subtree holds the largest power of two of pieces that
+// leaves at least one for the right, is the one built level by level: neighbours
+// joined in pairs, an odd last node carried up as it is. So every level of every
+// input is one round of independent parent compressions, run sixteen at a time
+// across the inputs like the pieces are.
+func (h *Hasher) joinTrees(s *scratch) {
+	for {
+		s.jobs = s.jobs[:0]
+		for _, m := range s.multis {
+			for k := range m.n / 2 {
+				s.jobs = append(s.jobs, parentJob{src: m.first + 2*k, dst: m.first + k, root: m.n == 2})
+			}
+		}
+		if len(s.jobs) == 0 {
+			return
+		}
+		// A job writes below where any later one reads (dst = first+k < first+2k'
+		// for k < k'), so each level is joined in place.
+		for j := 0; j < len(s.jobs); j += 16 {
+			h.parents16(s.jobs[j:min(j+16, len(s.jobs))], s.cvs)
+		}
+		for i := range s.multis {
+			m := &s.multis[i]
+			if m.n%2 == 1 && m.n > 1 {
+				s.cvs[m.first+m.n/2] = s.cvs[m.first+m.n-1] // carried up
+			}
+			m.n = (m.n + 1) / 2
+		}
 	}
-	left := 1 << (bits.Len(uint(len(cvs)-1)) - 1)
-	l, r := h.subtree(cvs[:left], false), h.subtree(cvs[left:], false)
-	var block [16]uint32
-	copy(block[:8], l[:])
-	copy(block[8:], r[:])
-	flags := h.flags() | flagParent
-	if root {
-		flags |= flagRoot
+}
+
+// parents16 runs up to sixteen parent compressions side by side, one per lane; a
+// few are run one at a time, which is cheaper than a mostly empty vector.
+func (h *Hasher) parents16(jobs []parentJob, cvs [][8]uint32) {
+	base := h.flags() | flagParent
+	if len(jobs) < 3 {
+		for _, j := range jobs {
+			f := base
+			if j.root {
+				f |= flagRoot
+			}
+			cvs[j.dst] = compress1(&h.key, (*[16]uint32)(unsafe.Pointer(&cvs[j.src])), 0, 64, f)
+		}
+		return
 	}
-	return compress1(&h.key, &block, 0, 64, flags)
+	var m [16]vec
+	var flags [16]uint32
+	for k, j := range jobs {
+		m[k] = archsimd.LoadUint32x16((*[16]uint32)(unsafe.Pointer(&cvs[j.src]))) // both children
+		flags[k] = base
+		if j.root {
+			flags[k] |= flagRoot
+		}
+	}
+	transpose(&m)
+	var cv [8]vec
+	for i := range cv {
+		cv[i] = archsimd.BroadcastUint32x16(h.key[i])
+	}
+	next := compress16(&cv, &m, vec{}, archsimd.BroadcastUint32x16(64), archsimd.LoadUint32x16(&flags))
+	var res [8][16]uint32
+	for i := range next {
+		next[i].Store(&res[i])
+	}
+	for k, j := range jobs {
+		c := &cvs[j.dst]
+		for w := range 8 {
+			c[w] = res[w][k]
+		}
+	}
 }
 
 func (h *Hasher) flags() uint32 {
@@ -113,7 +207,7 @@ func (h *Hasher) hash16(ps []piece, cvs [][8]uint32) {
 	var counters [16]uint32
 	maxBlocks := 0
 	for k, p := range ps {
-		nb := max(1, (len(p.data)+63)/64)
+		nb := blocksOf(len(p.data))
 		blocks[k] = nb
 		maxBlocks = max(maxBlocks, nb)
 		counters[k] = uint32(p.counter)
@@ -124,10 +218,35 @@ func (h *Hasher) hash16(ps []piece, cvs [][8]uint32) {
 		cv[i] = archsimd.BroadcastUint32x16(h.key[i])
 	}
 	counter := archsimd.LoadUint32x16(&counters)
+	var m [16]vec
+	// The blocks every lane has in full before its last (most of a 1 KiB piece) run
+	// without a look at each lane: all are active, 64 bytes long, with the same flags.
+	full := maxBlocks
+	var at [16]unsafe.Pointer // each lane's first byte
+	for k, p := range ps {
+		full = min(full, blocks[k]-1)
+		if len(p.data) > 0 {
+			at[k] = unsafe.Pointer(unsafe.SliceData(p.data))
+		}
+	}
+	blen := archsimd.BroadcastUint32x16(64)
+	for b := 0; b < full; b++ {
+		for k := range ps {
+			m[k] = archsimd.LoadUint32x16((*[16]uint32)(unsafe.Add(at[k], b*64))) // little-endian words
+		}
+		for k := len(ps); k < 16; k++ {
+			m[k] = vec{}
+		}
+		transpose(&m)
+		f := base
+		if b == 0 {
+			f |= flagChunkStart
+		}
+		cv = compress16(&cv, &m, counter, blen, archsimd.BroadcastUint32x16(f))
+	}
 	var lens, flags [16]uint32
 	var pads [16][16]uint32 // zero-padded last blocks
-	var m [16]vec
-	for b := 0; b < maxBlocks; b++ {
+	for b := full; b < maxBlocks; b++ {
 		var active uint16
 		for k, p := range ps {
 			if b >= blocks[k] {

@@ -11,7 +11,10 @@ import (
 // TestHashMany: ids from HashMany equal BLAKE3's (github.com/zeebo/blake3), plain
 // and keyed, for inputs of every length from 0 to 1100 bytes and larger ones of
 // several BLAKE3 chunks, mixed in one call (so lanes of one group have different
-// numbers of blocks), and for group sizes that leave lanes empty.
+// numbers of blocks), and for group sizes that leave lanes empty. The larger ones
+// make trees of every shape up to 17 pieces, deep ones (up to 1025 pieces, 11
+// levels), and, with many inputs of 2 to 5 pieces in one call, levels of parent
+// nodes that fill sixteen lanes and more, or leave some empty.
 func TestHashMany(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	var msgs [][]byte
@@ -21,8 +24,15 @@ func TestHashMany(t *testing.T) {
 	}
 	// Inputs of several pieces: every shape of BLAKE3's tree up to 9 pieces, and
 	// larger ones.
-	for _, n := range []int{2047, 2048, 2049, 3072, 3073, 4095, 4096, 4097, 5000, 7 << 10, 8 << 10, 8<<10 + 1, 9 << 10, 33333, 1 << 17} {
+	for _, n := range []int{2047, 2048, 2049, 3072, 3073, 4095, 4096, 4097, 5000, 7 << 10, 8 << 10, 8<<10 + 1, 9 << 10, 33333, 1 << 17,
+		16<<10 - 1, 16 << 10, 16<<10 + 1, 31<<10 + 5, 32<<10 + 1, 1<<20 - 1, 1<<20 + 1} {
 		sizes = append(sizes, n)
+	}
+	for pieces := 2; pieces <= 17; pieces++ {
+		sizes = append(sizes, pieces<<10-rng.IntN(1024))
+	}
+	for range 70 {
+		sizes = append(sizes, 1025+rng.IntN(4<<10))
 	}
 	for _, n := range sizes {
 		b := make([]byte, n)

@@ -100,9 +100,30 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 		}
 		sn = &only
 	}
-	cols, err := r.Resolve(ctx, sn)
-	if err != nil {
+	parallel := 1
+	if cs, ok := sink.(ConcurrentSink); ok && cs.ConcurrentCollections() && uniqueNames(sn.Collections) {
+		parallel = restoreParallel
+	}
+	cols := sn.Collections
+	if parallel > 1 {
+		cols = largestFirst(cols)
+	}
+	// The lists are loaded in a few passes up front. Restored side by side, into a
+	// sink that shows nothing before Commit, each is decoded and checked by the
+	// goroutine restoring its collection, so the first collection starts while the
+	// others' lists are still being read; one at a time (into a sink that may stream,
+	// an HTTP response say), all are checked before the sink gets a byte.
+	if err := r.PrefetchSnapshotLists(ctx, sn); err != nil {
 		return fmt.Errorf("restore: %w", err)
+	}
+	resolved := make([]repo.ResolvedCollection, len(cols))
+	if parallel == 1 {
+		for i, c := range cols {
+			var err error
+			if resolved[i], err = r.ResolveCollection(ctx, sn, c); err != nil {
+				return fmt.Errorf("restore: %w", err)
+			}
+		}
 	}
 	if err := sink.Begin(SnapshotMeta(sn)); err != nil {
 		return fmt.Errorf("restore %s: %w", sn.ID, err)
@@ -114,16 +135,9 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 	// done counts the bytes written so far, of every collection: with collections
 	// restored side by side it is the sum of their progress.
 	var done atomic.Int64
-	parallel := 1
-	if cs, ok := sink.(ConcurrentSink); ok && cs.ConcurrentCollections() && uniqueNames(sn.Collections) {
-		parallel = restoreParallel
-	}
-	if parallel > 1 {
-		cols = largestFirst(cols)
-	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallel)
-	for _, c := range cols {
+	for i, c := range cols {
 		if gctx.Err() != nil {
 			break // a collection failed: start no more
 		}
@@ -131,12 +145,20 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 			if err := gctx.Err(); err != nil {
 				return err // another collection failed while this one waited for its turn
 			}
+			rc := resolved[i]
+			resolved[i] = repo.ResolvedCollection{} // its ids are let go with the goroutine
+			if parallel > 1 {
+				var err error
+				if rc, err = r.ResolveCollection(gctx, sn, c); err != nil {
+					return fmt.Errorf("restore: %w", err)
+				}
+			}
 			err := sink.Collection(c.Name, func(w io.Writer) error {
 				var n int64
 				reported := -1 // the last block of 256 chunks progress was reported in
 				// The chunks come in spans of neighbours in a frame, written as they
 				// lie there: a write per span, not a copy per chunk.
-				err := r.LoadChunkSpans(gctx, c.Chunks, func(first, k int, data []byte) error {
+				err := r.LoadChunkSpans(gctx, rc.Chunks, func(first, k int, data []byte) error {
 					if err := gctx.Err(); err != nil {
 						return err
 					}
@@ -178,9 +200,9 @@ func restore(ctx context.Context, r *repo.Repository, sn *repo.Snapshot, sink Si
 // largestFirst returns the collections largest first, for restoring side by side:
 // the small ones then fill in around the large, and the restore does not end with one
 // large collection on one core while the other has nothing left to do.
-func largestFirst(cols []repo.ResolvedCollection) []repo.ResolvedCollection {
+func largestFirst(cols []repo.Collection) []repo.Collection {
 	cols = slices.Clone(cols)
-	slices.SortStableFunc(cols, func(a, b repo.ResolvedCollection) int { return cmp.Compare(b.Bytes, a.Bytes) })
+	slices.SortStableFunc(cols, func(a, b repo.Collection) int { return cmp.Compare(b.Bytes, a.Bytes) })
 	return cols
 }
 

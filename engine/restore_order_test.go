@@ -8,10 +8,10 @@ import (
 )
 
 func TestLargestFirst(t *testing.T) {
-	col := func(name string, bytes int64) repo.ResolvedCollection {
-		return repo.ResolvedCollection{Collection: repo.Collection{Name: name, Bytes: bytes}}
+	col := func(name string, bytes int64) repo.Collection {
+		return repo.Collection{Name: name, Bytes: bytes}
 	}
-	in := []repo.ResolvedCollection{col("assets", 10), col("formats", 300), col("tags", 0), col("anchors", 10), col("fragments", 90)}
+	in := []repo.Collection{col("assets", 10), col("formats", 300), col("tags", 0), col("anchors", 10), col("fragments", 90)}
 	var got []string
 	for _, c := range largestFirst(in) {
 		got = append(got, c.Name)

@@ -6,12 +6,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"cairn/engine"
+	"cairn/repo"
 	"cairn/transport/mem"
 )
 
@@ -172,5 +174,54 @@ func TestFolderSinkLeavesOnlyCollections(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(parent); len(entries) != 1 {
 		t.Errorf("beside the target: %v", entries)
+	}
+}
+
+// TestRestoreListCountMismatch: each collection's list is checked against the
+// manifest's count, by the goroutine restoring it when collections are restored side
+// by side; one that differs, even the last collection restored, fails the whole
+// restore, naming its collection, and nothing is left at the target. A sink taking
+// one collection at a time gets no collection at all.
+func TestRestoreListCountMismatch(t *testing.T) {
+	db := generate(t, 1<<20, 23)
+	r := newRepo(t, mem.New())
+	sn := backup(t, r, engine.FolderSource{Dir: db}, clock())
+	bad := *sn
+	bad.Collections = slices.Clone(sn.Collections)
+	smallest := 0
+	for i, c := range bad.Collections {
+		if c.Bytes < bad.Collections[smallest].Bytes {
+			smallest = i
+		}
+	}
+	bad.Collections[smallest].Count++
+	name := bad.Collections[smallest].Name
+
+	rec := &recordSink{data: map[string][]byte{}}
+	err := engine.Restore(context.Background(), r, &bad, concurrentRecordSink{rec}, engine.RestoreOptions{})
+	if !errors.Is(err, repo.ErrDamaged) || !strings.Contains(err.Error(), "collection "+name+":") || !strings.Contains(err.Error(), "manifest says") {
+		t.Fatalf("restore with a wrong count for %s: %v", name, err)
+	}
+	if !rec.aborted || rec.commit {
+		t.Fatalf("aborted %v, committed %v", rec.aborted, rec.commit)
+	}
+
+	// A sink taking one collection at a time may stream what it gets: it gets nothing.
+	rec = &recordSink{data: map[string][]byte{}}
+	err = engine.Restore(context.Background(), r, &bad, rec, engine.RestoreOptions{})
+	if !errors.Is(err, repo.ErrDamaged) || len(rec.calls) > 0 || !rec.aborted {
+		t.Fatalf("restore one collection at a time with a wrong count: %v; collections written %v, aborted %v", err, rec.calls, rec.aborted)
+	}
+
+	target := filepath.Join(t.TempDir(), "out")
+	sink, err := engine.NewFolderSink(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := engine.Restore(context.Background(), r, &bad, sink, engine.RestoreOptions{}); !errors.Is(err, repo.ErrDamaged) {
+		t.Fatalf("restore into a folder with a wrong count: %v", err)
+	}
+	if _, err := os.Stat(target); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("target after a failed restore: %v", err)
 	}
 }

@@ -18,23 +18,42 @@ type ResolvedCollection struct {
 // Resolve reads the chunk ids of every collection of a snapshot, in the order of
 // sn.Collections, and checks each list against the manifest's count.
 func (r *Repository) Resolve(ctx context.Context, sn *Snapshot) ([]ResolvedCollection, error) {
+	if err := r.PrefetchSnapshotLists(ctx, sn); err != nil {
+		return nil, err
+	}
+	out := make([]ResolvedCollection, len(sn.Collections))
+	for i, c := range sn.Collections {
+		var err error
+		if out[i], err = r.ResolveCollection(ctx, sn, c); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// PrefetchSnapshotLists loads the list chunks of a snapshot's collections in a few
+// passes (PrefetchLists), for ResolveCollection to find. A damaged list is not an
+// error here: ResolveCollection reports it, naming its collection.
+func (r *Repository) PrefetchSnapshotLists(ctx context.Context, sn *Snapshot) error {
 	ids := make([]chunk.ID, len(sn.Collections))
 	for i, c := range sn.Collections {
 		ids[i] = c.List
 	}
 	if err := r.PrefetchLists(ctx, ids); err != nil && !IsDamage(err) {
-		return nil, err // damage shows below, naming its collection
+		return err
 	}
-	out := make([]ResolvedCollection, len(sn.Collections))
-	for i, c := range sn.Collections {
-		l, err := r.LoadList(ctx, c.List, nil)
-		if err != nil {
-			return nil, fmt.Errorf("snapshot %s collection %s: %w", sn.ID, c.Name, err)
-		}
-		if len(l.Chunks) != c.Count {
-			return nil, fmt.Errorf("snapshot %s collection %s: list has %d chunks, manifest says %d: %w", sn.ID, c.Name, len(l.Chunks), c.Count, ErrDamaged)
-		}
-		out[i] = ResolvedCollection{Collection: c, Chunks: l.Chunks}
+	return nil
+}
+
+// ResolveCollection reads the chunk ids of one collection of sn and checks them
+// against the manifest's count.
+func (r *Repository) ResolveCollection(ctx context.Context, sn *Snapshot, c Collection) (ResolvedCollection, error) {
+	l, err := r.LoadList(ctx, c.List, nil)
+	if err != nil {
+		return ResolvedCollection{}, fmt.Errorf("snapshot %s collection %s: %w", sn.ID, c.Name, err)
 	}
-	return out, nil
+	if len(l.Chunks) != c.Count {
+		return ResolvedCollection{}, fmt.Errorf("snapshot %s collection %s: list has %d chunks, manifest says %d: %w", sn.ID, c.Name, len(l.Chunks), c.Count, ErrDamaged)
+	}
+	return ResolvedCollection{Collection: c, Chunks: l.Chunks}, nil
 }
