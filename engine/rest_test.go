@@ -69,7 +69,7 @@ func TestRestServerKilledMidBackup(t *testing.T) {
 	if _, err := gendb.Mutate(db, gendb.Mutation{Fraction: 0.5, Seed: 22}); err != nil {
 		t.Fatal(err)
 	}
-	killer := &onSave{Backend: be, at: 3, fire: srv.Stop}
+	killer := &onSave{Backend: be, at: 2, fire: srv.Stop} // at the second of the backup's packs
 	r2, err := repo.Open(ctx, killer)
 	if err != nil {
 		t.Fatal(err)
