@@ -13,9 +13,9 @@ import (
 
 // FormatVersion is the repository format this build gives new repositories and the
 // newest it reads. Format 2 names chunks by 128-bit ids and stores pack tables and
-// index files compactly (FORMAT.md); a repository of format 1 is read and written in
-// format 1.
-const FormatVersion = 2
+// index files compactly; format 3 leaves the ids out of pack tables (FORMAT.md). A
+// repository of format 1 or 2 is read and written in its own format.
+const FormatVersion = 3
 
 // Config is the repository's single config object.
 type Config struct {
