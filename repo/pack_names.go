@@ -41,9 +41,13 @@ func (r *Repository) nameChunks(pack []byte, refs []BlobRef) ([]BlobRef, int, er
 		}
 		group := refs[i:j]
 		i = j
-		var raw []byte
-		err := fmt.Errorf("frame at %d of %d bytes lies past the pack's end: %w", f.Frame, f.FrameLen, ErrDamaged)
-		if end := int(f.Frame) + int(f.FrameLen); end <= len(pack) {
+		var (
+			raw []byte
+			err error
+		)
+		if end := int(f.Frame) + int(f.FrameLen); end > len(pack) {
+			err = fmt.Errorf("frame of %d bytes lies past the pack's end: %w", f.FrameLen, ErrDamaged)
+		} else {
 			raw, err = decodeFrameUnchecked(r.box, pack[f.Frame:end], &plain, &buf)
 		}
 		if err != nil {
