@@ -95,8 +95,13 @@ func (c *checker) readPack(ctx context.Context, p repo.ObjectID, out *packFindin
 			return nil
 		}
 	}
-	ids := make([]chunk.ID, 0, c.inPack[p])
-	locs := make([]repo.Location, 0, c.inPack[p])
+	hashed := c.r.TableIDsHashed()
+	toVerify := c.inPack[p] // every chunk, unless the table's ids were hashed
+	if hashed {
+		toVerify = 0
+	}
+	ids := make([]chunk.ID, 0, toVerify)
+	locs := make([]repo.Location, 0, toVerify)
 	seen := make(map[chunk.ID]bool, c.inPack[p]) // a table may name a chunk twice
 	verified := 0
 	add := func(id chunk.ID) {
@@ -105,7 +110,6 @@ func (c *checker) readPack(ctx context.Context, p repo.ObjectID, out *packFindin
 			ids, locs = append(ids, id), append(locs, loc)
 		}
 	}
-	hashed := c.r.TableIDsHashed()
 	for _, ref := range refs {
 		if !hashed {
 			add(ref.ID)
