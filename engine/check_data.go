@@ -78,6 +78,11 @@ func (c *checker) readData(ctx context.Context, packs []repo.ObjectID) error {
 // reason other than damage. The chunks are those of the pack's own table that the
 // index places in this pack; when the table does not name every one the index does
 // (or cannot be read), the rest come from a pass over the index.
+//
+// Where the table's ids were found by hashing the chunks (format 3), a ref whose id
+// the index places exactly where the ref lies is verified already: the bytes at the
+// index's location hash to the index's id. Those are not decoded and hashed again;
+// every other chunk the index places in p is verified at the index's location.
 func (c *checker) readPack(ctx context.Context, p repo.ObjectID, out *packFindings) error {
 	data, refs, err := c.r.LoadPack(ctx, p)
 	if err != nil {
@@ -90,9 +95,15 @@ func (c *checker) readPack(ctx context.Context, p repo.ObjectID, out *packFindin
 			return nil
 		}
 	}
-	ids := make([]chunk.ID, 0, c.inPack[p])
-	locs := make([]repo.Location, 0, c.inPack[p])
+	hashed := c.r.TableIDsHashed()
+	toVerify := c.inPack[p] // every chunk, unless the table's ids were hashed
+	if hashed {
+		toVerify = 0
+	}
+	ids := make([]chunk.ID, 0, toVerify)
+	locs := make([]repo.Location, 0, toVerify)
 	seen := make(map[chunk.ID]bool, c.inPack[p]) // a table may name a chunk twice
+	verified := 0
 	add := func(id chunk.ID) {
 		if loc, ok := c.r.Index().Lookup(id); ok && loc.Pack == p && !seen[id] {
 			seen[id] = true
@@ -100,9 +111,17 @@ func (c *checker) readPack(ctx context.Context, p repo.ObjectID, out *packFindin
 		}
 	}
 	for _, ref := range refs {
-		add(ref.ID)
+		if !hashed {
+			add(ref.ID)
+			continue
+		}
+		loc, ok := c.r.Index().Lookup(ref.ID)
+		if ok && loc.Pack == p && !seen[ref.ID] && loc.Frame == ref.Frame && loc.FrameLen == ref.FrameLen && loc.Offset == ref.Offset && loc.Raw == ref.Raw {
+			seen[ref.ID] = true
+			verified++
+		}
 	}
-	if len(ids) < c.inPack[p] {
+	if verified+len(ids) < c.inPack[p] {
 		for _, id := range c.idsIn(map[repo.ObjectID]bool{p: true})[p] {
 			add(id)
 		}

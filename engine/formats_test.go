@@ -13,16 +13,17 @@ import (
 )
 
 // TestRepositoryFormats: a repository of format 1 (made by an older build, or with
-// init --format 1) and one of format 2 each take a backup and an incremental one
-// (delta lists), forget and prune, check with every chunk read, and restore; what
-// this build writes into the format 1 repository stays format 1 (its config, and
-// 256-bit ids in every index file and chunk list, read back by a fresh handle), the
-// format 2 one names every chunk by a 128-bit id. Copying snapshots from the format
-// 1 repository into a format 2 one names the chunks anew.
+// init --format 1), one of format 2 and one of format 3 each take a backup and an
+// incremental one (delta lists), forget and prune, check with every chunk read, and
+// restore; what this build writes into the format 1 repository stays format 1 (its
+// config, and 256-bit ids in every index file and chunk list, read back by a fresh
+// handle), and format 2 stays format 2; formats 2 and 3 name every chunk by a 128-bit
+// id. Copying snapshots from the format 1 and 2 repositories into a new one (format
+// 3) names the chunks anew.
 func TestRepositoryFormats(t *testing.T) {
 	ctx := context.Background()
 	bes := map[int]transport.Backend{}
-	for _, format := range []int{1, 2} {
+	for _, format := range []int{1, 2, 3} {
 		be := mem.New()
 		bes[format] = be
 		cfg := testConfig(t)
@@ -73,20 +74,25 @@ func TestRepositoryFormats(t *testing.T) {
 			t.Fatalf("format %d: list id printed as %q, want %d hex digits", format, second.Collections[0].List, want)
 		}
 	}
-	src, err := repo.Open(ctx, bes[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := mem.New()
-	dst, err := repo.Init(ctx, target, testConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := engine.Copy(ctx, src, dst, engine.CopyOptions{})
-	if err != nil || len(st.Copied) == 0 {
-		t.Fatalf("copy from format 1 into format 2: %v %+v", err, st)
-	}
-	if res, err := engine.Check(ctx, reopen(t, dst, target), engine.CheckOptions{ReadData: true}); err != nil || !res.OK() {
-		t.Fatalf("format 2 copy: check: %v %+v", err, res)
+	for _, from := range []int{1, 2} {
+		src, err := repo.Open(ctx, bes[from])
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := mem.New()
+		dst, err := repo.Init(ctx, target, testConfig(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dst.Config().Format != repo.FormatVersion || repo.FormatVersion != 3 {
+			t.Fatalf("a new repository of format %d", dst.Config().Format)
+		}
+		st, err := engine.Copy(ctx, src, dst, engine.CopyOptions{})
+		if err != nil || len(st.Copied) == 0 {
+			t.Fatalf("copy from format %d into format 3: %v %+v", from, err, st)
+		}
+		if res, err := engine.Check(ctx, reopen(t, dst, target), engine.CheckOptions{ReadData: true}); err != nil || !res.OK() {
+			t.Fatalf("copy from format %d: check: %v %+v", from, err, res)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"runtime"
 	"slices"
@@ -61,7 +62,7 @@ func withTable(frames, table []byte) []byte {
 // decoded into refs outside the pack, and never a panic or a large allocation.
 func TestCompactTableHostile(t *testing.T) {
 	pack, refs := compactPack(t)
-	got, err := parsePackEntries(nil, 2, pack)
+	got, err := parsePackEntries(nil, 2, pack, DefaultPackSize)
 	if err != nil || !slices.Equal(got, refs) {
 		t.Fatalf("the writer's pack reads back as %v (%v), want %v", got, err, refs)
 	}
@@ -110,7 +111,7 @@ func TestCompactTableHostile(t *testing.T) {
 			}
 			var err error
 			bounded(t, len(p), func() int {
-				_, err = parsePackEntries(nil, 2, p)
+				_, err = parsePackEntries(nil, 2, p, DefaultPackSize)
 				return 0
 			})
 			if !errors.Is(err, ErrDamaged) {
@@ -223,13 +224,21 @@ func TestCompactListHostile(t *testing.T) {
 	}
 }
 
-// TestNarrowIDsVerified: in format 2 a chunk is verified against the first 128 bits
-// of its hash, all of them: it reads back under that id, and a pack entry that names
+// TestNarrowIDsVerified: from format 2 on a chunk is verified against the first 128
+// bits of its hash, all of them: it reads back under that id, and an entry that names
 // its bytes under an id differing in any one of those bits (the first, the ninth
-// byte, the last) is refused as damaged, by LoadChunk, LoadChunks and VerifyPack.
+// byte, the last) is refused as damaged, by LoadChunk, LoadChunks and VerifyChunks.
+// In format 2 the pack's table carries the lying ids; in format 3 only the index
+// does, and LoadPack names every copy by its bytes.
 func TestNarrowIDsVerified(t *testing.T) {
+	for _, format := range []int{2, 3} {
+		t.Run(fmt.Sprint("format ", format), func(t *testing.T) { testNarrowIDsVerified(t, format) })
+	}
+}
+
+func testNarrowIDsVerified(t *testing.T, format int) {
 	ctx := context.Background()
-	r, be := testRepo(t)
+	r, be := testRepoOf(t, format)
 	data := bytes.Repeat([]byte("a snippet;"), 50)
 	id := r.ChunkID(data)
 	if full := chunk.Hash(data); id != full.Narrow() || id == full {
@@ -291,6 +300,22 @@ func TestNarrowIDsVerified(t *testing.T) {
 	locs := make([]Location, len(refs))
 	for i, e := range refs {
 		ids[i], locs[i] = e.ID, Location{Pack: pack, Frame: e.Frame, FrameLen: e.FrameLen, Offset: e.Offset, Raw: e.Raw}
+	}
+	if format >= formatHashedTables {
+		for i, e := range refs {
+			if e.ID != id {
+				t.Fatalf("LoadPack named copy %d %s, its bytes are %s", i, e.ID, id)
+			}
+		}
+		// The lying ids are the index's: check verifies those.
+		ids, locs = ids[:0], locs[:0]
+		for _, other := range append(slices.Collect(maps.Values(liars)), id) {
+			loc, ok := r2.Index().Lookup(other)
+			if !ok {
+				t.Fatalf("chunk %s not indexed", other)
+			}
+			ids, locs = append(ids, other), append(locs, loc)
+		}
 	}
 	bad := 0
 	for _, e := range r2.VerifyChunks(stored, ids, locs) {

@@ -13,8 +13,9 @@ import (
 
 // FormatVersion is the repository format this build gives new repositories and the
 // newest it reads. Format 2 names chunks by 128-bit ids and stores pack tables and
-// index files compactly (FORMAT.md); format 3 may store frames split (UUIDs apart,
-// frame_split.go). A repository of an older format is read and written in its format.
+// index files compactly; format 3 leaves the ids out of pack tables and may store
+// frames split, UUIDs and timestamps apart (FORMAT.md). A repository of format 1 or 2
+// is read and written in its own format.
 const FormatVersion = 3
 
 // Config is the repository's single config object.

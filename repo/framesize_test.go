@@ -73,7 +73,7 @@ func TestEntryOutOfRangeRefused(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := parsePackEntries(nil, format, pack); !errors.Is(err, ErrDamaged) {
+				if _, err := parsePackEntries(nil, format, pack, DefaultPackSize); !errors.Is(err, ErrDamaged) {
 					t.Fatalf("pack table: %v, want damaged", err)
 				}
 			})

@@ -37,8 +37,11 @@ import (
 //	bit 2 (fuzzBuild)   the input is material for the encoder: the target encodes
 //	                    something made from it with the package's writers and checks
 //	                    that it decodes to what went in
+//	bit 6 (fuzzHashed)  the repository is of format 3 (as format 2, but pack tables
+//	                    without ids: the chunks are named by hashing them); in
+//	                    fuzzBuild mode bits 3 to 5 ask for a large chunk
 //	bit 7 (fuzzNarrow)  the repository is of format 2 (128-bit ids, compact pack
-//	                    tables and index files); without it, of format 1
+//	                    tables and index files); without it or bit 6, of format 1
 //
 // Properties: no panic; every error wraps ErrForeign, ErrNewerFormat, ErrDamaged (or
 // ErrNotFound, for a list whose base is missing); allocation stays within a bound of
@@ -49,11 +52,15 @@ const (
 	fuzzSealed = 1 << iota
 	fuzzWrap
 	fuzzBuild
+	fuzzHashed = 1 << 6
 	fuzzNarrow = 1 << 7
 )
 
 // formatOf is the repository format a fuzz mode stands for.
 func formatOf(mode byte) int {
+	if mode&fuzzHashed != 0 {
+		return 3
+	}
 	if mode&fuzzNarrow != 0 {
 		return 2
 	}
@@ -236,7 +243,7 @@ func FuzzPack(f *testing.F) {
 			err  error
 		)
 		bounded(t, len(pack), func() int {
-			refs, err = parsePackEntries(k, format, pack)
+			refs, err = parsePackEntries(k, format, pack, DefaultPackSize)
 			return 0
 		})
 		if err != nil {
@@ -255,8 +262,37 @@ func FuzzPack(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-writing the table: %v", err)
 		}
-		if refs2, err := parsePackEntries(k, format, again); err != nil || !slices.Equal(refs, refs2) {
+		if refs2, err := parsePackEntries(k, format, again, DefaultPackSize); err != nil || !slices.Equal(refs, refs2) {
 			t.Fatalf("re-written table: %v\n%+v\n%+v", err, refs, refs2)
+		}
+		if format >= formatHashedTables {
+			// The chunks are named from the frames, or the frames refused cleanly.
+			r := &Repository{box: k, cfg: Config{Format: format}}
+			var (
+				named []BlobRef
+				lost  int
+				err   error
+			)
+			bounded(t, len(pack), func() int {
+				named, lost, err = r.nameChunks(pack, slices.Clone(refs))
+				return 0
+			})
+			if err != nil {
+				classified(t, err)
+			}
+			if len(named)+lost != len(refs) || (err == nil) != (lost == 0) {
+				t.Fatalf("%d refs: %d named, %d lost (%v)", len(refs), len(named), lost, err)
+			}
+			for _, e := range named[:min(len(named), 64)] {
+				raw, err := decodeFrame(k, pack[e.Frame:e.Frame+e.FrameLen], nil)
+				if err != nil {
+					t.Fatalf("a frame nameChunks decoded: %v", err)
+				}
+				if _, err := r.chunkOf(raw, e.ID, e.Offset, e.Raw); err != nil {
+					t.Fatalf("a chunk nameChunks named: %v", err)
+				}
+			}
+			return
 		}
 		// Reading the first chunks: the frame decodes or fails cleanly, the chunk is cut
 		// out of it or refused.
@@ -300,7 +336,7 @@ func packRoundTrip(t *testing.T, k *box, data []byte, mode byte) {
 	if len(pieces) > 256 {
 		pieces = pieces[:256]
 	}
-	if big := mode >> 3 & 0xf; big > 0 && len(data) > 0 {
+	if big := mode >> 3 & 0x7; big > 0 && len(data) > 0 {
 		n := frameTarget + int(big)<<10
 		pieces = append(pieces, bytes.Repeat(data, n/len(data)+1)[:n])
 	}
@@ -345,7 +381,10 @@ func packRoundTrip(t *testing.T, k *box, data []byte, mode byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refs, err := parsePackEntries(k, format, pack)
+	refs, err := parsePackEntries(k, format, pack, DefaultPackSize)
+	if err == nil && format >= formatHashedTables {
+		refs, _, err = r.nameChunks(pack, refs)
+	}
 	if err != nil || !slices.Equal(refs, written) {
 		t.Fatalf("a pack the writer made reads back as %d entries (%v), want %d", len(refs), err, len(written))
 	}
@@ -375,7 +414,7 @@ func packRoundTrip(t *testing.T, k *box, data []byte, mode byte) {
 func FuzzFrame(f *testing.F) {
 	for _, s := range seeds(f) {
 		for _, p := range s.packs {
-			refs, err := parsePackEntries(boxOf(s.mode), formatOf(s.mode), p)
+			refs, err := parsePackEntries(boxOf(s.mode), formatOf(s.mode), p, DefaultPackSize)
 			if err != nil {
 				f.Fatal(err)
 			}
@@ -846,7 +885,7 @@ func listRoundTrip(t *testing.T, k *box, format int, base, next []chunk.ID) {
 
 // fuzzSeeds are real objects of one repository.
 type fuzzSeeds struct {
-	mode      byte // fuzzSealed for the encrypted repository, fuzzNarrow for format 2
+	mode      byte // fuzzSealed for the encrypted repository, fuzzNarrow for format 2, fuzzHashed for 3
 	config    []byte
 	packs     [][]byte
 	indexes   [][]byte
@@ -857,7 +896,7 @@ type fuzzSeeds struct {
 
 var seedsOnce = sync.OnceValues(func() ([]fuzzSeeds, error) {
 	var out []fuzzSeeds
-	for _, format := range []int{1, 2} {
+	for _, format := range []int{1, 2, 3} {
 		for _, k := range []*box{nil, fuzzKey()} {
 			s, err := writeSeeds(k, format)
 			if err != nil {
@@ -920,7 +959,10 @@ func writeSeeds(k *box, format int) (fuzzSeeds, error) {
 	if k != nil {
 		s.mode = fuzzSealed
 	}
-	if format >= formatNarrow {
+	switch {
+	case format >= formatHashedTables:
+		s.mode |= fuzzHashed
+	case format >= formatNarrow:
 		s.mode |= fuzzNarrow
 	}
 	bases := map[string]*List{}
@@ -1031,7 +1073,10 @@ func TestFuzzCorpus(t *testing.T) {
 			_, err := checkHeader(k, data, ObjectType(data[len(magic)+1]))
 			return err
 		},
-		"FuzzPack":     func(data []byte, k *box, format int) error { _, err := parsePackEntries(k, format, data); return err },
+		"FuzzPack": func(data []byte, k *box, format int) error {
+			_, err := parsePackEntries(k, format, data, DefaultPackSize)
+			return err
+		},
 		"FuzzIndex":    func(data []byte, k *box, format int) error { _, err := decodeIndex(k, format, data); return err },
 		"FuzzSnapshot": func(data []byte, k *box, _ int) error { _, err := decodeSnapshot(k, data); return err },
 		"FuzzConfig":   func(data []byte, k *box, _ int) error { _, err := decodeConfig(k, data); return err },
@@ -1065,6 +1110,9 @@ func writeCorpusFiles(t *testing.T) {
 		if s.mode&fuzzNarrow != 0 {
 			tag += "-v2"
 		}
+		if s.mode&fuzzHashed != 0 {
+			tag += "-v3"
+		}
 		add := func(target, name string, vals ...any) {
 			files[target+"/seed-"+tag+"-"+name] = append(files[target+"/seed-"+tag+"-"+name], vals)
 		}
@@ -1076,7 +1124,7 @@ func writeCorpusFiles(t *testing.T) {
 		for i, x := range s.snapshots {
 			add("FuzzSnapshot", fmt.Sprintf("snapshot%d", i), x, s.mode)
 		}
-		refs, err := parsePackEntries(boxOf(s.mode), formatOf(s.mode), s.packs[0])
+		refs, err := parsePackEntries(boxOf(s.mode), formatOf(s.mode), s.packs[0], DefaultPackSize)
 		if err != nil {
 			t.Fatal(err)
 		}

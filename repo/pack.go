@@ -27,14 +27,15 @@ import (
 // padded with zeros before the count (to tableBucket), so the blob's length no longer
 // gives the entry count away; version 2 packs, unpadded, are still read. In format 2
 // the entries take the compact layout of refs_compact.go, followed by their length
-// (u32) instead of their count (pack_compact.go).
+// (u32) instead of their count (pack_compact.go); in format 3 the same without ids.
 //
 // A frame is the unit of compression: the raw bytes of consecutive new chunks, up to
 // frameTarget, compressed together, so that small chunks (which deduplicate well)
 // still compress like large ones. A chunk of frameTarget bytes or more gets a frame of
 // its own. All integers are little-endian; frame offsets count from the start of the
 // pack and frame lengths include the codec byte. The entry table makes every pack
-// self-describing, so the index can be rebuilt from packs alone.
+// self-describing, so the index can be rebuilt from packs alone (from format 3 on, by
+// hashing the chunks it locates).
 const (
 	packEntrySize = 32 + 4 + 4 + 4 + 4
 	frameTarget   = 64 << 10
@@ -120,7 +121,7 @@ func (p *packWriter) size() int { return max(len(p.buf), len(p.entries)*packEntr
 // grows once at most, and it keeps the larger size for the packs after it.
 func (p *packWriter) finish(k *box, format int) ([]byte, ObjectID, error) {
 	if format >= formatNarrow {
-		return p.finishCompact(k)
+		return p.finishCompact(k, format)
 	}
 	n := len(p.buf)
 	table := len(p.entries)*packEntrySize + 4
@@ -168,9 +169,10 @@ func readRef(b []byte) BlobRef {
 }
 
 // parsePackEntries reads the entry table at the end of a whole pack of a repository
-// of the given format. The sealed table of a version 3 pack holds zeros between its
-// entries and its count (format 1) or its length (format 2).
-func parsePackEntries(k *box, format int, pack []byte) ([]BlobRef, error) {
+// of the given format and pack size. The sealed table of a version 3 pack holds zeros
+// between its entries and its count (format 1) or its length (format 2 and later).
+// The entries of a format 3 table have no ids (zero): nameChunks finds them.
+func parsePackEntries(k *box, format int, pack []byte, packSize int) ([]BlobRef, error) {
 	if _, err := checkHeader(k, pack, TypePack); err != nil {
 		return nil, err
 	}
@@ -193,7 +195,7 @@ func parsePackEntries(k *box, format int, pack []byte) ([]BlobRef, error) {
 		}
 	}
 	if format >= formatNarrow {
-		return parseCompactTable(k != nil, table, framesEnd)
+		return parseCompactTable(k != nil, format, table, framesEnd, maxPackRefs(packSize))
 	}
 	n := int(binary.LittleEndian.Uint32(table[len(table)-4:]))
 	tableStart := len(table) - 4 - n*packEntrySize

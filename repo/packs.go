@@ -29,7 +29,9 @@ func (r *Repository) Packs(ctx context.Context) (map[ObjectID]int64, error) {
 }
 
 // LoadPack reads a whole pack, checks that its bytes match its name and returns its
-// entry table.
+// entry table. The table of a format 3 pack holds no ids: LoadPack names its chunks
+// by decoding the frames and hashing them (nameChunks). When some cannot be named, it
+// returns the refs of those it named with an error wrapping ErrDamaged.
 func (r *Repository) LoadPack(ctx context.Context, name ObjectID) ([]byte, []BlobRef, error) {
 	data, err := r.loadAll(ctx, transport.Handle{Kind: transport.Data, Name: name.String()}, packMax(r.cfg.PackSize))
 	if err != nil {
@@ -38,9 +40,12 @@ func (r *Repository) LoadPack(ctx context.Context, name ObjectID) ([]byte, []Blo
 	if objectID(data) != name {
 		return data, nil, fmt.Errorf("pack %s: content does not match its name: %w", name.Short(), ErrDamaged)
 	}
-	refs, err := parsePackEntries(r.box, r.cfg.Format, data)
+	refs, err := r.packEntries(data)
+	if err == nil && r.TableIDsHashed() {
+		refs, _, err = r.nameChunks(data, refs)
+	}
 	if err != nil {
-		return data, nil, fmt.Errorf("pack %s: %w", name.Short(), err)
+		return data, refs, fmt.Errorf("pack %s: %w", name.Short(), err)
 	}
 	return data, refs, nil
 }

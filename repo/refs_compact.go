@@ -16,6 +16,8 @@ import (
 //	per frame:  gap uvarint | stored length uvarint | entries<<1 | sparse uvarint
 //	per entry:  id (16) | [skip uvarint, when sparse] | chunk length uvarint
 //
+// (without the id in a format 3 pack's own table, pack_compact.go)
+//
 // gap is the number of bytes between the end of the previous frame (for the first
 // frame: the end of the pack's 8-byte envelope header) and the frame; skip is the
 // number of raw bytes between the end of the previous chunk of the frame (for the
@@ -84,7 +86,7 @@ func appendCompactRefs(b []byte, refs []BlobRef, w int) ([]byte, error) {
 		}
 		sparse, at := false, uint64(0)
 		for _, r := range refs[i:j] {
-			if w < len(r.ID) && !r.ID.IsNarrow() {
+			if w > 0 && w < len(r.ID) && !r.ID.IsNarrow() {
 				return b, fmt.Errorf("pack table: chunk id %s is wider than %d bits", r.ID, 8*w)
 			}
 			if r.FrameLen != f.FrameLen {
@@ -120,10 +122,16 @@ func appendCompactRefs(b []byte, refs []BlobRef, w int) ([]byte, error) {
 
 // compactReader reads the compact layout from storage: every count is checked
 // against the bytes left before anything is allocated for it, every value against
-// the range its field has, and a truncated or overlong uvarint is damage.
+// the range its field has, and a truncated or overlong uvarint is damage. Entries
+// without ids (w 0: a format 3 pack table) take a byte each at least, so maxRefs, when
+// not 0, bounds how many are read, and a first pass with countOnly counts them (in n)
+// before the refs are allocated.
 type compactReader struct {
-	b   []byte
-	err error
+	b         []byte
+	err       error
+	maxRefs   int
+	countOnly bool
+	n         int // refs read, over every list
 }
 
 func (c *compactReader) uvarint(what string, limit uint64) uint64 {
@@ -147,7 +155,8 @@ func (c *compactReader) uvarint(what string, limit uint64) uint64 {
 // start of c.b, appending the refs to dst. Frames must lie within [headerSize, limit)
 // of the pack; every ref must fit the in-memory index (checkRef).
 func (c *compactReader) readCompactRefs(dst []BlobRef, w int, limit uint64) []BlobRef {
-	first := len(dst)
+	var prev BlobRef // the last ref read, when have
+	have := false
 	frames := c.uvarint("frame count", uint64(len(c.b)/3))
 	end := uint64(headerSize)
 	for range frames {
@@ -185,10 +194,18 @@ func (c *compactReader) readCompactRefs(dst []BlobRef, w int, limit uint64) []Bl
 			if c.err = checkRef(r); c.err != nil {
 				return dst
 			}
-			if len(dst) > first && dst[len(dst)-1] == r {
+			if have && prev == r {
 				continue // the same chunk again (of length 0): one ref, as written
 			}
-			dst = append(dst, r)
+			if c.maxRefs > 0 && c.n >= c.maxRefs {
+				c.err = fmt.Errorf("pack table lists more than %d chunks: %w", c.maxRefs, ErrDamaged)
+				return dst
+			}
+			prev, have = r, true
+			c.n++
+			if !c.countOnly {
+				dst = append(dst, r)
+			}
 			at += raw
 		}
 		end = start + stored

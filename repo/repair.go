@@ -68,20 +68,11 @@ func (r *Repository) RebuildIndex(ctx context.Context, progress func(done, total
 		st.Packs++
 		if err != nil {
 			st.Damaged = append(st.Damaged, p.String())
-			if refs, err = parsePackEntries(r.box, r.cfg.Format, data); err != nil {
+			var lost int
+			if refs, lost, err = r.salvage(p, data); err != nil {
 				continue // no readable table: nothing to salvage
 			}
-			frames := map[uint32][]byte{}
-			good := refs[:0]
-			for _, e := range refs {
-				loc := Location{Pack: p, Frame: e.Frame, FrameLen: e.FrameLen, Offset: e.Offset, Raw: e.Raw}
-				if r.VerifyChunk(data, e.ID, loc, frames) == nil {
-					good = append(good, e)
-				} else {
-					st.ChunksLost++
-				}
-			}
-			refs = good
+			st.ChunksLost += lost
 		}
 		if len(refs) == 0 {
 			continue
@@ -105,4 +96,30 @@ func (r *Repository) RebuildIndex(ctx context.Context, progress func(done, total
 		st.IndexRemoved++
 	}
 	return st, r.LoadIndex(ctx)
+}
+
+// salvage returns the chunks of damaged pack p that read back whole, and how many of
+// those its table lists do not. In format 3 a chunk whose frame decodes is named by
+// what it holds, so every such chunk is good under the id it gets; before, a chunk is
+// good when it hashes to the id its table gives it.
+func (r *Repository) salvage(p ObjectID, data []byte) ([]BlobRef, int, error) {
+	refs, err := r.packEntries(data)
+	if err != nil {
+		return nil, 0, err
+	}
+	if r.TableIDsHashed() {
+		named, lost, _ := r.nameChunks(data, refs)
+		return named, lost, nil
+	}
+	frames := map[uint32][]byte{}
+	good, lost := refs[:0], 0
+	for _, e := range refs {
+		loc := Location{Pack: p, Frame: e.Frame, FrameLen: e.FrameLen, Offset: e.Offset, Raw: e.Raw}
+		if r.VerifyChunk(data, e.ID, loc, frames) == nil {
+			good = append(good, e)
+		} else {
+			lost++
+		}
+	}
+	return good, lost, nil
 }

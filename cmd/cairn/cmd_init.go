@@ -27,7 +27,7 @@ func initCommand(e *env) *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "chunk-average", Usage: "target average chunk size", Value: "1KiB", Destination: &o.ChunkAverage},
 			&cli.StringFlag{Name: "pack-size", Usage: "target pack file size", Value: "4MiB", Destination: &o.PackSize},
-			&cli.IntFlag{Name: "format", Usage: "repository format: 2 (128-bit chunk ids, compact metadata), or 1 for builds of cairn older than format 2 to read", Value: repo.FormatVersion, Destination: &o.Format},
+			&cli.IntFlag{Name: "format", Usage: "repository format: 3 (128-bit chunk ids, compact metadata, pack tables without ids), or 2 or 1 for builds of cairn older than format 3 or 2 to read", Value: repo.FormatVersion, Destination: &o.Format},
 			&cli.BoolFlag{Name: "no-encryption", Usage: "store everything unencrypted (anyone who can read the repository can read the snippets)", Destination: &o.NoEncryption},
 		}, kdfFlags(&o.KDF)...),
 		Action: func(c *cli.Context) error {

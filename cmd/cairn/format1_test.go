@@ -59,19 +59,23 @@ func TestFormat1Repository(t *testing.T) {
 	}
 }
 
-// TestInitFormat: init makes format 2 repositories, whose chunk ids print as 32 hex
-// digits, and format 1 ones when asked; it refuses formats it does not write.
+// TestInitFormat: init makes format 3 repositories, whose chunk ids print as 32 hex
+// digits, and format 2 and 1 ones when asked; it refuses formats it does not write.
 func TestInitFormat(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "db")
 	runner{tb: t}.ok("generate", "--size", "64KiB", db)
-	for format, width := range map[string]int{"1": 64, "2": 32} {
+	for format, width := range map[string]int{"1": 64, "2": 32, "3": 32, "": 32} {
 		c := runner{tb: t, repo: filepath.Join(dir, "repo"+format)}
-		c.ok("init", "--format", format)
+		if format == "" {
+			c.ok("init")
+		} else {
+			c.ok("init", "--format", format)
+		}
 		c.ok("backup", db)
 		var cfg map[string]any
 		c.json(&cfg, "cat", "config")
-		if cfg["format"] != map[string]float64{"1": 1, "2": 2}[format] {
+		if cfg["format"] != map[string]float64{"1": 1, "2": 2, "3": 3, "": 3}[format] {
 			t.Fatalf("init --format %s made format %v", format, cfg["format"])
 		}
 		var shown struct {
@@ -88,7 +92,7 @@ func TestInitFormat(t *testing.T) {
 		c.ok("cat", "chunk", col.ChunkIDs[0])
 		c.ok("check", "--read-data")
 	}
-	c := runner{tb: t, repo: filepath.Join(dir, "repo3")}
+	c := runner{tb: t, repo: filepath.Join(dir, "repo4")}
 	r := c.run("init", "--format", "4")
 	if r.code != exitUsage || !strings.Contains(r.stderr, "--format") {
 		t.Fatalf("init --format 4: exit %d, %s", r.code, r.stderr)
