@@ -2,8 +2,10 @@ package repo
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"cairn/chunk"
 	"cairn/engine/gendb"
 )
 
@@ -377,4 +380,46 @@ func BenchmarkSplit(b *testing.B) {
 			b.StopTimer()
 		}
 	})
+}
+
+// TestLoadPackNamesSplitFrames: whoever reads a whole format 3 pack (check, prune,
+// repair) names the chunks of its split frames as the index does.
+func TestLoadPackNamesSplitFrames(t *testing.T) {
+	ctx := context.Background()
+	r, _ := testRepo(t)
+	want := map[chunk.ID]bool{}
+	for i := range 400 {
+		data := fmt.Appendf(nil, `{"id":"%08x-2ac5-49e1-9091-754d790df052","created":{"value":"2026-02-20T00:51:%02d.001Z"}}`+"\n", i, i%60)
+		id := r.ChunkID(data)
+		if _, err := r.SaveChunk(ctx, id, data); err != nil {
+			t.Fatal(err)
+		}
+		want[id] = true
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	packs, err := r.Packs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	split := 0
+	for p := range packs {
+		data, refs, err := r.LoadPack(ctx, p)
+		if err != nil {
+			t.Fatalf("pack %s: %v", p.Short(), err)
+		}
+		for _, ref := range refs {
+			if !want[ref.ID] {
+				t.Fatalf("pack %s names a chunk %s that was not saved", p.Short(), ref.ID.Short())
+			}
+			delete(want, ref.ID)
+			if data[ref.Frame] == codecZstdSplit {
+				split++
+			}
+		}
+	}
+	if len(want) != 0 || split == 0 {
+		t.Fatalf("%d chunks not named, %d in split frames", len(want), split)
+	}
 }

@@ -23,9 +23,10 @@ import (
 // Positions count in the base list, ascending. depth is the length of the chain of
 // deltas down to a full list; a delta deeper than MaxListDepth is written full instead.
 const (
-	listFull     = 'F'
-	listDelta    = 'D'
-	MaxListDepth = 16
+	listFull       = 'F'
+	listDelta      = 'D'
+	listFullHeader = 6 // 'F', depth, count u32
+	MaxListDepth   = 16
 )
 
 // List is a resolved chunk list and what it takes to store it again as a base.
@@ -71,7 +72,7 @@ func diffLists(base, next []chunk.ID) []listEdit {
 }
 
 func encodeFullList(ids []chunk.ID, w int) []byte {
-	b := make([]byte, 0, 6+w*len(ids))
+	b := make([]byte, 0, listFullHeader+w*len(ids))
 	b = append(b, listFull, 0)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(ids)))
 	for _, id := range ids {

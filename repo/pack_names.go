@@ -2,6 +2,7 @@ package repo
 
 import (
 	"fmt"
+	"slices"
 
 	"cairn/chunk"
 )
@@ -85,10 +86,10 @@ func (r *Repository) nameChunks(pack []byte, refs []BlobRef) ([]BlobRef, int, er
 }
 
 // decodeFrameUnchecked turns a stored frame back into its raw bytes as the chunk
-// loader does: opened into *plain when sealed, a zstd frame decoded into *dst without
-// zstd's own checksum (the chunks are hashed after) and no larger than maxFrameBytes,
-// a raw frame returned where it lies. Both buffers are kept, grown, for the next
-// frame; the bytes returned are good until then.
+// loader does: opened into *plain when sealed, a zstd frame (or split form) decoded
+// into *dst without zstd's own checksum (the chunks are hashed after) and no larger
+// than maxFrameBytes, a raw frame returned where it lies. Both buffers are kept,
+// grown, for the next frame; the bytes returned are good until then.
 func decodeFrameUnchecked(k *box, stored []byte, plain, dst *[]byte) ([]byte, error) {
 	if k != nil {
 		opened, err := k.open((*plain)[:0], stored, nil)
@@ -104,17 +105,31 @@ func decodeFrameUnchecked(k *box, stored []byte, plain, dst *[]byte) ([]byte, er
 	switch stored[0] {
 	case codecNone:
 		return payload, nil
-	case codecZstd:
-		size, err := zstdSize(payload)
-		if err == nil && size > maxFrameBytes {
-			err = fmt.Errorf("zstd stream decodes to up to %d bytes, more than the %d read of it: %w", size, maxFrameBytes, ErrDamaged)
+	case codecZstd, codecZstdSplit:
+		if _, err := frameSize(payload); err != nil {
+			return nil, err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("decompress frame: %w", err)
+		if stored[0] == codecZstd {
+			out, err := decodeFrameZstd(payload, *dst)
+			if err == nil {
+				*dst = out
+			}
+			return out, err
 		}
-		out, err := frameDecoder().DecodeAll(payload, (*dst)[:0])
+		s := splitScratch.Get().(*splitBuffers)
+		defer splitScratch.Put(s)
+		form, err := decodeFrameZstd(payload, s.form)
 		if err != nil {
-			return nil, fmt.Errorf("decompress frame: %v: %w", err, ErrDamaged)
+			return nil, err
+		}
+		s.form = form
+		raw, err := splitRawLen(form, maxFrameBytes)
+		if err != nil {
+			return nil, err
+		}
+		out := slices.Grow((*dst)[:0], raw)[:raw]
+		if err := unsplitInto(out, form); err != nil {
+			return nil, err
 		}
 		*dst = out
 		return out, nil

@@ -95,19 +95,16 @@ func decodeFrameKept(k *box, stored []byte, need int, bufs *buffers) ([]byte, er
 		copy(out, payload)
 		return out, nil
 	case codecZstd:
-		size, err := zstdSize(payload)
-		if err == nil && size > maxFrameBytes {
-			err = fmt.Errorf("zstd stream decodes to up to %d bytes, more than the %d read of it: %w", size, maxFrameBytes, ErrDamaged)
-		}
+		size, err := frameSize(payload)
 		if err != nil {
-			return nil, fmt.Errorf("decompress frame: %w", err)
+			return nil, err
 		}
-		buf := bufs.get(int(size))
-		out, err := frameDecoder().DecodeAll(payload, buf[:0])
+		buf := bufs.get(size)
+		out, err := decodeFrameZstd(payload, buf)
 		bufs.grown(buf, out)
 		if err != nil {
 			bufs.put(out)
-			return nil, fmt.Errorf("decompress frame: %v: %w", err, ErrDamaged)
+			return nil, err
 		}
 		if len(out) >= need && cap(out) != classOf(need) {
 			kept := bufs.get(need)
@@ -126,19 +123,16 @@ func decodeFrameKept(k *box, stored []byte, need int, bufs *buffers) ([]byte, er
 // decoded into a buffer of the size zstd declares, and its first need raw bytes are
 // written back into a buffer of need's size class.
 func decodeSplitKept(payload []byte, need int, bufs *buffers) ([]byte, error) {
-	size, err := zstdSize(payload)
-	if err == nil && size > maxFrameBytes {
-		err = fmt.Errorf("zstd stream decodes to up to %d bytes, more than the %d read of it: %w", size, maxFrameBytes, ErrDamaged)
-	}
+	size, err := frameSize(payload)
 	if err != nil {
-		return nil, fmt.Errorf("decompress frame: %w", err)
+		return nil, err
 	}
-	buf := bufs.get(int(size))
-	form, err := frameDecoder().DecodeAll(payload, buf[:0])
+	buf := bufs.get(size)
+	form, err := decodeFrameZstd(payload, buf)
 	bufs.grown(buf, form)
 	defer bufs.put(form)
 	if err != nil {
-		return nil, fmt.Errorf("decompress frame: %v: %w", err, ErrDamaged)
+		return nil, err
 	}
 	raw, err := splitRawLen(form, maxFrameBytes)
 	if err != nil {
@@ -148,6 +142,29 @@ func decodeSplitKept(payload []byte, need int, bufs *buffers) ([]byte, error) {
 	if err := unsplitInto(out, form); err != nil {
 		bufs.put(out)
 		return nil, err
+	}
+	return out, nil
+}
+
+// frameSize is the most the zstd payload of a frame decodes to, refused past
+// maxFrameBytes.
+func frameSize(payload []byte) (int, error) {
+	size, err := zstdSize(payload)
+	if err == nil && size > maxFrameBytes {
+		err = fmt.Errorf("zstd stream decodes to up to %d bytes, more than the %d read of it: %w", size, maxFrameBytes, ErrDamaged)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("decompress frame: %w", err)
+	}
+	return int(size), nil
+}
+
+// decodeFrameZstd decodes the zstd payload of a frame into dst[:0] with frameDecoder,
+// after frameSize has bounded it.
+func decodeFrameZstd(payload, dst []byte) ([]byte, error) {
+	out, err := frameDecoder().DecodeAll(payload, dst[:0])
+	if err != nil {
+		return out, fmt.Errorf("decompress frame: %v: %w", err, ErrDamaged)
 	}
 	return out, nil
 }

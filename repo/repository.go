@@ -50,6 +50,7 @@ type Repository struct {
 
 	lists     listCache
 	listStore ListStore // optional local copies of list chunks
+	listed    listedSnapshots // the manifests Snapshots loaded last
 	// Buffers kept for reuse. Not sync.Pools: those are emptied by every collection,
 	// and a backup collects several times a second, so its megabyte pack buffers were
 	// allocated (and their pages faulted in) again and again.

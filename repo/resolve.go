@@ -34,11 +34,17 @@ func (r *Repository) Resolve(ctx context.Context, sn *Snapshot) ([]ResolvedColle
 // PrefetchSnapshotLists loads the list chunks of a snapshot's collections in a few
 // passes (PrefetchLists), for ResolveCollection to find. A damaged list is not an
 // error here: ResolveCollection reports it, naming its collection.
+//
+// With the first pass go the parent's lists that sn's delta lists are written against,
+// when Snapshots has loaded the parent: they mostly lie in the frames of sn's
+// unchanged collections' lists (the parent's backup wrote them together), which a
+// second pass for the bases would read again.
 func (r *Repository) PrefetchSnapshotLists(ctx context.Context, sn *Snapshot) error {
-	ids := make([]chunk.ID, len(sn.Collections))
+	ids := make([]chunk.ID, len(sn.Collections), 2*len(sn.Collections))
 	for i, c := range sn.Collections {
 		ids[i] = c.List
 	}
+	ids = append(ids, r.likelyBases(sn)...)
 	if err := r.PrefetchLists(ctx, ids); err != nil && !IsDamage(err) {
 		return err
 	}
@@ -56,4 +62,29 @@ func (r *Repository) ResolveCollection(ctx context.Context, sn *Snapshot, c Coll
 		return ResolvedCollection{}, fmt.Errorf("snapshot %s collection %s: list has %d chunks, manifest says %d: %w", sn.ID, c.Name, len(l.Chunks), c.Count, ErrDamaged)
 	}
 	return ResolvedCollection{Collection: c, Chunks: l.Chunks}, nil
+}
+
+// likelyBases are the parent's lists of the collections whose list in sn is a delta
+// (shorter than a full list of its count, as the index says): the lists a backup
+// writes deltas against.
+func (r *Repository) likelyBases(sn *Snapshot) []chunk.ID {
+	parent := r.listed.get(sn.Parent)
+	if sn.Parent == "" || parent == nil {
+		return nil
+	}
+	prev := make(map[string]chunk.ID, len(parent.Collections))
+	for _, c := range parent.Collections {
+		prev[c.Name] = c.List
+	}
+	var out []chunk.ID
+	for _, c := range sn.Collections {
+		base, ok := prev[c.Name]
+		if !ok || base == c.List {
+			continue
+		}
+		if loc, found := r.idx.Lookup(c.List); found && int(loc.Raw) < listFullHeader+r.idSize()*c.Count {
+			out = append(out, base)
+		}
+	}
+	return out
 }

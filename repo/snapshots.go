@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"sync"
 	"bytes"
 	"context"
 	"errors"
@@ -63,7 +64,31 @@ func (r *Repository) Snapshots(ctx context.Context) ([]*Snapshot, error) {
 		}
 		return bytes.Compare(a.Name[:], b.Name[:])
 	})
+	r.listed.set(out)
 	return out, nil
+}
+
+// listedSnapshots are the manifests a repository handle's Snapshots loaded last, by
+// id: PrefetchSnapshotLists finds a snapshot's parent there.
+type listedSnapshots struct {
+	mu   sync.Mutex
+	byID map[string]*Snapshot
+}
+
+func (l *listedSnapshots) set(list []*Snapshot) {
+	m := make(map[string]*Snapshot, len(list))
+	for _, sn := range list {
+		m[sn.ID] = sn
+	}
+	l.mu.Lock()
+	l.byID = m
+	l.mu.Unlock()
+}
+
+func (l *listedSnapshots) get(id string) *Snapshot {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.byID[id]
 }
 
 func (r *Repository) loadSnapshot(ctx context.Context, name string) (*Snapshot, error) {
