@@ -103,7 +103,7 @@ func TestScheduledCheckSubset(t *testing.T) {
 	if r := d.run(); r.Result != "ok" || steps(r) != "backup:ok check:ok" {
 		t.Fatalf("first run: %+v", r)
 	}
-	d.want(d.do("POST", "/database/import", document(t, 4<<20, 11)), 204, "")
+	d.want(d.do("POST", "/database/import", document(t, 5<<20, 11)), 204, "")
 	d.next()
 	if r := d.run(); r.Result != "ok" || steps(r) != "backup:ok check:ok" {
 		t.Fatalf("run after an import: %+v", r)
