@@ -236,7 +236,7 @@ func TestFramesWithoutChecksum(t *testing.T) {
 		t.Run(zlevelNames[l], func(t *testing.T) {
 			r, _ := testRepoOf(t, 2)
 			r.comp.level.Store(int32(l))
-			stored := r.encodeRaw(raw, nil)
+			stored := r.encodeRaw(raw, nil, false)
 			if stored[0] != codecZstd {
 				t.Fatalf("codec %d, want zstd", stored[0])
 			}

@@ -12,8 +12,9 @@ import (
 
 // frameWriter collects the raw bytes of the chunks of one frame.
 type frameWriter struct {
-	raw     []byte
-	entries []BlobRef // Frame and FrameLen are set when the frame is sealed
+	raw      []byte
+	entries  []BlobRef // Frame and FrameLen are set when the frame is sealed
+	borrowed bool      // raw is the caller's bytes (a chunk of its own frame), not to be overwritten
 }
 
 func (f *frameWriter) add(id chunk.ID, data []byte) {
@@ -24,33 +25,39 @@ func (f *frameWriter) add(id chunk.ID, data []byte) {
 // seal appends the frame's stored form to dst: compressed by enc, when that makes it
 // smaller.
 func (f *frameWriter) seal(dst []byte, enc *zstd.Encoder) []byte {
-	return sealFrame(dst, f.raw, enc, false)
+	return sealFrame(dst, f.raw, enc, nil)
 }
 
 // sealFrame appends the stored form of a frame's raw bytes to dst: compressed by enc
-// when that makes it smaller, in split form when split is set and that form is shorter
-// than raw.
-func sealFrame(dst, raw []byte, enc *zstd.Encoder, split bool) []byte {
-	n := len(dst)
+// when that makes it smaller, else raw. With values (scratch) it compresses the split
+// form when the frame has one, made where raw lies: raw's bytes are the caller's
+// scratch then, and not the frame's afterwards.
+func sealFrame(dst, raw []byte, enc *zstd.Encoder, values *[]byte) []byte {
+	n, size := len(dst), len(raw)
 	src, codec := raw, codecZstd
-	if split {
-		s := splitScratch.Get().(*splitBuffers)
-		defer splitScratch.Put(s)
-		if form, ok := appendSplit(s.form[:0], raw, &s.ids); ok {
-			s.form, src, codec = form, form, codecZstdSplit
+	if values != nil {
+		if form, ok := splitInPlace(raw, values); ok {
+			src, codec = form, codecZstdSplit
 		}
 	}
 	dst = append(dst, codec)
 	dst = enc.EncodeAll(src, dst)
-	if len(dst)-n >= len(raw)+1 {
-		dst = append(dst[:n], codecNone)
-		dst = append(dst, raw...)
+	if len(dst)-n < size+1 {
+		return dst
+	}
+	dst = append(dst[:n], codecNone)
+	if codec == codecZstd {
+		return append(dst, raw...)
+	}
+	dst = slices.Grow(dst, size)[:n+1+size]
+	if err := unsplitInto(dst[n+1:], src); err != nil {
+		panic(fmt.Sprintf("a split form just made does not read back: %v", err))
 	}
 	return dst
 }
 
-// splitBuffers are a writer's scratch for a frame's split form and its UUIDs.
-type splitBuffers struct{ form, ids []byte }
+// splitBuffers are a reader's scratch for a frame's split form.
+type splitBuffers struct{ form []byte }
 
 var splitScratch = sync.Pool{New: func() any { return new(splitBuffers) }}
 

@@ -22,11 +22,13 @@ import (
 //	text | values | values length u32 | raw length u32
 //
 // text is the raw bytes with each UUID (8-4-4-4-12 digits of 0-9a-f) replaced by
-// markUUID and each timestamp (YYYY-MM-DDTHH:MM:SS.mmmZ, from 1970 on) by markTime,
-// and each raw byte 0xFD, 0xFE or 0xFF preceded by splitEscape (valid UTF-8 holds none
-// of them); values holds, mark by mark, a UUID's 16 bytes or a timestamp's
-// milliseconds since 1970-01-01T00:00:00Z as 48 bits big-endian. Only text that the
-// value prints back exactly is moved, so the raw bytes come back exactly.
+// markUUID and each timestamp (YYYY-MM-DDTHH:MM:SS.mmmZ, from 1970 on) by markTime;
+// values holds, mark by mark, a UUID's 16 bytes or a timestamp's milliseconds since
+// 1970-01-01T00:00:00Z as 48 bits big-endian. Only frames whose raw bytes hold no byte
+// 0xFD to 0xFF are split (valid UTF-8 has none), so every such byte of the text is a
+// mark; and only text that its value prints back exactly is moved, so the raw bytes
+// come back exactly. Each move shortens the bytes, so the form is made where the raw
+// bytes lie, without a second buffer of their size.
 
 // formatSplit is the first repository format whose frames may be stored split.
 const formatSplit = 3
@@ -37,10 +39,10 @@ func (r *Repository) splitFrames() bool { return r.cfg.Format >= formatSplit }
 const (
 	markTime     = 0xFD
 	markUUID     = 0xFE
-	splitEscape  = 0xFF
-	uuidLen      = 36 // characters of a UUID's text
-	timeLen      = 24 // characters of a timestamp's text
-	timeBytes    = 6  // bytes of a timestamp's value
+	splitNever   = 0xFF // in no split form's text
+	uuidLen      = 36   // characters of a UUID's text
+	timeLen      = 24   // characters of a timestamp's text
+	timeBytes    = 6    // bytes of a timestamp's value
 	splitTrailer = 8
 )
 
@@ -82,8 +84,8 @@ func putUUIDText(t []byte, id []byte) {
 	}
 }
 
-// specials finds the next byte of text that is a mark or needs an escape, from a
-// position on; in text that holds none of them it scans once for each.
+// specials finds the next byte 0xFD, 0xFE or 0xFF of text from a position on; in
+// text that holds none of them it scans once for each.
 type specials struct {
 	b    []byte
 	next [3]int // next 0xFD, 0xFE and 0xFF at or after the last from; len(b) when none
@@ -104,14 +106,16 @@ func (x *specials) from(p int) int {
 	return e
 }
 
-// appendSplit appends the split form of raw to dst, its values gathered in *values
-// (scratch, grown as needed). It reports false, with dst as it came, when the split
-// form would not be shorter than raw: nothing to move, or too many bytes to escape.
-func appendSplit(dst, raw []byte, values *[]byte) ([]byte, bool) {
-	start := len(dst)
-	x := specials{b: raw}
+// splitInPlace turns raw into its split form where it lies, gathering the values in
+// *values (scratch), and returns the form: the first bytes of raw, fewer than raw
+// had. It returns false, with raw as it was, when raw holds a byte 0xFD to 0xFF or
+// nothing to move.
+func splitInPlace(raw []byte, values *[]byte) ([]byte, bool) {
+	if x := (specials{b: raw}); x.from(0) < len(raw) {
+		return nil, false
+	}
 	*values = (*values)[:0]
-	p, i := 0, 0 // raw before p is written; the next dash is looked for from i
+	w, p, i := 0, 0, 0 // form written up to w; raw moved up to p; the next dash looked for from i
 	for {
 		d := bytes.IndexByte(raw[i:], '-')
 		if d < 0 {
@@ -120,45 +124,32 @@ func appendSplit(dst, raw []byte, values *[]byte) ([]byte, bool) {
 		d += i
 		if s := d - 8; s >= p {
 			if id, ok := parseUUID(raw[s:]); ok {
-				dst = appendEscaped(dst, raw, p, s, &x)
-				dst = append(dst, markUUID)
+				w += copy(raw[w:], raw[p:s])
+				raw[w] = markUUID
 				*values = append(*values, id[:]...)
-				p, i = s+uuidLen, s+uuidLen
+				w, p, i = w+1, s+uuidLen, s+uuidLen
 				continue
 			}
 		}
 		if s := d - 4; s >= p {
 			if ms, ok := parseTime(raw[s:]); ok {
-				dst = appendEscaped(dst, raw, p, s, &x)
-				dst = append(dst, markTime)
+				w += copy(raw[w:], raw[p:s])
+				raw[w] = markTime
 				*values = append(*values, byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms))
-				p, i = s+timeLen, s+timeLen
+				w, p, i = w+1, s+timeLen, s+timeLen
 				continue
 			}
 		}
 		i = d + 1
 	}
-	dst = appendEscaped(dst, raw, p, len(raw), &x)
-	if len(*values) == 0 || len(dst)-start+len(*values)+splitTrailer >= len(raw) {
-		return dst[:start], false
+	if len(*values) == 0 {
+		return nil, false // nothing was written
 	}
-	dst = append(dst, *values...)
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(*values)))
-	return binary.LittleEndian.AppendUint32(dst, uint32(len(raw))), true
-}
-
-// appendEscaped appends raw[from:to], each byte 0xFD, 0xFE or 0xFF escaped.
-func appendEscaped(dst, raw []byte, from, to int, x *specials) []byte {
-	for from < to {
-		e := x.from(from)
-		if e >= to {
-			return append(dst, raw[from:to]...)
-		}
-		dst = append(dst, raw[from:e]...)
-		dst = append(dst, splitEscape, raw[e])
-		from = e + 1
-	}
-	return dst
+	// Each move saved 18 bytes at least: the values and the trailer fit.
+	w += copy(raw[w:], raw[p:])
+	w += copy(raw[w:], *values)
+	form := binary.LittleEndian.AppendUint32(raw[:w], uint32(len(*values)))
+	return binary.LittleEndian.AppendUint32(form, uint32(len(raw))), true
 }
 
 // splitParts checks a split form's trailer and returns its text, its values and the
@@ -219,15 +210,8 @@ func unsplitInto(out, b []byte) error {
 		}
 		var item []byte // what the mark gives, when it does not fit in out
 		switch text[e] {
-		case splitEscape:
-			if e+1 == len(text) || text[e+1] < markTime {
-				return fmt.Errorf("split frame: escape at %d not before 0xfd, 0xfe or 0xff: %w", e, ErrDamaged)
-			}
-			if w < len(out) {
-				out[w] = text[e+1]
-				w, p = w+1, e+2
-				continue
-			}
+		case splitNever:
+			return fmt.Errorf("split frame: byte 0xff at %d of its text: %w", e, ErrDamaged)
 		case markUUID:
 			if v+16 > len(values) {
 				return fmt.Errorf("split frame: a UUID mark past its %d bytes of values: %w", len(values), ErrDamaged)

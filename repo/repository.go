@@ -49,14 +49,16 @@ type Repository struct {
 	comp *compressor // the zstd encoders of the frames it writes, and their level
 
 	lists     listCache
-	listStore ListStore // optional local copies of list chunks
+	listStore ListStore       // optional local copies of list chunks
 	listed    listedSnapshots // the manifests Snapshots loaded last
 	// Buffers kept for reuse. Not sync.Pools: those are emptied by every collection,
 	// and a backup collects several times a second, so its megabyte pack buffers were
 	// allocated (and their pages faulted in) again and again.
-	bufs   freeList[*[]byte]
-	packs  freeList[*packWriter]
-	frames freeList[*frameWriter]
+	bufs freeList[*[]byte]
+	// splitValues are the scratch of split frames' values (frame_split.go).
+	splitValues freeList[*[]byte]
+	packs       freeList[*packWriter]
+	frames      freeList[*frameWriter]
 }
 
 func newRepository(be transport.Backend, cfg Config) *Repository {
@@ -66,6 +68,7 @@ func newRepository(be transport.Backend, cfg Config) *Repository {
 		timing: LockTiming{}.withDefaults(), proc: currentProcess(),
 		uploadSlots: make(chan struct{}, packUploads),
 		bufs:        newFreeList[*[]byte](4),
+		splitValues: newFreeList[*[]byte](encoderConcurrency() + 2),
 		packs:       newFreeList[*packWriter](packUploads),
 		frames:      newFreeList[*frameWriter](16)}
 	r.comp = newCompressor(r.frameSize())

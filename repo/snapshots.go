@@ -1,12 +1,12 @@
 package repo
 
 import (
-	"sync"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 

@@ -104,7 +104,7 @@ func (s *Stream) sealRaw(raw []byte) {
 		return
 	}
 	off := uint32(len(s.section))
-	s.section = s.r.encodeRaw(raw, s.section)
+	s.section = s.r.encodeRaw(raw, s.section, true) // SaveRun's data is scratch
 	for _, e := range s.open {
 		e.Frame, e.FrameLen = off, uint32(len(s.section))-off
 		s.refs = append(s.refs, e)

@@ -63,7 +63,7 @@ func (r *Repository) addToFrameLocked(id chunk.ID, data []byte, open **frameWrit
 		// Sealed from the caller's bytes before saveChunk returns: no copy of a chunk
 		// list of megabytes. Its raw bytes are full to capacity, so recycle never keeps
 		// it (a later frame would append into the caller's bytes).
-		return &frameWriter{raw: data[:len(data):len(data)], entries: []BlobRef{{ID: id, Raw: uint32(len(data))}}}
+		return &frameWriter{raw: data[:len(data):len(data)], entries: []BlobRef{{ID: id, Raw: uint32(len(data))}}, borrowed: true}
 	}
 	if *open == nil {
 		*open = r.newFrame()
@@ -126,19 +126,29 @@ func (r *Repository) recycle(f *frameWriter) {
 // encrypted repository.
 // The frame is compressed straight into dst and sealed where it lies.
 // The level is the handle's at the time (see compressor).
-func (r *Repository) encodeFrame(f *frameWriter, dst []byte) []byte { return r.encodeRaw(f.raw, dst) }
+func (r *Repository) encodeFrame(f *frameWriter, dst []byte) []byte {
+	return r.encodeRaw(f.raw, dst, !f.borrowed)
+}
 
-// encodeRaw is encodeFrame of a frame whose raw bytes are raw.
-func (r *Repository) encodeRaw(raw []byte, dst []byte) []byte {
+// encodeRaw is encodeFrame of a frame whose raw bytes are raw; scratch says they are
+// the caller's to overwrite, which a split frame needs (sealFrame).
+func (r *Repository) encodeRaw(raw []byte, dst []byte, scratch bool) []byte {
 	enc, l := r.comp.encoder()
 	r.comp.compressed(l, len(raw))
-	split := r.splitFrames()
+	var values *[]byte
+	if scratch && r.splitFrames() {
+		var ok bool
+		if values, ok = r.splitValues.get(); !ok {
+			values = new([]byte)
+		}
+		defer r.splitValues.put(values)
+	}
 	if r.box == nil {
-		return sealFrame(dst, raw, enc, split)
+		return sealFrame(dst, raw, enc, values)
 	}
 	start := len(dst)
 	dst = slices.Grow(dst, sealOverhead+1+len(raw)+len(raw)>>7+64)[:start+chacha20poly1305.NonceSizeX]
-	dst = sealFrame(dst, raw, enc, split)
+	dst = sealFrame(dst, raw, enc, values)
 	return r.box.sealAt(dst, start, nil)
 }
 
