@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	mrand "math/rand"
 	"runtime"
 	"slices"
 	"testing"
@@ -18,31 +19,49 @@ import (
 
 // compactPack is a format 2 pack of a few chunks in three frames, as the writer makes
 // it, unencrypted; its refs as written.
-func compactPack(t *testing.T) ([]byte, []BlobRef) {
+func compactPack(t *testing.T) ([]byte, []BlobRef) { return writtenPack(t, 2, false) }
+
+// writtenPack writes a plain pack of the given format, three frames of four chunks
+// each (with rawLast, the last frame of random bytes, stored raw), and returns it with
+// the refs written.
+func writtenPack(t *testing.T, format int, rawLast bool) ([]byte, []BlobRef) {
 	t.Helper()
-	r := &Repository{cfg: Config{Format: 2}}
+	r := &Repository{cfg: Config{Format: format}}
 	p := newPackWriter(64<<10, nil)
 	for f := range 3 {
 		var fw frameWriter
 		for c := range 4 {
 			data := bytes.Repeat([]byte(fmt.Sprintf("frame %d chunk %d;", f, c)), 10+c)
+			if rawLast && f == 2 {
+				data = make([]byte, 50+c)
+				mrand.New(mrand.NewSource(int64(c))).Read(data)
+			}
 			fw.add(r.ChunkID(data), data)
 		}
-		enc, _ := codecs()
-		stored := fw.seal(nil, enc)
-		for i := range fw.entries {
-			fw.entries[i].FrameLen = uint32(len(stored))
-		}
-		p.addSection(stored, fw.entries)
+		addFrame(p, &fw, nil)
 	}
 	written := slices.Clone(p.entries)
-	pack, _, err := p.finish(nil, 2)
+	pack, _, err := p.finish(nil, format)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pack = slices.Clone(pack)
 	runtime.KeepAlive(p)
 	return pack, written
+}
+
+// addFrame seals the frame fw as a writer does (and with k, when given) and adds it
+// to p.
+func addFrame(p *packWriter, fw *frameWriter, k *box) {
+	enc, _ := codecs()
+	stored := fw.seal(nil, enc)
+	if k != nil {
+		stored = k.seal(nil, stored, nil)
+	}
+	for i := range fw.entries {
+		fw.entries[i].FrameLen = uint32(len(stored))
+	}
+	p.addSection(stored, fw.entries)
 }
 
 // tableOf splits a plain format 2 pack into its frames and its table (the refs).

@@ -116,6 +116,13 @@ func splitInPlace(raw []byte, values *[]byte) ([]byte, bool) {
 	}
 	*values = (*values)[:0]
 	w, p, i := 0, 0, 0 // form written up to w; raw moved up to p; the next dash looked for from i
+	// move replaces the n bytes of text at s by mark, and keeps their value.
+	move := func(s, n int, mark byte, value ...byte) {
+		w += copy(raw[w:], raw[p:s])
+		raw[w] = mark
+		*values = append(*values, value...)
+		w, p, i = w+1, s+n, s+n
+	}
 	for {
 		d := bytes.IndexByte(raw[i:], '-')
 		if d < 0 {
@@ -124,19 +131,13 @@ func splitInPlace(raw []byte, values *[]byte) ([]byte, bool) {
 		d += i
 		if s := d - 8; s >= p {
 			if id, ok := parseUUID(raw[s:]); ok {
-				w += copy(raw[w:], raw[p:s])
-				raw[w] = markUUID
-				*values = append(*values, id[:]...)
-				w, p, i = w+1, s+uuidLen, s+uuidLen
+				move(s, uuidLen, markUUID, id[:]...)
 				continue
 			}
 		}
 		if s := d - 4; s >= p {
 			if ms, ok := parseTime(raw[s:]); ok {
-				w += copy(raw[w:], raw[p:s])
-				raw[w] = markTime
-				*values = append(*values, byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms))
-				w, p, i = w+1, s+timeLen, s+timeLen
+				move(s, timeLen, markTime, byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms))
 				continue
 			}
 		}

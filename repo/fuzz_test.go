@@ -346,15 +346,7 @@ func packRoundTrip(t *testing.T, k *box, data []byte, mode byte) {
 	var fw frameWriter
 	flush := func() {
 		if len(fw.entries) > 0 {
-			enc, _ := codecs()
-			stored := fw.seal(nil, enc)
-			if k != nil {
-				stored = k.seal(nil, stored, nil)
-			}
-			for i := range fw.entries {
-				fw.entries[i].FrameLen = uint32(len(stored))
-			}
-			p.addSection(stored, fw.entries)
+			addFrame(p, &fw, k)
 			fw = frameWriter{}
 		}
 	}

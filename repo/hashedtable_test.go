@@ -104,15 +104,7 @@ func TestHashedTableSmaller(t *testing.T) {
 					rnd.Read(data[:20])
 					fw.add(r.ChunkID(data), data)
 				}
-				enc, _ := codecs()
-				stored := fw.seal(nil, enc)
-				if k != nil {
-					stored = k.seal(nil, stored, nil)
-				}
-				for i := range fw.entries {
-					fw.entries[i].FrameLen = uint32(len(stored))
-				}
-				p.addSection(stored, fw.entries)
+				addFrame(p, &fw, k)
 			}
 			frames := len(p.buf)
 			n = len(p.entries)
@@ -136,36 +128,7 @@ func TestHashedTableSmaller(t *testing.T) {
 
 // hashedPack writes a plain format 3 pack of three frames of four chunks each (the
 // last frame stored raw) and returns it with the refs written.
-func hashedPack(t *testing.T) ([]byte, []BlobRef) {
-	t.Helper()
-	r := &Repository{cfg: Config{Format: 3}}
-	p := newPackWriter(64<<10, nil)
-	for f := range 3 {
-		var fw frameWriter
-		for c := range 4 {
-			data := bytes.Repeat([]byte(fmt.Sprintf("frame %d chunk %d;", f, c)), 10+c)
-			if f == 2 {
-				data = make([]byte, 50+c)
-				rand.New(rand.NewSource(int64(c))).Read(data)
-			}
-			fw.add(r.ChunkID(data), data)
-		}
-		enc, _ := codecs()
-		stored := fw.seal(nil, enc)
-		for i := range fw.entries {
-			fw.entries[i].FrameLen = uint32(len(stored))
-		}
-		p.addSection(stored, fw.entries)
-	}
-	written := slices.Clone(p.entries)
-	pack, _, err := p.finish(nil, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pack = slices.Clone(pack)
-	runtime.KeepAlive(p)
-	return pack, written
-}
+func hashedPack(t *testing.T) ([]byte, []BlobRef) { return writtenPack(t, 3, true) }
 
 // TestHashedTableHostile: a format 3 pack table that is truncated, names counts or
 // lengths its bytes cannot hold, more chunks than a pack of the repository's size
