@@ -245,7 +245,7 @@ func TestCopyKilledResumesCLI(t *testing.T) {
 	log.mu.Lock()
 	log.onPut = func(n int) {
 		if n == 3 {
-			once.Do(func() { cut.Process.Kill(); close(killed) })
+			once.Do(func() { close(killed); cut.Process.Kill() }) // closed first: Wait may return before Kill does
 		}
 	}
 	log.mu.Unlock()
