@@ -61,6 +61,30 @@ type splitBuffers struct{ form []byte }
 
 var splitScratch = sync.Pool{New: func() any { return new(splitBuffers) }}
 
+// decodeSplit decodes the zstd payload of a frame stored in split form and writes its
+// raw bytes into dst, grown to their length.
+func decodeSplit(payload, dst []byte) ([]byte, error) {
+	if _, err := frameSize(payload); err != nil {
+		return nil, err
+	}
+	s := splitScratch.Get().(*splitBuffers)
+	defer splitScratch.Put(s)
+	form, err := decodeFrameZstd(payload, s.form)
+	if err != nil {
+		return nil, err
+	}
+	s.form = form
+	raw, err := splitRawLen(form, maxFrameBytes)
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Grow(dst[:0], raw)[:raw]
+	if err := unsplitInto(out, form); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // framePlain holds decrypted frames on their way to being decompressed.
 var framePlain = sync.Pool{New: func() any { return new([]byte) }}
 
@@ -89,22 +113,7 @@ func decodeFrame(k *box, stored, dst []byte) ([]byte, error) {
 		}
 		return out, nil
 	case codecZstdSplit:
-		s := splitScratch.Get().(*splitBuffers)
-		defer splitScratch.Put(s)
-		form, err := decodeZstd(stored[1:], s.form[:0], maxFrameBytes)
-		if err != nil {
-			return nil, fmt.Errorf("decompress frame: %w", err)
-		}
-		s.form = form
-		raw, err := splitRawLen(form, maxFrameBytes)
-		if err != nil {
-			return nil, err
-		}
-		out := slices.Grow(dst[:0], raw)[:raw]
-		if err := unsplitInto(out, form); err != nil {
-			return nil, err
-		}
-		return out, nil
+		return decodeSplit(stored[1:], dst)
 	}
 	return nil, fmt.Errorf("frame codec %d: %w", stored[0], ErrDamaged)
 }

@@ -2,7 +2,6 @@ package repo
 
 import (
 	"fmt"
-	"slices"
 
 	"cairn/chunk"
 )
@@ -105,34 +104,21 @@ func decodeFrameUnchecked(k *box, stored []byte, plain, dst *[]byte) ([]byte, er
 	switch stored[0] {
 	case codecNone:
 		return payload, nil
-	case codecZstd, codecZstdSplit:
+	case codecZstd:
 		if _, err := frameSize(payload); err != nil {
 			return nil, err
 		}
-		if stored[0] == codecZstd {
-			out, err := decodeFrameZstd(payload, *dst)
-			if err == nil {
-				*dst = out
-			}
-			return out, err
+		out, err := decodeFrameZstd(payload, *dst)
+		if err == nil {
+			*dst = out
 		}
-		s := splitScratch.Get().(*splitBuffers)
-		defer splitScratch.Put(s)
-		form, err := decodeFrameZstd(payload, s.form)
-		if err != nil {
-			return nil, err
+		return out, err
+	case codecZstdSplit:
+		out, err := decodeSplit(payload, *dst)
+		if err == nil {
+			*dst = out
 		}
-		s.form = form
-		raw, err := splitRawLen(form, maxFrameBytes)
-		if err != nil {
-			return nil, err
-		}
-		out := slices.Grow((*dst)[:0], raw)[:raw]
-		if err := unsplitInto(out, form); err != nil {
-			return nil, err
-		}
-		*dst = out
-		return out, nil
+		return out, err
 	}
 	return nil, fmt.Errorf("frame codec %d: %w", stored[0], ErrDamaged)
 }
