@@ -244,17 +244,19 @@ func removeRestoreLeftovers(dir string) { local.RemoveLeftovers(dir, restoreTemp
 // a temporary folder beside the target and renames it into place on Commit.
 //
 // Each file is written under a temporary name and renamed to its own once complete;
-// its writeback to disk starts as it is written, every writebackEvery bytes, and for
-// the rest once it is complete, without waiting. Commit waits for it: it syncs
-// every file, then the temporary folder, renames that into place and syncs the folder
-// holding it. Collections may be written concurrently.
+// its writeback to disk starts as it is written, every writebackEvery bytes, and it
+// is synced in the background once it is complete, while the next collections are
+// restored. Commit waits for those syncs, then syncs the temporary folder, renames
+// that into place and syncs the folder holding it. Collections may be written
+// concurrently.
 type FolderSink struct {
 	dir, tmp string
 	release  func() // lets go of tmp
 	meta     Meta
 
+	syncs fileSyncs // of the complete files in tmp
+
 	mu      sync.Mutex
-	files   []string        // the complete files in tmp, to sync on Commit
 	writers []*bufio.Writer // done with, for the next files: a restore writes one per collection
 }
 
@@ -300,11 +302,8 @@ func (s *FolderSink) Commit() error {
 	if err != nil {
 		return err
 	}
-	// The writeback of most files is done by now: these syncs wait for the rest.
-	s.mu.Lock()
-	files := s.files
-	s.mu.Unlock()
-	if err := syncFiles(files); err != nil {
+	// Most files were synced while the others were restored: this waits for the rest.
+	if err := s.syncs.wait(); err != nil {
 		return fmt.Errorf("sync restored file: %w", err)
 	}
 	if err := local.SyncDir(s.tmp); err != nil {
@@ -322,13 +321,14 @@ func (s *FolderSink) Commit() error {
 
 // Abort implements Sink.
 func (s *FolderSink) Abort() {
+	_ = s.syncs.wait()
 	os.RemoveAll(s.tmp)
 	s.release()
 }
 
 // writeFile writes a file through a temporary name in its folder, renamed once fn
 // returned and the bytes are handed to the OS; the file's writeback starts then and
-// Commit syncs it.
+// its sync, in the background (Commit waits for it).
 func (s *FolderSink) writeFile(path string, fn func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
@@ -353,9 +353,7 @@ func (s *FolderSink) writeFile(path string, fn func(io.Writer) error) error {
 		os.Remove(f.Name())
 		return err
 	}
-	s.mu.Lock()
-	s.files = append(s.files, path)
-	s.mu.Unlock()
+	s.syncs.start(path)
 	return nil
 }
 

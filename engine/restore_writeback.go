@@ -2,6 +2,7 @@ package engine
 
 import (
 	"os"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -28,19 +29,36 @@ func (w *writebackFile) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// syncParallel is how many restored files Commit syncs at once. Their fsyncs overlap:
+// syncParallel is how many restored files are synced at once. Their fsyncs overlap:
 // the filesystem commits its journal for several at a time where one after the other
 // each waits for a commit of its own, which made a restore of many small collections
 // wait mostly on the disk.
 const syncParallel = 16
 
-// syncFiles syncs every file at paths, syncParallel at a time, and returns the first
-// error.
-func syncFiles(paths []string) error {
-	var g errgroup.Group
-	g.SetLimit(syncParallel)
-	for _, path := range paths {
-		g.Go(func() error { return syncFile(path) })
-	}
-	return g.Wait()
+// fileSyncs syncs complete files in the background, syncParallel at a time, while a
+// restore goes on: the journal commits and the disk's cache flushes that make them
+// durable then overlap the restoring of the next collections instead of following
+// the last one (on a 512 MiB restore, a quarter of a second of waiting at the end).
+type fileSyncs struct {
+	g   errgroup.Group
+	sem chan struct{}
+	mu  sync.Mutex
 }
+
+// start syncs the file at path in the background.
+func (s *fileSyncs) start(path string) {
+	s.mu.Lock()
+	if s.sem == nil {
+		s.sem = make(chan struct{}, syncParallel)
+	}
+	sem := s.sem
+	s.mu.Unlock()
+	s.g.Go(func() error {
+		sem <- struct{}{}
+		defer func() { <-sem }()
+		return syncFile(path)
+	})
+}
+
+// wait waits for every sync started and returns the first error.
+func (s *fileSyncs) wait() error { return s.g.Wait() }
