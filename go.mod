@@ -3,11 +3,12 @@ module cairn
 go 1.26.8
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/chromedp/cdproto v0.160.1
 	github.com/chromedp/chromedp v0.23.1
 	github.com/coder/websocket v1.8.12
 	github.com/hashicorp/go-retryablehttp v0.7.7
-	github.com/klauspost/compress v1.18.0
+	github.com/klauspost/compress v1.20.5
 	github.com/minio/minio-go/v7 v7.0.95
 	github.com/restic/chunker v0.4.0
 	github.com/urfave/cli/v2 v2.27.5
@@ -20,7 +21,6 @@ require (
 )
 
 require (
-	github.com/BurntSushi/toml v1.6.0 // indirect
 	github.com/cpuguy83/go-md2man/v2 v2.0.5 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/go-ini/ini v1.67.0 // indirect

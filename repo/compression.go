@@ -72,11 +72,6 @@ func (l Level) fixed() (zlevel, bool) {
 // CompressionOptions say how a handle compresses from now on.
 type CompressionOptions struct {
 	Level Level
-	// SlowLink keeps auto at the default level or above: the repository is remote or
-	// the upload is limited, so every byte stored crosses a link now, and again for
-	// each restore, however fast this run's uploads happen to go. restic's auto picks
-	// that level for every repository.
-	SlowLink bool
 }
 
 // CompressionTotals say how the frames of a run were compressed. They are comparable,
@@ -124,7 +119,7 @@ func (t *CompressionTotals) pick() {
 }
 
 // WithCompression sets how the handle compresses the frames it writes (auto at the
-// fastest level when not given).
+// default level when not given).
 func WithCompression(c CompressionOptions) Option { return func(o *options) { o.comp = c } }
 
 // compressor holds a handle's zstd encoders, one per level, made when first used (each
@@ -154,10 +149,13 @@ func newCompressor(frameSize int) *compressor {
 }
 
 // set says how frames are compressed from now on: fixed levels stay, auto starts at
-// the fastest level, or at the default one on a slow link.
+// zstd's default level, restic's choice for every repository. Every byte stored
+// crosses a link now or later (a remote repository, a copy, each restore on a new
+// machine), and on a local disk the default level still backs up within borg's time
+// at lz4 (BENCHMARKS.md): the fastest level saves CPU nobody waits for.
 func (c *compressor) set(o CompressionOptions) {
 	l, ok := o.Level.fixed()
-	if !ok && o.SlowLink {
+	if !ok {
 		l = zDefault
 	}
 	c.mu.Lock()
@@ -200,18 +198,15 @@ const (
 
 // observe moves auto's level by one per pack: up when compression waited for the
 // uploaders (the link bounds the run and affords more CPU per byte), down when the
-// uploaders waited for compression.
+// uploaders waited for compression, but never below the default level.
 func (c *compressor) observe(w uploadWait) {
 	c.mu.Lock()
-	auto, slow := c.opt.Level == CompressionAuto, c.opt.SlowLink
+	auto := c.opt.Level == CompressionAuto
 	c.mu.Unlock()
 	if !auto {
 		return
 	}
-	floor := zFastest
-	if slow {
-		floor = zDefault
-	}
+	const floor = zDefault
 	l := zlevel(c.level.Load())
 	switch {
 	case w == uploadersFull && l < zlevels-1:

@@ -38,7 +38,7 @@ func TestCompressionLevels(t *testing.T) {
 		level  Level
 		picked string
 	}{
-		{CompressionAuto, "fastest"}, // a local link, and uploads that keep up
+		{CompressionAuto, "default"}, // uploads that keep up
 		{CompressionFastest, "fastest"},
 		{CompressionDefault, "default"},
 		{CompressionMax, "best"},
@@ -99,50 +99,39 @@ func TestParseLevel(t *testing.T) {
 	}
 }
 
-// TestAutoObserve: auto starts at the fastest level on a local link and at the default
-// one on a slow link, climbs one level per pack that waited for the uploaders, up to
-// the best, and falls back when the uploaders wait, on a slow link to the default level
-// at the lowest; fixed levels never move.
+// TestAutoObserve: auto starts at zstd's default level, climbs one level per pack that
+// waited for the uploaders, up to the best, and falls back when the uploaders wait, to
+// the default level at the lowest; fixed levels never move.
 func TestAutoObserve(t *testing.T) {
 	c := newCompressor(frameTarget)
 	level := func() string { return zlevelNames[c.level.Load()] }
 	c.set(CompressionOptions{})
-	if level() != "fastest" {
-		t.Fatalf("auto on a local link starts at %s", level())
-	}
-	c.set(CompressionOptions{SlowLink: true})
 	if level() != "default" {
-		t.Fatalf("auto on a slow link starts at %s", level())
+		t.Fatalf("auto starts at %s", level())
 	}
 	for _, step := range []struct {
 		w    uploadWait
 		want string
 	}{
-		{uploadersBusy, "default"}, {uploadersFull, "better"}, {uploadersFull, "best"}, {uploadersFull, "best"},
+		{uploadersBusy, "default"}, {uploadersIdle, "default"}, {uploadersFull, "better"}, {uploadersFull, "best"}, {uploadersFull, "best"},
 		{uploadersIdle, "better"}, {uploadersIdle, "default"}, {uploadersIdle, "default"},
 	} {
 		c.observe(step.w)
 		if level() != step.want {
-			t.Fatalf("slow link, after %d: level %s, want %s", step.w, level(), step.want)
+			t.Fatalf("after %d: level %s, want %s", step.w, level(), step.want)
 		}
 	}
-	c.set(CompressionOptions{})
-	for _, step := range []struct {
-		w    uploadWait
+	for _, fixed := range []struct {
+		l    Level
 		want string
-	}{
-		{uploadersFull, "default"}, {uploadersFull, "better"}, {uploadersIdle, "default"}, {uploadersIdle, "fastest"}, {uploadersIdle, "fastest"},
-	} {
-		c.observe(step.w)
-		if level() != step.want {
-			t.Fatalf("local, after %d: level %s, want %s", step.w, level(), step.want)
+	}{{CompressionFastest, "fastest"}, {CompressionDefault, "default"}, {CompressionMax, "best"}} {
+		c.set(CompressionOptions{Level: fixed.l})
+		c.observe(uploadersFull)
+		c.observe(uploadersIdle)
+		c.observe(uploadersIdle)
+		if level() != fixed.want {
+			t.Fatalf("fixed level %s moved to %s", fixed.l, level())
 		}
-	}
-	c.set(CompressionOptions{Level: CompressionDefault, SlowLink: true})
-	c.observe(uploadersFull)
-	c.observe(uploadersIdle)
-	if level() != "default" {
-		t.Fatalf("fixed level moved to %s", level())
 	}
 }
 
@@ -196,8 +185,8 @@ func TestAutoClimbsOnSlowUploads(t *testing.T) {
 		t.Fatal(err)
 	}
 	tot := r.CompressionTotals()
-	if tot.Raw != (LevelBytes{Fastest: 3 * int64(size), Default: int64(size)}) || tot.Picked != "fastest" {
-		t.Fatalf("totals %+v: want three frames at fastest, the fourth at default", tot)
+	if tot.Raw != (LevelBytes{Default: 3 * int64(size), Better: int64(size)}) || tot.Picked != "default" {
+		t.Fatalf("totals %+v: want three frames at default, the fourth at better", tot)
 	}
 }
 

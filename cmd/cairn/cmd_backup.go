@@ -42,11 +42,12 @@ func backupCommand(e *env) *cli.Command {
 			compressionFlag(&o.Compression),
 		},
 		Action: func(c *cli.Context) error {
+			setGCPercent(gcBackup)
 			src, err := o.source(c, e)
 			if err != nil {
 				return err
 			}
-			comp, err := e.compressionFor(o.Compression, e.opts.Repo)
+			comp, err := compressionFor(o.Compression)
 			if err != nil {
 				return err
 			}

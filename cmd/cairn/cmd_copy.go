@@ -52,6 +52,7 @@ one seen at its location before.`,
 			compressionFlag(&o.Compression),
 		},
 		Action: func(c *cli.Context) error {
+			setGCPercent(gcBackup)
 			if o.To == "" {
 				return usagef("copy: no target: pass --to LOCATION or set CAIRN_TO_REPOSITORY")
 			}
@@ -61,7 +62,7 @@ one seen at its location before.`,
 			if o.To == e.opts.Repo {
 				return usagef("copy: --to names the source repository")
 			}
-			comp, err := e.compressionFor(o.Compression, o.To)
+			comp, err := compressionFor(o.Compression)
 			if err != nil {
 				return err
 			}

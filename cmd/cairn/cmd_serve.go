@@ -73,6 +73,7 @@ notifications; --print-config shows them all with the values in effect. A file w
 an unknown key or a bad value is refused with its line.`,
 		Flags: append(flags, kdfFlags(&o.KDF)...),
 		Action: func(c *cli.Context) error {
+			setGCPercent(gcBackup)
 			if err := needArgs(c, 0, 0, ""); err != nil {
 				return err
 			}
@@ -206,7 +207,7 @@ func (o *serveOptions) repository(ctx context.Context, e *env) (string, func(con
 	}
 	keys := &repo.KeyCache{}
 	pins := []repo.Option{repo.WithPins(repo.Pins{Dir: filepath.Join(o.Data, "pins")})} // what the daemon saw first
-	opts := append([]repo.Option{repo.WithPassword(pw, kdf), repo.WithKeyCache(keys), e.compressionAt(o.compression, loc)}, pins...)
+	opts := append([]repo.Option{repo.WithPassword(pw, kdf), repo.WithKeyCache(keys), compressionAt(o.compression)}, pins...)
 	open := func(ctx context.Context) (*repo.Repository, error) {
 		return daemonRepo(ctx, loc, explicit, e.locationOptions(), opts...)
 	}

@@ -7,29 +7,26 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"cairn/repo"
-	"cairn/transport/location"
 )
 
 // compressionUsage is the help of --compression and of the daemon's setting.
-const compressionUsage = "compress new data at this `LEVEL`: auto (picks per pack from what bounds the run: a slow link affords more CPU per byte), fastest, default or max"
+const compressionUsage = "compress new data at this `LEVEL`: auto (zstd's default level, higher while a slow link bounds the run), fastest, default or max"
 
 func compressionFlag(dest *string) cli.Flag {
 	return &cli.StringFlag{Name: "compression", Usage: compressionUsage, Value: "auto", EnvVars: []string{"CAIRN_COMPRESSION"}, Destination: dest}
 }
 
-// compressionFor is how a handle writing to loc compresses at level: auto starts
-// higher on a remote location or a limited upload, whose link rather than the CPU is
-// likely to bound the run.
-func (e *env) compressionFor(level, loc string) (repo.Option, error) {
+// compressionFor is how a handle compresses at level, as --compression names it.
+func compressionFor(level string) (repo.Option, error) {
 	l, err := repo.ParseLevel(level)
 	if err != nil {
 		return nil, usagef("--compression: %v", err)
 	}
-	return e.compressionAt(l, loc), nil
+	return compressionAt(l), nil
 }
 
-func (e *env) compressionAt(l repo.Level, loc string) repo.Option {
-	return repo.WithCompression(repo.CompressionOptions{Level: l, SlowLink: location.Remote(loc) || e.opts.LimitUpload > 0})
+func compressionAt(l repo.Level) repo.Option {
+	return repo.WithCompression(repo.CompressionOptions{Level: l})
 }
 
 // compressionLine says what a run's compression picked, as the summaries print it.

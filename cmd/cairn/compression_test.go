@@ -8,7 +8,7 @@ import (
 
 // TestCompressionCLI: backup and copy take --compression, refuse a level they do not
 // know, and say what they picked in the summary and in --json; auto on a local
-// repository picks the fastest level.
+// repository picks zstd's default level.
 func TestCompressionCLI(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "db")
@@ -26,8 +26,8 @@ func TestCompressionCLI(t *testing.T) {
 	}
 	var sn struct{ Totals struct{ Compression comp } }
 	c.json(&sn, "backup", db)
-	if got := sn.Totals.Compression; got.Level != "auto" || got.Picked != "fastest" || got.Raw.Fastest == 0 {
-		t.Fatalf("backup --json compression %+v, want auto picking fastest", got)
+	if got := sn.Totals.Compression; got.Level != "auto" || got.Picked != "default" || got.Raw.Default == 0 || got.Raw.Fastest != 0 {
+		t.Fatalf("backup --json compression %+v, want auto picking default", got)
 	}
 
 	target := filepath.Join(dir, "target")
@@ -35,9 +35,9 @@ func TestCompressionCLI(t *testing.T) {
 	runner{tb: t, repo: target}.ok("init")
 	c.fails(exitUsage, "--compression", "copy", "--to", target, "--compression", "9")
 	var cp struct{ Compression comp }
-	c.json(&cp, "copy", "--to", target, "--compression", "default")
-	if cp.Compression.Level != "default" || cp.Compression.Picked != "default" || cp.Compression.Raw.Default == 0 {
-		t.Fatalf("copy --json compression %+v, want default", cp.Compression)
+	c.json(&cp, "copy", "--to", target, "--compression", "fastest")
+	if cp.Compression.Level != "fastest" || cp.Compression.Picked != "fastest" || cp.Compression.Raw.Fastest == 0 {
+		t.Fatalf("copy --json compression %+v, want fastest", cp.Compression)
 	}
 }
 

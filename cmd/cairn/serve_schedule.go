@@ -72,7 +72,7 @@ func (o *serveOptions) copyTo(e *env, pins []repo.Option) func(context.Context, 
 			return "", fmt.Errorf("copy target: %w", err)
 		}
 		defer be.Close()
-		opts := append([]repo.Option{repo.WithPassword(pw, repo.KDFParams{}), repo.WithLock("backup"), e.compressionAt(o.compression, o.CopyTo)}, pins...)
+		opts := append([]repo.Option{repo.WithPassword(pw, repo.KDFParams{}), repo.WithLock("backup"), compressionAt(o.compression)}, pins...)
 		dst, err := repo.Open(ctx, be, opts...)
 		if err != nil {
 			return "", fmt.Errorf("copy target: %w", err)
