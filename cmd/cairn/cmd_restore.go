@@ -40,7 +40,6 @@ folder's own repository).`,
 			&cli.StringFlag{Name: "data", Usage: "data folder of the database --into-database writes", Value: defaultDataDir(), EnvVars: []string{"CAIRN_DATA"}, Destination: &o.Data},
 		},
 		Action: func(c *cli.Context) error {
-			setGCPercent(gcRestore)
 			if err := needArgs(c, 1, 1, "SNAPSHOT --target DIR | --exported FILE"); err != nil {
 				return err
 			}
