@@ -173,9 +173,12 @@ func (c *compressor) encoder() (*zstd.Encoder, zlevel) {
 		// The window first: set after the level, it would leave the level's smaller
 		// blocks, and a frame just over a block would be split in two. No xxhash of
 		// each frame: every chunk read back is checked against its BLAKE3 id, and an
-		// encrypted frame is authenticated; the hash cost CPU time on every byte.
+		// encrypted frame is authenticated; the hash cost CPU time on every byte. Not
+		// zstd's lower-memory mode: its history is then grown frame by frame, and the
+		// pages that costs took a first backup 5-7% longer (its system time 0.70 s
+		// against 0.51 at the default level), for no lower peak.
 		enc, err := zstd.NewWriter(nil, zstd.WithWindowSize(c.window), zstd.WithEncoderLevel(zlevelEncoder[l]),
-			zstd.WithEncoderConcurrency(encoderConcurrency()), zstd.WithLowerEncoderMem(true), zstd.WithEncoderCRC(false))
+			zstd.WithEncoderConcurrency(encoderConcurrency()), zstd.WithEncoderCRC(false))
 		if err != nil {
 			panic(fmt.Sprintf("zstd encoder at level %s: %v", zlevelNames[l], err)) // the options are constants
 		}
