@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"cmp"
 	"slices"
 
 	"cairn/chunk"
@@ -239,52 +238,12 @@ func (s *entries[K]) appendUnsorted(ord uint32, n int, ref func(i int) BlobRef) 
 	t.e = e
 }
 
-// sortLoaded sorts the loaded entries in place. A chunk listed for more than one pack
-// keeps the place of the pack met first; the others become its further places. Ids
-// are spread evenly, so the entries are first put in buckets by their leading bits
-// (an in-place radix pass: each entry is moved once, into its bucket) and each bucket
-// of a few entries is then sorted.
+// sortLoaded sorts the loaded entries in place (index_sort.go). A chunk listed for
+// more than one pack keeps the place of the pack that sorts first; the others become
+// its further places.
 func (s *entries[K]) sortLoaded() {
 	e := s.sorted.e
-	bits := 1
-	for 1<<(bits+2) < len(e) && bits < 20 {
-		bits++
-	}
-	shift := 64 - bits
-	bucket := func(v *entry[K]) uint64 { return prefix(&v.k) >> shift }
-	start := make([]int32, 1<<bits+1)
-	for i := range e {
-		start[bucket(&e[i])+1]++
-	}
-	for i := 1; i < len(start); i++ {
-		start[i] += start[i-1]
-	}
-	next := slices.Clone(start[:len(start)-1])
-	for k := range next {
-		for next[k] < start[k+1] {
-			// Carry the entry at the bucket's next free place to where it belongs,
-			// and the one found there onwards, until one belongs here.
-			v := e[next[k]]
-			for d := bucket(&v); d != uint64(k); d = bucket(&v) {
-				e[next[d]], v = v, e[next[d]]
-				next[d]++
-			}
-			e[next[k]] = v
-			next[k]++
-		}
-	}
-	next = nil
-	byKeyThenPack := func(a, b entry[K]) int {
-		if c := cmpKey(&a.k, &b.k); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.pack, b.pack)
-	}
-	for k := 0; k+1 < len(start); k++ {
-		if bucket := e[start[k]:start[k+1]]; len(bucket) > 1 {
-			slices.SortFunc(bucket, byKeyThenPack)
-		}
-	}
+	sortEntries(e)
 	out := e[:0]
 	for i := 0; i < len(e); i++ {
 		if len(out) > 0 && out[len(out)-1].k == e[i].k {
