@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -106,7 +106,7 @@ type deriveFunc func(password string, salt []byte, p KDFParams) []byte
 // peaked 13 MiB higher without it).
 func argon2Key(password string, salt []byte, p KDFParams) []byte {
 	k := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, chacha20poly1305.KeySize)
-	runtime.GC()
+	debug.FreeOSMemory()
 	return k
 }
 
