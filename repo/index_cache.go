@@ -413,6 +413,17 @@ func writeCacheFile(path string, data []byte) (err error) {
 	return os.Rename(tmp.Name(), path)
 }
 
+// LoadIndexFromStorage is LoadIndex reading every index file, whatever the local index
+// cache holds (which it then brings up to date): for a check, which must see what the
+// repository stores.
+func (r *Repository) LoadIndexFromStorage(ctx context.Context) error {
+	err := r.loadIndex(ctx, false)
+	if errors.Is(err, ErrNotFound) {
+		err = r.loadIndex(ctx, false)
+	}
+	return err
+}
+
 // loadCachedIndex installs the index from the cache when it was built from the index
 // files names (sorted) or from some of them: the others (written since by other
 // clients) are then read and added as a backup adds its own packs. hit is false when

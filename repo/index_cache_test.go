@@ -462,3 +462,19 @@ func TestIndexCacheRefusesUnsafeIDs(t *testing.T) {
 		t.Fatalf("id from storage became path %s", p)
 	}
 }
+
+func TestIndexCacheLoadFromStorageReadsEveryFile(t *testing.T) {
+	c := newCacheRepo(t, FormatVersion, true, "")
+	dir := t.TempDir()
+	c.open(t, WithIndexCache(dir))
+	r := c.open(t, WithIndexCache(dir))
+	if indexedBytes(r) != 0 {
+		t.Fatal("the cache was not used")
+	}
+	if err := r.LoadIndexFromStorage(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := indexedBytes(r), c.indexBytes(t); got != want {
+		t.Fatalf("LoadIndexFromStorage read %d bytes of index files, want all %d", got, want)
+	}
+}

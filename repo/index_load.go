@@ -25,23 +25,26 @@ func (r *Repository) IndexFiles(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// LoadIndex reads every index file into memory. A file that vanishes meanwhile (a
-// prune replaced it) makes it start over, once.
+// LoadIndex reads every index file into memory (with WithIndexCache, those the local
+// cache lacks). A file that vanishes meanwhile (a prune replaced it) makes it start
+// over, once.
 func (r *Repository) LoadIndex(ctx context.Context) error {
-	err := r.loadIndex(ctx)
+	err := r.loadIndex(ctx, true)
 	if errors.Is(err, ErrNotFound) {
-		err = r.loadIndex(ctx)
+		err = r.loadIndex(ctx, true)
 	}
 	return err
 }
 
-func (r *Repository) loadIndex(ctx context.Context) error {
+func (r *Repository) loadIndex(ctx context.Context, cached bool) error {
 	names, err := r.IndexFiles(ctx)
 	if err != nil {
 		return err
 	}
-	if hit, err := r.loadCachedIndex(ctx, names); hit || err != nil {
-		return err
+	if cached {
+		if hit, err := r.loadCachedIndex(ctx, names); hit || err != nil {
+			return err
+		}
 	}
 	idx := newIndex(r.narrowIDs())
 	load := &bulk{x: idx}
