@@ -344,10 +344,17 @@ func TestIndexCacheDamageFallsBack(t *testing.T) {
 	})
 	want := c.indexBytes(t)
 	full := c.open(t)
+	reader := c.open(t, WithIndexCache(dir))
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := os.WriteFile(path, tc.file, 0o600); err != nil {
 				t.Fatal(err)
+			}
+			if tc.name == "another repository's key" {
+				// Same id and counts: only the key tells it apart.
+				if _, _, err := reader.readIndexCache(); err == nil || !strings.Contains(err.Error(), "authentication failed") {
+					t.Fatalf("foreign cache: %v, want a failed authentication", err)
+				}
 			}
 			r := c.open(t, WithIndexCache(dir))
 			if got := indexedBytes(r); got != want {
