@@ -1,8 +1,10 @@
 package repo
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
@@ -37,6 +39,18 @@ const (
 	cacheChecksum   = 0 // protection byte: BLAKE3-256 of header and body (unencrypted repositories)
 	cacheNameSize   = 32
 	cacheSumSize    = 32
+	cacheNonceBase  = 16 // random bytes of each segment's nonce; the other 8 are its number
+)
+
+// cacheSegment is the plaintext of each sealed segment of a cache file: the file is
+// sealed and written a segment at a time, so that writing it takes a segment of
+// memory, not a copy of the table.
+var cacheSegment = 1 << 20 // a variable for tests
+
+// The bounds of a sealed file's segment size; anything else is a miss.
+const (
+	minCacheSegment = 64
+	maxCacheSegment = 1 << 24
 )
 
 // errCacheMiss is every reason a cache file is not used; it never leaves this file.
@@ -96,6 +110,7 @@ type cacheHeader struct {
 	version, width, protection  byte
 	id                          [idLen / 2]byte
 	entries, dups, packs, names uint32
+	segment                     uint32 // plaintext bytes per sealed segment; 0 when not sealed
 }
 
 func (h *cacheHeader) encode() []byte {
@@ -107,12 +122,13 @@ func (h *cacheHeader) encode() []byte {
 	binary.LittleEndian.PutUint32(b[32:], h.dups)
 	binary.LittleEndian.PutUint32(b[36:], h.packs)
 	binary.LittleEndian.PutUint32(b[40:], h.names)
+	binary.LittleEndian.PutUint32(b[44:], h.segment)
 	return b
 }
 
 func decodeCacheHeader(b []byte) (cacheHeader, bool) {
 	var h cacheHeader
-	if len(b) != cacheHeaderSize || string(b[:8]) != cacheMagic || b[11] != 0 || !allZero(b[44:48]) {
+	if len(b) != cacheHeaderSize || string(b[:8]) != cacheMagic || b[11] != 0 {
 		return h, false
 	}
 	h.version, h.width, h.protection = b[8], b[9], b[10]
@@ -121,16 +137,12 @@ func decodeCacheHeader(b []byte) (cacheHeader, bool) {
 	h.dups = binary.LittleEndian.Uint32(b[32:])
 	h.packs = binary.LittleEndian.Uint32(b[36:])
 	h.names = binary.LittleEndian.Uint32(b[40:])
-	return h, true
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
+	h.segment = binary.LittleEndian.Uint32(b[44:])
+	if h.protection == cacheSealed && (h.segment < minCacheSegment || h.segment > maxCacheSegment) ||
+		h.protection != cacheSealed && h.segment != 0 {
+		return h, false
 	}
-	return true
+	return h, true
 }
 
 // expected is the header this repository's cache file must have, counts aside.
@@ -148,15 +160,22 @@ func (r *Repository) cacheHeaderOf() (cacheHeader, bool) {
 	return h, true
 }
 
-// sizes is the length of the body (entries, dups, packs, names) and of what follows
-// the header in all (nonce, body, tag or checksum), in 64 bits: the counts are
+// sizes is the length of the body (entries, dups, packs, names), the number of sealed
+// segments it is cut into, and the length of what follows the header in all (nonce
+// base, segments and their tags; or body and checksum), in 64 bits: the counts are
 // 32-bit, so nothing overflows.
-func (h *cacheHeader) sizes(entrySize int) (body, rest uint64) {
+func (h *cacheHeader) sizes(entrySize int) (body, segments, rest uint64) {
 	body = (uint64(h.entries)+uint64(h.dups))*uint64(entrySize) + (uint64(h.packs)+uint64(h.names))*cacheNameSize
-	if h.protection == cacheSealed {
-		return body, chacha20poly1305.NonceSizeX + body + chacha20poly1305.Overhead
+	if h.protection != cacheSealed {
+		return body, 0, body + cacheSumSize
 	}
-	return body, body + cacheSumSize
+	segments = max(1, (body+uint64(h.segment)-1)/uint64(h.segment)) // an empty body is one empty segment
+	return body, segments, cacheNonceBase + body + segments*chacha20poly1305.Overhead
+}
+
+// segmentNonce is the nonce of sealed segment i of a file.
+func segmentNonce(base []byte, i uint64) []byte {
+	return binary.LittleEndian.AppendUint64(append(make([]byte, 0, chacha20poly1305.NonceSizeX), base...), i)
 }
 
 // readIndexCache installs the cache file in a new index and returns it with the names
@@ -212,29 +231,28 @@ func (r *Repository) readIndexCache() (*Index, []string, error) {
 func installIndexCache[K key](x *Index, s *entries[K], f io.Reader, size int64, h *cacheHeader, hb []byte, k *box) (names []ObjectID, err error) {
 	t := s.sorted
 	es := t.entrySize()
-	body, rest := h.sizes(es)
+	body, segments, rest := h.sizes(es)
 	// Every count is bounded by the file's length before anything is allocated.
 	if size < cacheHeaderSize || uint64(size-cacheHeaderSize) != rest {
 		return nil, fmt.Errorf("%w: %d bytes, its counts make %d", errCacheMiss, size, cacheHeaderSize+rest)
 	}
-	var nonce []byte
-	trailer := cacheSumSize
+	var base []byte
 	if h.protection == cacheSealed {
-		nonce = make([]byte, chacha20poly1305.NonceSizeX)
-		if _, err := io.ReadFull(f, nonce); err != nil {
+		base = make([]byte, cacheNonceBase)
+		if _, err := io.ReadFull(f, base); err != nil {
 			return nil, fmt.Errorf("%w: %v", errCacheMiss, err)
 		}
-		trailer = chacha20poly1305.Overhead
+		rest -= cacheNonceBase
 	}
 	n, d := int(h.entries), int(h.dups)
-	t.grow(int((body + uint64(trailer) + uint64(es) - 1) / uint64(es)))
+	t.grow(int((rest + uint64(es) - 1) / uint64(es)))
 	defer func() {
 		if err != nil {
 			t.e = nil
 			t.mem.Release()
 		}
 	}()
-	buf := t.mem.Bytes()[:body+uint64(trailer)]
+	buf := t.mem.Bytes()[:rest]
 	if _, err := io.ReadFull(f, buf); err != nil {
 		return nil, fmt.Errorf("%w: %v", errCacheMiss, err)
 	}
@@ -243,9 +261,16 @@ func installIndexCache[K key](x *Index, s *entries[K], f io.Reader, size int64, 
 		return nil, fmt.Errorf("%w: the file grew while read", errCacheMiss)
 	}
 	if k != nil {
-		// Decrypted where it lies: the plaintext is the table.
-		if _, err := k.aead.Open(buf[:0], nonce, buf, hb); err != nil {
-			return nil, fmt.Errorf("%w: authentication failed", errCacheMiss)
+		// Each segment is decrypted where it lies and its plaintext moved down over
+		// the tags before it: the plaintext is the table, no second copy is made.
+		seg := uint64(h.segment)
+		for i := range segments {
+			start, plain := i*(seg+chacha20poly1305.Overhead), min(seg, body-i*seg)
+			sealed := buf[start : start+plain+chacha20poly1305.Overhead]
+			if _, err := k.aead.Open(sealed[:0], segmentNonce(base, i), sealed, hb); err != nil {
+				return nil, fmt.Errorf("%w: authentication failed", errCacheMiss)
+			}
+			copy(buf[i*seg:], sealed[:plain])
 		}
 	} else {
 		sum := blake3.New()
@@ -324,56 +349,112 @@ func (r *Repository) saveIndexCache(names []string) {
 	}
 	slices.SortFunc(ids, compareIDs)
 	ids = slices.Compact(ids)
-	type scratch struct{ _ byte }
-	owner := &scratch{}
-	mem := region.New(owner, false) // the sealed copy lives outside the Go heap, briefly
-	defer mem.Release()
-	var data []byte
-	switch s := r.idx.s.(type) {
-	case *entries[narrowKey]:
-		data = encodeIndexCache(r.idx, s, &h, ids, r.box, mem)
-	case *entries[wideKey]:
-		data = encodeIndexCache(r.idx, s, &h, ids, r.box, mem)
-	}
-	_ = writeCacheFile(path, data)
+	_ = writeCacheFile(path, func(w io.Writer) error {
+		switch s := r.idx.s.(type) {
+		case *entries[narrowKey]:
+			return encodeIndexCache(w, r.idx, s, &h, ids, r.box)
+		case *entries[wideKey]:
+			return encodeIndexCache(w, r.idx, s, &h, ids, r.box)
+		}
+		return nil
+	})
 }
 
-// encodeIndexCache lays x out as a cache file in mem and returns its bytes (in mem).
-func encodeIndexCache[K key](x *Index, s *entries[K], h *cacheHeader, names []ObjectID, k *box, mem *region.Region) []byte {
+// encodeIndexCache writes x as a cache file to w, a segment at a time.
+func encodeIndexCache[K key](w io.Writer, x *Index, s *entries[K], h *cacheHeader, names []ObjectID, k *box) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if len(s.added) > 0 {
 		s.merge()
 	}
-	e := s.sorted.e
-	h.entries, h.dups, h.packs, h.names = uint32(len(e)), uint32(len(s.dups)), uint32(len(x.packs)), uint32(len(names))
-	es := s.sorted.entrySize()
-	body, rest := h.sizes(es)
-	total := cacheHeaderSize + int(rest)
-	mem.Grow(total, 0)
-	b := mem.Bytes()[:total]
-	hb := h.encode()
-	copy(b, hb)
-	off := cacheHeaderSize
+	h.entries, h.dups, h.packs, h.names = uint32(len(s.sorted.e)), uint32(len(s.dups)), uint32(len(x.packs)), uint32(len(names))
+	c := &cacheWriter{w: w, k: k}
 	if k != nil {
-		off += chacha20poly1305.NonceSizeX
+		h.segment = uint32(cacheSegment)
+		c.base = make([]byte, cacheNonceBase)
+		if _, err := rand.Read(c.base); err != nil {
+			return err
+		}
+		c.seg = make([]byte, 0, cacheSegment+chacha20poly1305.Overhead)
+	} else {
+		c.sum = blake3.New()
 	}
-	start := off
-	off += copy(b[off:], entryBytes(e))
-	off += copy(b[off:], entryBytes(s.dups))
+	c.ad = h.encode()
+	if _, err := w.Write(c.ad); err != nil {
+		return err
+	}
+	if k != nil {
+		if _, err := w.Write(c.base); err != nil {
+			return err
+		}
+	} else {
+		c.sum.Write(c.ad)
+	}
+	c.write(entryBytes(s.sorted.e))
+	c.write(entryBytes(s.dups))
 	for _, p := range x.packs {
-		off += copy(b[off:], p[:])
+		c.write(p[:])
 	}
 	for _, n := range names {
-		off += copy(b[off:], n[:])
+		c.write(n[:])
 	}
-	if k != nil {
-		return k.sealAt(b[:off], cacheHeaderSize, hb)
+	return c.close()
+}
+
+// cacheWriter writes a cache file's body: through its checksum, or sealed a segment
+// at a time.
+type cacheWriter struct {
+	w    io.Writer
+	k    *box           // nil: not sealed
+	ad   []byte         // the header, authenticated with every segment
+	base []byte         // the nonce base
+	seg  []byte         // the segment being filled, with room for its tag
+	n    uint64         // segments written
+	sum  *blake3.Hasher // not sealed: of header and body
+	err  error
+}
+
+func (c *cacheWriter) write(p []byte) {
+	if c.k == nil {
+		c.sum.Write(p)
+		if c.err == nil {
+			_, c.err = c.w.Write(p)
+		}
+		return
 	}
-	sum := blake3.New()
-	sum.Write(b[:cacheHeaderSize])
-	sum.Write(b[start : start+int(body)])
-	return sum.Sum(b[:off])
+	full := cap(c.seg) - chacha20poly1305.Overhead
+	for len(p) > 0 {
+		take := min(len(p), full-len(c.seg))
+		c.seg = append(c.seg, p[:take]...)
+		p = p[take:]
+		if len(c.seg) == full {
+			c.flush()
+		}
+	}
+}
+
+// flush seals the segment in place and writes it.
+func (c *cacheWriter) flush() {
+	sealed := c.k.aead.Seal(c.seg[:0], segmentNonce(c.base, c.n), c.seg, c.ad)
+	if c.err == nil {
+		_, c.err = c.w.Write(sealed)
+	}
+	c.seg = c.seg[:0]
+	c.n++
+}
+
+// close writes the last segment (an empty body is one empty segment) or the checksum.
+func (c *cacheWriter) close() error {
+	if c.k == nil {
+		if c.err == nil {
+			_, c.err = c.w.Write(c.sum.Sum(nil))
+		}
+		return c.err
+	}
+	if len(c.seg) > 0 || c.n == 0 {
+		c.flush()
+	}
+	return c.err
 }
 
 // entryBytes is the memory of e as bytes: the layout the cache file holds on a
@@ -385,11 +466,11 @@ func entryBytes[K key](e []entry[K]) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(e))), len(e)*int(unsafe.Sizeof(e[0])))
 }
 
-// writeCacheFile puts data at path whole or not at all: written to a temporary file
-// beside it (mode 0600) and renamed over it, so that commands writing it at the same
-// time leave one whole file. It is not synced: a file torn by a crash fails its check
-// and is a miss.
-func writeCacheFile(path string, data []byte) (err error) {
+// writeCacheFile puts what write writes at path, whole or not at all: it goes to a
+// temporary file beside it (mode 0600) renamed over it, so that commands writing it at
+// the same time leave one whole file. It is not synced: a file torn by a crash fails
+// its check and is a miss.
+func writeCacheFile(path string, write func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -403,7 +484,11 @@ func writeCacheFile(path string, data []byte) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	_, err = tmp.Write(data)
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -141,47 +142,52 @@ func sameIndexes(t *testing.T, a, b *Index) {
 }
 
 func TestIndexCacheSecondOpenReadsNoIndexFile(t *testing.T) {
+	defer func(n int) { cacheSegment = n }(cacheSegment)
 	for _, k := range cacheKinds {
-		t.Run(k.name, func(t *testing.T) {
-			c := newCacheRepo(t, k.format, k.encrypted, "")
-			dir := t.TempDir()
-			first := c.open(t, WithIndexCache(dir))
-			if got, want := indexedBytes(first), c.indexBytes(t); got != want {
-				t.Fatalf("first open read %d bytes of index files, want all %d", got, want)
-			}
-			fi, err := os.Stat(filepath.Join(dir, first.Config().ID))
-			if err != nil {
-				t.Fatalf("no cache written: %v", err)
-			}
-			if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
-				t.Fatalf("cache file mode %v, want 0600", fi.Mode().Perm())
-			}
-			second := c.open(t, WithIndexCache(dir))
-			if n := indexedBytes(second); n != 0 {
-				t.Fatalf("second open read %d bytes of index files, want none", n)
-			}
-			for _, id := range c.ids {
-				if !second.Index().Has(id) {
-					t.Fatalf("chunk %s not found through the cache", id.Short())
+		// Sealed files in one segment, in many, and in segments that split entries.
+		for _, seg := range []int{1 << 20, 1000, minCacheSegment} {
+			cacheSegment = seg
+			t.Run(fmt.Sprintf("%s segment %d", k.name, seg), func(t *testing.T) {
+				c := newCacheRepo(t, k.format, k.encrypted, "")
+				dir := t.TempDir()
+				first := c.open(t, WithIndexCache(dir))
+				if got, want := indexedBytes(first), c.indexBytes(t); got != want {
+					t.Fatalf("first open read %d bytes of index files, want all %d", got, want)
 				}
-			}
-			if second.Index().Len() != len(c.ids) {
-				t.Fatalf("cached index has %d chunks, saved %d", second.Index().Len(), len(c.ids))
-			}
-			sameIndexes(t, first.Index(), second.Index())
-			if !slices.Equal(second.loadedIndex, indexNames(t, c.be)) {
-				t.Fatal("the cached load does not name the index files it stands for")
-			}
-			// Nothing changed: the file is not written again.
-			before, _ := os.Stat(filepath.Join(dir, first.Config().ID))
-			if err := second.Release(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			after, _ := os.Stat(filepath.Join(dir, first.Config().ID))
-			if !os.SameFile(before, after) {
-				t.Fatal("an unchanged cache was written again")
-			}
-		})
+				fi, err := os.Stat(filepath.Join(dir, first.Config().ID))
+				if err != nil {
+					t.Fatalf("no cache written: %v", err)
+				}
+				if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+					t.Fatalf("cache file mode %v, want 0600", fi.Mode().Perm())
+				}
+				second := c.open(t, WithIndexCache(dir))
+				if n := indexedBytes(second); n != 0 {
+					t.Fatalf("second open read %d bytes of index files, want none", n)
+				}
+				for _, id := range c.ids {
+					if !second.Index().Has(id) {
+						t.Fatalf("chunk %s not found through the cache", id.Short())
+					}
+				}
+				if second.Index().Len() != len(c.ids) {
+					t.Fatalf("cached index has %d chunks, saved %d", second.Index().Len(), len(c.ids))
+				}
+				sameIndexes(t, first.Index(), second.Index())
+				if !slices.Equal(second.loadedIndex, indexNames(t, c.be)) {
+					t.Fatal("the cached load does not name the index files it stands for")
+				}
+				// Nothing changed: the file is not written again.
+				before, _ := os.Stat(filepath.Join(dir, first.Config().ID))
+				if err := second.Release(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				after, _ := os.Stat(filepath.Join(dir, first.Config().ID))
+				if !os.SameFile(before, after) {
+					t.Fatal("an unchanged cache was written again")
+				}
+			})
+		}
 	}
 }
 
@@ -271,6 +277,8 @@ func vmPeak() int64 {
 }
 
 func TestIndexCacheDamageFallsBack(t *testing.T) {
+	defer func(n int) { cacheSegment = n }(cacheSegment)
+	cacheSegment = 1000 // many segments
 	c := newCacheRepo(t, FormatVersion, true, "")
 	dir := t.TempDir()
 	path := filepath.Join(dir, c.open(t, WithIndexCache(dir)).Config().ID)
@@ -303,8 +311,19 @@ func TestIndexCacheDamageFallsBack(t *testing.T) {
 	}{
 		{"flipped header byte", flip(9)},
 		{"flipped count", flip(29)},
-		{"flipped nonce", flip(cacheHeaderSize + 3)},
-		{"flipped entry", flip(cacheHeaderSize + 24 + 100)},
+		{"flipped nonce base", flip(cacheHeaderSize + 3)},
+		{"flipped entry", flip(cacheHeaderSize + cacheNonceBase + 100)},
+		{"flipped byte in a later segment", flip(len(good) / 2)},
+		{"segments swapped", func() []byte {
+			b := slices.Clone(good)
+			first, sealed := cacheHeaderSize+cacheNonceBase, 1000+16
+			tmp := slices.Clone(b[first : first+sealed])
+			copy(b[first:], b[first+sealed:first+2*sealed])
+			copy(b[first+sealed:], tmp)
+			return b
+		}()},
+		{"segment size out of bounds", func() []byte { b := slices.Clone(good); binary.LittleEndian.PutUint32(b[44:], 32); return b }()},
+		{"segment size changed", func() []byte { b := slices.Clone(good); binary.LittleEndian.PutUint32(b[44:], 2000); return b }()},
 		{"flipped tag", flip(len(good) - 1)},
 		{"truncated", good[:len(good)-1]},
 		{"truncated to the header", good[:cacheHeaderSize]},
