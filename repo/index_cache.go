@@ -42,10 +42,10 @@ const (
 	cacheNonceBase  = 16 // random bytes of each segment's nonce; the other 8 are its number
 )
 
-// cacheSegment is the plaintext of each sealed segment of a cache file: the file is
+// cacheSegment is the plaintext of each sealed segment of a cache file (256 KiB): the file is
 // sealed and written a segment at a time, so that writing it takes a segment of
 // memory, not a copy of the table.
-var cacheSegment = 1 << 20 // a variable for tests
+var cacheSegment = 256 << 10 // a variable for tests
 
 // The bounds of a sealed file's segment size; anything else is a miss.
 const (
