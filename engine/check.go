@@ -143,7 +143,7 @@ func (c *checker) load(ctx context.Context) (bool, error) {
 	}
 	c.snaps = snaps
 	c.res.Snapshots = len(snaps)
-	if err := c.r.LoadIndex(ctx); err != nil {
+	if err := c.r.LoadIndexFromStorage(ctx); err != nil { // every file, not a local copy of the index
 		if repo.IsDamage(err) {
 			c.res.fail(Problem{Kind: ProblemIndex, Message: err.Error()})
 			return false, nil

@@ -16,7 +16,7 @@ var indexFileChunks = 1 << 14 // a variable for tests
 func (r *Repository) writeIndex(ctx context.Context, f indexFile) error {
 	r.indexMu.Lock()
 	defer r.indexMu.Unlock()
-	_, err := r.SaveIndex(ctx, f)
+	names, err := r.saveIndex(ctx, f)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil {
@@ -27,22 +27,33 @@ func (r *Repository) writeIndex(ctx context.Context, f indexFile) error {
 		return err
 	}
 	r.copied.note(f)
+	r.icache.note(names) // the packs' chunks went into the index when uploaded
 	return nil
 }
 
 // SaveIndex writes an index file (more than one for more than maxIndexEntries chunks)
 // and returns the name of the last.
 func (r *Repository) SaveIndex(ctx context.Context, f indexFile) (ObjectID, error) {
-	var name ObjectID
+	names, err := r.saveIndex(ctx, f)
+	if len(names) == 0 {
+		return ObjectID{}, err
+	}
+	return names[len(names)-1], err
+}
+
+// saveIndex is SaveIndex returning the names of all the files it saved.
+func (r *Repository) saveIndex(ctx context.Context, f indexFile) ([]ObjectID, error) {
+	var names []ObjectID
 	for _, part := range splitIndex(f, maxIndexEntries) {
 		data, err := encodeIndex(r.box, r.cfg.Format, part)
 		if err != nil {
-			return name, fmt.Errorf("write index: %w", err)
+			return names, fmt.Errorf("write index: %w", err)
 		}
-		name = objectID(data)
+		name := objectID(data)
 		if err := r.save(ctx, transport.Handle{Kind: transport.Index, Name: name.String()}, data); err != nil {
-			return name, err
+			return names, err
 		}
+		names = append(names, name)
 	}
-	return name, nil
+	return names, nil
 }

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -103,10 +103,11 @@ type deriveFunc func(password string, salt []byte, p KDFParams) []byte
 // argon2Key is the deriveFunc of every key slot: argon2id. Its memory (32 MiB by
 // default) is garbage once the key is out; collected at once, it does not set the
 // collector's goal for the rest of the run at twice that (an incremental backup
-// peaked 13 MiB higher without it).
+// peaked 13 MiB higher without it), and given back to the system at once, it is not
+// resident still when the index is installed from the local cache (9 MiB higher).
 func argon2Key(password string, salt []byte, p KDFParams) []byte {
 	k := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, chacha20poly1305.KeySize)
-	runtime.GC()
+	debug.FreeOSMemory()
 	return k
 }
 

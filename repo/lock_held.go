@@ -228,8 +228,10 @@ func (r *Repository) CheckLock(ctx context.Context) error {
 	return nil
 }
 
-// Release stops refreshing the handle's lock and removes it, if it has one.
+// Release stops refreshing the handle's lock and removes it, if it has one. A handle
+// with an index cache that wrote index files (a backup) first updates the cache.
 func (r *Repository) Release(ctx context.Context) error {
+	r.saveWrittenIndexCache()
 	m := r.lock
 	if m == nil {
 		return nil

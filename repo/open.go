@@ -20,6 +20,7 @@ type options struct {
 	derive   deriveFunc // argon2id unless a test counts the calls
 	pins     *Pins      // nil: nothing remembered
 	comp     CompressionOptions
+	icache   string // the folder of the local index cache (WithIndexCache), none when empty
 }
 
 // WithKeyCache lets Open reuse master keys unlocked before in this process.
@@ -131,6 +132,7 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 	r.box, r.master, r.keyName, r.limits = keys.box, keys.master, keys.name, o.limits
 	r.comp.set(o.comp)
 	r.timing = o.timing.withDefaults()
+	r.icache.dir = o.icache
 	if o.lock != "" {
 		if err := r.writeLock(ctx, o.lock); err != nil {
 			return nil, err

@@ -32,6 +32,7 @@ type Repository struct {
 	loadedIndex []string   // the index files the in-memory index was loaded from
 	copied      indexLog   // while a prune repacks: the packs of the index files written (under mu)
 	indexMu     sync.Mutex // one index file written at a time
+	icache      indexCache // the local copy of the loaded index, if kept
 
 	mu       sync.Mutex
 	frame    *frameWriter          // the open frame

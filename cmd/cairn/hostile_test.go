@@ -447,6 +447,11 @@ func damagedCaches(t *testing.T, f *hostileFixture) {
 				}
 			}
 		}
+		// Without the local index cache, which would spare the restores the index
+		// files, they are read through the planted copies.
+		if err := os.RemoveAll(filepath.Join(f.cache, "index")); err != nil {
+			t.Fatal(err)
+		}
 		for i, want := range []string{first, f.db} {
 			target := filepath.Join(f.dir, fmt.Sprintf("%s-%d", damage.name, i))
 			c.ok("restore", snaps[i].ID, "--target", target)

@@ -52,6 +52,9 @@ func (e *env) openAt(ctx context.Context, loc, pw, prompt, hint string, extra ..
 		return nil, err
 	}
 	opts := append([]repo.Option{repo.WithPassword(pw, repo.KDFParams{})}, e.pinOptions()...)
+	if c := e.locationOptions().CacheDir; c != "" {
+		opts = append(opts, repo.WithIndexCache(filepath.Join(c, "index"))) // local repositories too
+	}
 	opts = append(opts, extra...)
 	r, err := repo.Open(ctx, be, opts...)
 	if errors.Is(err, repo.ErrPasswordNeeded) && pw == "" {
