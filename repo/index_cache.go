@@ -51,7 +51,13 @@ const (
 )
 
 // errCacheMiss is every reason a cache file is not used; it never leaves this file.
-var errCacheMiss = errors.New("index cache miss")
+// errCacheContent is the reasons found in a file that opened: any other miss is a file
+// that is not there or could not be opened (Windows refuses while another command
+// renames a new cache over it).
+var (
+	errCacheMiss    = errors.New("index cache miss")
+	errCacheContent = fmt.Errorf("%w: its content", errCacheMiss)
+)
 
 // WithIndexCache keeps a copy of the repository's loaded index in dir, in a file named
 // by the repository id, and installs it on the next LoadIndex when the repository's
@@ -198,11 +204,11 @@ func (r *Repository) readIndexCache() (*Index, []string, error) {
 	}
 	hb := make([]byte, cacheHeaderSize)
 	if _, err := io.ReadFull(f, hb); err != nil {
-		return nil, nil, fmt.Errorf("%w: header: %v", errCacheMiss, err)
+		return nil, nil, fmt.Errorf("%w: header: %v", errCacheContent, err)
 	}
 	h, ok := decodeCacheHeader(hb)
 	if !ok || h.version != want.version || h.width != want.width || h.protection != want.protection || h.id != want.id {
-		return nil, nil, fmt.Errorf("%w: header of another version, width, protection or repository", errCacheMiss)
+		return nil, nil, fmt.Errorf("%w: header of another version, width, protection or repository", errCacheContent)
 	}
 	x := newIndex(r.narrowIDs())
 	var names []ObjectID
@@ -231,13 +237,13 @@ func installIndexCache[K key](x *Index, s *entries[K], f io.Reader, size int64, 
 	body, segments, rest := h.sizes(es)
 	// Every count is bounded by the file's length before anything is allocated.
 	if size < cacheHeaderSize || uint64(size-cacheHeaderSize) != rest {
-		return nil, fmt.Errorf("%w: %d bytes, its counts make %d", errCacheMiss, size, cacheHeaderSize+rest)
+		return nil, fmt.Errorf("%w: %d bytes, its counts make %d", errCacheContent, size, cacheHeaderSize+rest)
 	}
 	var base []byte
 	if h.protection == cacheSealed {
 		base = make([]byte, cacheNonceBase)
 		if _, err := io.ReadFull(f, base); err != nil {
-			return nil, fmt.Errorf("%w: %v", errCacheMiss, err)
+			return nil, fmt.Errorf("%w: %v", errCacheContent, err)
 		}
 		rest -= cacheNonceBase
 	}
@@ -251,11 +257,11 @@ func installIndexCache[K key](x *Index, s *entries[K], f io.Reader, size int64, 
 	}()
 	buf := t.mem.Bytes()[:rest]
 	if _, err := io.ReadFull(f, buf); err != nil {
-		return nil, fmt.Errorf("%w: %v", errCacheMiss, err)
+		return nil, fmt.Errorf("%w: %v", errCacheContent, err)
 	}
 	var more [1]byte
 	if m, _ := f.Read(more[:]); m != 0 {
-		return nil, fmt.Errorf("%w: the file grew while read", errCacheMiss)
+		return nil, fmt.Errorf("%w: the file grew while read", errCacheContent)
 	}
 	if k != nil {
 		// Each segment is decrypted where it lies and its plaintext moved down over
@@ -265,7 +271,7 @@ func installIndexCache[K key](x *Index, s *entries[K], f io.Reader, size int64, 
 			start, plain := i*(seg+chacha20poly1305.Overhead), min(seg, body-i*seg)
 			sealed := buf[start : start+plain+chacha20poly1305.Overhead]
 			if _, err := k.aead.Open(sealed[:0], segmentNonce(base, i), sealed, hb); err != nil {
-				return nil, fmt.Errorf("%w: authentication failed", errCacheMiss)
+				return nil, fmt.Errorf("%w: authentication failed", errCacheContent)
 			}
 			copy(buf[i*seg:], sealed[:plain])
 		}
@@ -274,7 +280,7 @@ func installIndexCache[K key](x *Index, s *entries[K], f io.Reader, size int64, 
 		sum.Write(hb)
 		sum.Write(buf[:body])
 		if subtle.ConstantTimeCompare(sum.Sum(nil), buf[body:]) != 1 {
-			return nil, fmt.Errorf("%w: checksum mismatch", errCacheMiss)
+			return nil, fmt.Errorf("%w: checksum mismatch", errCacheContent)
 		}
 	}
 	all := region.View[entry[K]](t.mem, n+d)
@@ -284,13 +290,13 @@ func installIndexCache[K key](x *Index, s *entries[K], f io.Reader, size int64, 
 	np := uint32(h.packs)
 	for i := range e {
 		if e[i].pack >= np || !metaValid(e[i].meta) || i > 0 && cmpKey(&e[i-1].k, &e[i].k) >= 0 {
-			return nil, fmt.Errorf("%w: entry %d out of range or order", errCacheMiss, i)
+			return nil, fmt.Errorf("%w: entry %d out of range or order", errCacheContent, i)
 		}
 	}
 	for i := range dups {
 		j, found := searchSorted(e, &dups[i].k)
 		if dups[i].pack >= np || !metaValid(dups[i].meta) || !found || e[j].pack == dups[i].pack {
-			return nil, fmt.Errorf("%w: further place %d out of range", errCacheMiss, i)
+			return nil, fmt.Errorf("%w: further place %d out of range", errCacheContent, i)
 		}
 	}
 	x.packs = make([]ObjectID, h.packs)
@@ -298,7 +304,7 @@ func installIndexCache[K key](x *Index, s *entries[K], f io.Reader, size int64, 
 	for i := range x.packs {
 		p := ObjectID(packs[i*cacheNameSize:])
 		if _, twice := x.packOrd[p]; twice {
-			return nil, fmt.Errorf("%w: pack %s listed twice", errCacheMiss, p.Short())
+			return nil, fmt.Errorf("%w: pack %s listed twice", errCacheContent, p.Short())
 		}
 		x.packs[i], x.packOrd[p] = p, uint32(i)
 	}
@@ -306,7 +312,7 @@ func installIndexCache[K key](x *Index, s *entries[K], f io.Reader, size int64, 
 	for i := range names {
 		names[i] = ObjectID(nameBytes[i*cacheNameSize:])
 		if i > 0 && bytes.Compare(names[i-1][:], names[i][:]) >= 0 {
-			return nil, fmt.Errorf("%w: index file names out of order", errCacheMiss)
+			return nil, fmt.Errorf("%w: index file names out of order", errCacheContent)
 		}
 	}
 	s.dups = slices.Clone(dups)

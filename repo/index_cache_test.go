@@ -446,7 +446,7 @@ func TestIndexCacheConcurrentWritersNeverTear(t *testing.T) {
 		})
 	}
 	done := make(chan struct{})
-	reads, misses := 0, 0
+	reads, misses, busy := 0, 0, 0
 	go func() { // ends when stop is closed
 		defer close(done)
 		for {
@@ -457,7 +457,12 @@ func TestIndexCacheConcurrentWritersNeverTear(t *testing.T) {
 			}
 			_, names, err := a.readIndexCache()
 			reads++
-			if err != nil || !slices.Equal(names, a.loadedIndex) && !slices.Equal(names, b.loadedIndex) {
+			switch {
+			case err != nil && runtime.GOOS == "windows" && !errors.Is(err, errCacheContent):
+				// Windows refuses to open a file while another process renames over it:
+				// a miss that costs a full load, not a torn file.
+				busy++
+			case err != nil || !slices.Equal(names, a.loadedIndex) && !slices.Equal(names, b.loadedIndex):
 				misses++
 			}
 		}
@@ -465,8 +470,8 @@ func TestIndexCacheConcurrentWritersNeverTear(t *testing.T) {
 	wg.Wait()
 	close(stop)
 	<-done
-	if misses > 0 {
-		t.Fatalf("%d of %d reads during concurrent writes found a torn or unknown file", misses, reads)
+	if misses > 0 || busy == reads {
+		t.Fatalf("%d of %d reads during concurrent writes found a torn or unknown file (%d could not open it)", misses, reads, busy)
 	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
