@@ -73,7 +73,6 @@ notifications; --print-config shows them all with the values in effect. A file w
 an unknown key or a bad value is refused with its line.`,
 		Flags: append(flags, kdfFlags(&o.KDF)...),
 		Action: func(c *cli.Context) error {
-			setGCPercent(gcBackup)
 			if err := needArgs(c, 0, 0, ""); err != nil {
 				return err
 			}

@@ -17,10 +17,11 @@ import (
 // does not scan; measured on a 512 MiB database (BENCHMARKS.md):
 //   - gcPercent, for most commands, takes a fifth to a quarter off peak memory for a
 //     few percent of CPU time;
-//   - gcBackup, for whatever compresses new data (backup, copy, serve), takes 8-10 MiB
+//   - gcBackup, for the commands that compress new data (backup, copy), takes 8-10 MiB
 //     more off a backup's peak at zstd's default level, for no CPU time measurable.
 //
-// A restore at 100 was no faster through rest-server and peaked 5 MiB higher.
+// The daemon keeps gcPercent: an import through its API took 8% longer at gcBackup. A
+// restore at 100 was no faster through rest-server and peaked 5 MiB higher.
 const (
 	gcPercent = 50
 	gcBackup  = 25
