@@ -161,15 +161,7 @@ func TestIndexCacheSecondOpenReadsNoIndexFile(t *testing.T) {
 				if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
 					t.Fatalf("cache file mode %v, want 0600", fi.Mode().Perm())
 				}
-				second := c.open(t, WithIndexCache(dir))
-				if n := indexedBytes(second); n != 0 {
-					t.Fatalf("second open read %d bytes of index files, want none", n)
-				}
-				for _, id := range c.ids {
-					if !second.Index().Has(id) {
-						t.Fatalf("chunk %s not found through the cache", id.Short())
-					}
-				}
+				second := c.openFromCache(t, dir, "second open")
 				if second.Index().Len() != len(c.ids) {
 					t.Fatalf("cached index has %d chunks, saved %d", second.Index().Len(), len(c.ids))
 				}
@@ -222,15 +214,7 @@ func TestIndexCacheStaleLoadsOnlyNewFiles(t *testing.T) {
 			if err := r.Release(ctx); err != nil {
 				t.Fatal(err)
 			}
-			after := c.open(t, WithIndexCache(dir))
-			if n := indexedBytes(after); n != 0 {
-				t.Fatalf("after a backup through the cache's handle the next open read %d bytes of index files", n)
-			}
-			for _, id := range c.ids {
-				if !after.Index().Has(id) {
-					t.Fatalf("chunk %s missing after the backup", id.Short())
-				}
-			}
+			after := c.openFromCache(t, dir, "after a backup through the cache's handle, the next open")
 			sameIndexes(t, after.Index(), c.open(t).Index())
 		})
 	}
@@ -508,4 +492,20 @@ func TestIndexCacheLoadFromStorageReadsEveryFile(t *testing.T) {
 	if got, want := indexedBytes(r), c.indexBytes(t); got != want {
 		t.Fatalf("LoadIndexFromStorage read %d bytes of index files, want all %d", got, want)
 	}
+}
+
+// openFromCache opens the repository with the index cache in dir and fails unless it
+// read no index file and finds every chunk the test saved; what names the open.
+func (c *cacheRepo) openFromCache(t *testing.T, dir, what string) *Repository {
+	t.Helper()
+	r := c.open(t, WithIndexCache(dir))
+	if n := indexedBytes(r); n != 0 {
+		t.Fatalf("%s read %d bytes of index files, want none", what, n)
+	}
+	for _, id := range c.ids {
+		if !r.Index().Has(id) {
+			t.Fatalf("%s: chunk %s not found through the cache", what, id.Short())
+		}
+	}
+	return r
 }
