@@ -51,15 +51,7 @@ func sortBucket[K key](b []entry[K], shift uint, mask uint64) {
 	for i := 0; i+1 < len(start); i++ {
 		switch lo, hi := start[i], start[i+1]; {
 		case hi-lo > 32: // ids crowded together, as no hash spreads them: a table made to be slow
-			slices.SortFunc(b[lo:hi], func(x, y entry[K]) int {
-				if entryLess(&x, &y) {
-					return -1
-				}
-				if entryLess(&y, &x) {
-					return 1
-				}
-				return 0
-			})
+			slices.SortFunc(b[lo:hi], func(x, y entry[K]) int { return compareEntries(&x, &y) })
 		case hi-lo > 1:
 			insertionSort(b[lo:hi])
 		}
@@ -98,18 +90,16 @@ func radixPass[K key](e []entry[K], shift uint, mask uint64) []int {
 // insertionSort sorts a few entries by key, then pack.
 func insertionSort[K key](b []entry[K]) {
 	for i := 1; i < len(b); i++ {
-		for j := i; j > 0 && entryLess(&b[j], &b[j-1]); j-- {
+		for j := i; j > 0 && compareEntries(&b[j], &b[j-1]) < 0; j-- {
 			b[j], b[j-1] = b[j-1], b[j]
 		}
 	}
 }
 
-func entryLess[K key](a, b *entry[K]) bool {
-	if x, y := prefix(&a.k), prefix(&b.k); x != y {
-		return x < y
-	}
+// compareEntries orders entries by key, then pack.
+func compareEntries[K key](a, b *entry[K]) int {
 	if c := cmpKey(&a.k, &b.k); c != 0 {
-		return c < 0
+		return c
 	}
-	return cmp.Less(a.pack, b.pack)
+	return cmp.Compare(a.pack, b.pack)
 }
