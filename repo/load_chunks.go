@@ -3,7 +3,9 @@ package repo
 import (
 	"context"
 	"fmt"
+	"iter"
 	"slices"
+	"sync"
 
 	"golang.org/x/sync/semaphore"
 
@@ -43,6 +45,7 @@ func (r *Repository) loadChunks(ctx context.Context, ids []chunk.ID, b budget, s
 		bufs: new(buffers),
 	}
 	defer l.frames.release(l.bufs)
+	defer l.streams.Wait()
 	go l.plan(ctx) // ends when every segment is queued or ctx ends, and its reads with it
 	for seg := range l.queue {
 		if err := l.serve(seg, spans, fn); err != nil {
@@ -84,50 +87,83 @@ func (l *locator) upTo(want int) int {
 // chunkLoader is one LoadChunks call: a planner goroutine queues segments and starts
 // their reads; the caller's goroutine takes the decoded frames in and serves chunks.
 type chunkLoader struct {
-	r      *Repository
-	idx    *Index // the one the chunks are looked up in, whose pack ordinals locs hold
-	ids    []chunk.ID
-	b      budget
-	locs   []place
-	queue  chan segment        // planned segments in order; closed when the planner ends
-	slots  chan struct{}       // one per read in flight
-	flight *semaphore.Weighted // the bytes of the reads in flight (run.cost)
-	frames *frameCache         // the decoder's: the same lookups and adds as the planner's
-	bufs   *buffers            // for the reads' stored bytes and their decoded frames
+	r       *Repository
+	idx     *Index // the one the chunks are looked up in, whose pack ordinals locs hold
+	ids     []chunk.ID
+	b       budget
+	locs    []place
+	queue   chan segment        // planned segments in order; closed when the planner ends
+	slots   chan struct{}       // one per read in flight
+	flight  *semaphore.Weighted // the bytes of the reads in flight (run.cost)
+	frames  *frameCache         // the decoder's: the same lookups and adds as the planner's
+	bufs    *buffers            // for the reads' stored bytes and their decoded frames
+	streams sync.WaitGroup      // the streams' reads
 
 	chunks [][]byte   // the segment being served, cut out of its frames
 	got    []chunk.ID // their ids as hashed
 }
 
 // plan runs the planner, starting each read as it is planned and queueing its
-// segment. A read whose segment cannot be queued (ctx ended) is waited for here, so
-// that every read has ended once the queue is closed and drained.
+// segment; runs that lie back to back in a pack are read by one stream (streams.go),
+// for which the plan is looked at up to maxStreamRuns runs ahead. A read whose segment
+// cannot be queued (ctx ended) is waited for here, so that every read has ended once
+// the queue is closed and drained.
 func (l *chunkLoader) plan(ctx context.Context) {
 	defer close(l.queue)
 	lc := &locator{idx: l.idx, ids: l.ids, locs: l.locs}
-	planRuns(lc, l.b, func(seg segment) bool {
-		if rn := seg.run; rn != nil && !l.startRead(ctx, rn) {
-			return false
+	next, stop := iter.Pull(func(yield func(segment) bool) { planRuns(lc, l.b, yield) })
+	defer stop()
+	var ahead []segment // planned, not yet queued
+	var s *stream       // the stream of the last run started
+	left := 0           // runs s is yet to serve
+	defer func() {
+		if left > 0 {
+			close(s.runs) // the plan ended before them
+		}
+	}()
+	for {
+		if len(ahead) == 0 {
+			seg, ok := next()
+			if !ok {
+				return
+			}
+			ahead = append(ahead, seg)
+		}
+		seg := ahead[0]
+		ahead = ahead[1:]
+		if rn := seg.run; rn != nil {
+			first := left == 0
+			if first {
+				s = streamFor(rn, &ahead, next, l.b.flight/4, l.bufs)
+				left = len(s.members)
+			}
+			if !l.startRead(ctx, rn, s, first) {
+				return
+			}
+			if left--; left == 0 {
+				close(s.runs)
+			}
 		}
 		select {
 		case l.queue <- seg:
-			return true
 		case <-ctx.Done():
 			if rn := seg.run; rn != nil {
 				l.endRead(rn)
 				rn.release()
 			}
-			return false
+			return
 		}
-	})
+	}
 }
 
 // startRead waits for a free slot and for the bytes the run costs in flight (all of
-// them, when it costs more), and starts the run's read, or reports false when ctx ends
-// first.
-func (l *chunkLoader) startRead(ctx context.Context, rn *run) bool {
+// them, when it costs more), and starts the run: its stream hands it its stored
+// bytes (the stream's read starts with the first of its runs in the plan) and its own
+// goroutine decodes them. It reports false when ctx ends first.
+func (l *chunkLoader) startRead(ctx context.Context, rn *run, s *stream, first bool) bool {
 	rn.done = make(chan struct{})
 	rn.bufs = l.bufs
+	rn.arrive = make(chan arrival, 1)
 	rn.cost = min(rn.cost, l.b.flight)
 	select {
 	case l.slots <- struct{}{}:
@@ -138,8 +174,16 @@ func (l *chunkLoader) startRead(ctx context.Context, rn *run) bool {
 		<-l.slots
 		return false
 	}
-	go func() { // ends when the run is read and decoded, or failed
-		l.r.fetch(ctx, rn)
+	if first {
+		l.streams.Add(1)
+		go func() { // ends when its runs have their bytes, or the read failed
+			defer l.streams.Done()
+			l.r.readStream(ctx, s)
+		}()
+	}
+	s.runs <- rn
+	go func() { // ends when the run is decoded, or failed
+		l.r.decode(rn)
 		close(rn.done)
 	}()
 	return true

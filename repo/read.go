@@ -45,15 +45,21 @@ func (r *Repository) loadRangeInto(ctx context.Context, pack ObjectID, buf []byt
 		return err
 	})
 	if err != nil {
-		if r.be.IsNotExist(err) {
-			return nil, fmt.Errorf("load %s: %w", h, errors.Join(ErrNotFound, err))
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("load %s: pack is shorter than the index says: %w", h, ErrDamaged)
-		}
-		return nil, fmt.Errorf("load %s: %w", h, err)
+		return nil, r.loadError(h, err)
 	}
 	return buf, nil
+}
+
+// loadError says what a failed read of a pack means: a pack the index names but
+// storage lacks is not found, one shorter than the index says is damaged.
+func (r *Repository) loadError(h transport.Handle, err error) error {
+	switch {
+	case r.be.IsNotExist(err):
+		return fmt.Errorf("load %s: %w", h, errors.Join(ErrNotFound, err))
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return fmt.Errorf("load %s: pack is shorter than the index says: %w", h, ErrDamaged)
+	}
+	return fmt.Errorf("load %s: %w", h, err)
 }
 
 // chunkOf cuts a chunk out of a decoded frame and checks it against its id.

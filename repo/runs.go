@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"context"
 	"fmt"
 )
 
@@ -54,7 +53,8 @@ type run struct {
 	decoded    [][]byte // frames[i] decoded, up to needs[i]
 	err        error
 	done       chan struct{}
-	bufs       *buffers // where its buffers come from and go back to
+	bufs       *buffers     // where its buffers come from and go back to
+	arrive     chan arrival // its stored bytes, from the stream that reads them
 }
 
 // A segment is what the decoder does next: take in a run's frames (when run is not
@@ -65,16 +65,18 @@ type segment struct {
 	err      error // instead of a run and chunks: the chunk at first cannot be located
 }
 
-// fetch reads the run and decodes its frames, on its own goroutine: reads in flight
-// also decompress and decrypt in parallel. The read's buffer goes back once its
-// frames are decoded.
-func (r *Repository) fetch(ctx context.Context, rn *run) {
-	data, err := r.loadRangeInto(ctx, rn.pack, rn.bufs.get(int(rn.end-rn.start)), int64(rn.start))
-	if err != nil {
-		rn.err = err
+// decode waits for the run's stored bytes and decodes its frames, on its own
+// goroutine: reads in flight also decompress and decrypt in parallel. The stored
+// bytes' buffer goes back once its frames are decoded.
+func (r *Repository) decode(rn *run) {
+	a := <-rn.arrive
+	if a.err != nil {
+		rn.err = a.err
 		return
 	}
+	data := a.data
 	defer rn.bufs.put(data)
+	var err error
 	rn.decoded = make([][]byte, len(rn.frames))
 	for i, f := range rn.frames {
 		l, ok := rn.frameLen(i)
