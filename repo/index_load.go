@@ -72,7 +72,10 @@ func (r *Repository) installIndex(idx *Index, names []string) {
 // readIndexFile reads one index file and hands its packs' entries to addRefs (format 2)
 // or addStored (format 1).
 func (r *Repository) readIndexFile(ctx context.Context, name string, addRefs func(ObjectID, []BlobRef), addStored func(ObjectID, []byte)) error {
-	data, err := r.loadAll(ctx, transport.Handle{Kind: transport.Index, Name: name}, r.limits.of(TypeIndex))
+	data, err, ok := r.prefetch.take(name)
+	if !ok {
+		data, err = r.loadAll(ctx, transport.Handle{Kind: transport.Index, Name: name}, r.limits.of(TypeIndex))
+	}
 	if err != nil {
 		return err
 	}

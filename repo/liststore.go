@@ -56,11 +56,12 @@ func (d DirListStore) Get(id chunk.ID) ([]byte, bool) {
 	return b, true
 }
 
-// Put implements ListStore: the copy is written whole or not at all, and synced; a
-// failure only costs a later download.
+// Put implements ListStore: the copy is written whole or not at all (Get's caller
+// checks it against its id, so it is not synced); a failure only costs a later
+// download.
 func (d DirListStore) Put(id chunk.ID, data []byte) {
 	if err := os.MkdirAll(d.Dir, 0o700); err != nil {
 		return
 	}
-	cache.WriteFile(filepath.Join(d.Dir, id.String()), data)
+	cache.WriteCopy(filepath.Join(d.Dir, id.String()), data)
 }

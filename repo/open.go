@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"cairn/transport"
+	"cairn/transport/count"
 )
 
 // An Option changes how Init creates or Open opens a repository.
@@ -121,6 +122,9 @@ func newKeys(ctx context.Context, be transport.Backend, o options) (unlocked, er
 // for the location, before it writes anything.
 func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repository, error) {
 	o := collect(opts)
+	cb := count.New(be)
+	pre := o.prefetchIndex(ctx, cb) // while the key is derived
+	defer pre.stop()
 	cfg, keys, err := readConfig(ctx, be, o)
 	if err != nil {
 		return nil, err
@@ -128,7 +132,7 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 	if err := o.trust(be.Location(), cfg); err != nil {
 		return nil, fmt.Errorf("open %s: %w", be.Location(), err)
 	}
-	r := newRepository(be, cfg)
+	r := newRepositoryOn(cb, cfg)
 	r.box, r.master, r.keyName, r.limits = keys.box, keys.master, keys.name, o.limits
 	r.comp.set(o.comp)
 	r.timing = o.timing.withDefaults()
@@ -138,7 +142,10 @@ func Open(ctx context.Context, be transport.Backend, opts ...Option) (*Repositor
 			return nil, err
 		}
 	}
-	if err := r.LoadIndex(ctx); err != nil {
+	r.prefetch = pre
+	err = r.LoadIndex(ctx)
+	r.prefetch = nil
+	if err != nil {
 		r.Release(ctx)
 		return nil, err
 	}

@@ -29,10 +29,11 @@ type Repository struct {
 	timing LockTiming  // how locks are refreshed and judged
 	proc   processInfo // this process, as locks name it
 
-	loadedIndex []string   // the index files the in-memory index was loaded from
-	copied      indexLog   // while a prune repacks: the packs of the index files written (under mu)
-	indexMu     sync.Mutex // one index file written at a time
-	icache      indexCache // the local copy of the loaded index, if kept
+	loadedIndex []string       // the index files the in-memory index was loaded from
+	copied      indexLog       // while a prune repacks: the packs of the index files written (under mu)
+	indexMu     sync.Mutex     // one index file written at a time
+	icache      indexCache     // the local copy of the loaded index, if kept
+	prefetch    *indexPrefetch // index files read while Open derived the key, for its index load
 
 	mu       sync.Mutex
 	frame    *frameWriter          // the open frame
@@ -63,8 +64,13 @@ type Repository struct {
 }
 
 func newRepository(be transport.Backend, cfg Config) *Repository {
+	return newRepositoryOn(count.New(be), cfg)
+}
+
+// newRepositoryOn is newRepository on a backend that already counts its bytes.
+func newRepositoryOn(be *count.Backend, cfg Config) *Repository {
 	uploadCtx, stopUploads := context.WithCancel(context.Background())
-	r := &Repository{be: count.New(be), cfg: cfg, idx: newIndex(cfg.Format >= formatNarrow), inflight: map[chunk.ID]struct{}{}, unindex: indexFile{},
+	r := &Repository{be: be, cfg: cfg, idx: newIndex(cfg.Format >= formatNarrow), inflight: map[chunk.ID]struct{}{}, unindex: indexFile{},
 		uploadCtx: uploadCtx, stopUploads: stopUploads,
 		timing: LockTiming{}.withDefaults(), proc: currentProcess(),
 		uploadSlots: make(chan struct{}, packUploads),
@@ -106,9 +112,14 @@ func (r *Repository) save(ctx context.Context, h transport.Handle, data []byte) 
 
 // loadAll reads a whole object of at most limit bytes.
 func (r *Repository) loadAll(ctx context.Context, h transport.Handle, limit int64) ([]byte, error) {
-	data, err := transport.LoadMax(ctx, r.be, h, limit)
+	return loadAllFrom(ctx, r.be, h, limit)
+}
+
+// loadAllFrom is loadAll on be.
+func loadAllFrom(ctx context.Context, be transport.Backend, h transport.Handle, limit int64) ([]byte, error) {
+	data, err := transport.LoadMax(ctx, be, h, limit)
 	if err != nil {
-		if r.be.IsNotExist(err) {
+		if be.IsNotExist(err) {
 			return nil, fmt.Errorf("load %s: %w", h, errors.Join(ErrNotFound, err))
 		}
 		return nil, fmt.Errorf("load %s: %w", h, tooLarge(err))

@@ -72,7 +72,7 @@ func (c *Backend) get(h transport.Handle) ([]byte, bool) {
 // download.
 func (c *Backend) put(h transport.Handle, data []byte) {
 	if matches(h, data) {
-		WriteFile(c.path(h), data)
+		WriteCopy(c.path(h), data)
 	}
 }
 
