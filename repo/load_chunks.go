@@ -104,21 +104,24 @@ type chunkLoader struct {
 }
 
 // plan runs the planner, starting each read as it is planned and queueing its
-// segment; runs that lie back to back in a pack are read by one stream (streams.go),
-// for which the plan is looked at up to maxStreamRuns runs ahead. A read whose segment
-// cannot be queued (ctx ended) is waited for here, so that every read has ended once
-// the queue is closed and drained.
+// segment; the runs that lie back to back in a pack are read by one stream
+// (streams.go), for which the plan is looked at up to maxStreamScan runs ahead. A read
+// whose segment cannot be queued (ctx ended) is waited for here, so that every read
+// has ended once the queue is closed and drained.
 func (l *chunkLoader) plan(ctx context.Context) {
 	defer close(l.queue)
 	lc := &locator{idx: l.idx, ids: l.ids, locs: l.locs}
 	next, stop := iter.Pull(func(yield func(segment) bool) { planRuns(lc, l.b, yield) })
 	defer stop()
 	var ahead []segment // planned, not yet queued
-	var s *stream       // the stream of the last run started
-	left := 0           // runs s is yet to serve
+	var open []*stream  // streams with runs yet to start
+	held := 0           // what they may hold for runs not yet started
 	defer func() {
-		if left > 0 {
-			close(s.runs) // the plan ended before them
+		for _, s := range open { // the plan ended before their runs
+			if s.left == len(s.members) && s.slot != nil {
+				s.slot() // no read was started to give it back
+			}
+			close(s.runs)
 		}
 	}()
 	for {
@@ -132,16 +135,17 @@ func (l *chunkLoader) plan(ctx context.Context) {
 		seg := ahead[0]
 		ahead = ahead[1:]
 		if rn := seg.run; rn != nil {
-			first := left == 0
-			if first {
-				s = streamFor(rn, &ahead, next, l.b.flight/4, l.bufs)
-				left = len(s.members)
+			if rn.stream == nil {
+				s := l.newStream(rn, &ahead, next, l.b.flight/4-held)
+				open, held = append(open, s), held+s.held
 			}
-			if !l.startRead(ctx, rn, s, first) {
+			s := rn.stream
+			if !l.startRead(ctx, rn, s, s.left == len(s.members)) {
 				return
 			}
-			if left--; left == 0 {
+			if s.left--; s.left == 0 { // what it held is handed out as its runs start
 				close(s.runs)
+				open, held = slices.DeleteFunc(open, func(o *stream) bool { return o == s }), held-s.held
 			}
 		}
 		select {
@@ -154,6 +158,22 @@ func (l *chunkLoader) plan(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// newStream makes the stream of rn (streamFor), with a slot of the handle's
+// streamSlots when it serves more than rn.
+func (l *chunkLoader) newStream(rn *run, ahead *[]segment, next func() (segment, bool), held int) *stream {
+	slots := l.r.streamSlots
+	many := slots == nil || slots.TryAcquire(1)
+	s := streamFor(rn, ahead, next, held, l.bufs, many)
+	if slots != nil && many {
+		if len(s.members) > 1 {
+			s.slot = func() { slots.Release(1) }
+		} else {
+			slots.Release(1)
+		}
+	}
+	return s
 }
 
 // startRead waits for a free slot and for the bytes the run costs in flight (all of

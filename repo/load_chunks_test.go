@@ -126,8 +126,8 @@ func TestLoadChunksServesEveryOrder(t *testing.T) {
 }
 
 // TestLoadChunksStaysWithinBudget: whatever the budget and the order, the buffers one
-// LoadChunks call holds (its reads in flight, the frames it keeps) stay within its
-// budget, but for a frame a read decodes whole where the plan needs part of it, and
+// LoadChunks call holds (its reads in flight, the frames it keeps, and a quarter of the
+// flight budget read ahead by its streams) stay within its budget, but for a frame a read decodes whole where the plan needs part of it, and
 // every chunk comes back with its bytes; in storage order each frame is read once.
 func TestLoadChunksStaysWithinBudget(t *testing.T) {
 	r, ids, data := savedChunks(t, 3000)
@@ -157,10 +157,10 @@ func TestLoadChunksStaysWithinBudget(t *testing.T) {
 		b     budget
 		bound int // the most the call may hold
 	}{
-		{"storage order", ids, budget{cache: 512 << 10, flight: 512 << 10, runCost: 128 << 10}, 1 << 20},
-		{"shuffled", shuffled, budget{cache: 512 << 10, flight: 512 << 10, runCost: 128 << 10}, 1<<20 + runsAhead*frame},
-		{"hops and repeats", hops, budget{cache: 256 << 10, flight: 256 << 10, runCost: 64 << 10}, 512<<10 + runsAhead*frame},
-		{"a budget smaller than a frame", hops, budget{cache: 4 << 10, flight: 4 << 10, runCost: 4 << 10}, 8<<10 + 4*frame},
+		{"storage order", ids, budget{cache: 512 << 10, flight: 512 << 10, runCost: 128 << 10}, 1<<20 + 128<<10},
+		{"shuffled", shuffled, budget{cache: 512 << 10, flight: 512 << 10, runCost: 128 << 10}, 1<<20 + 128<<10 + runsAhead*frame},
+		{"hops and repeats", hops, budget{cache: 256 << 10, flight: 256 << 10, runCost: 64 << 10}, 512<<10 + 64<<10 + runsAhead*frame},
+		{"a budget smaller than a frame", hops, budget{cache: 4 << 10, flight: 4 << 10, runCost: 4 << 10}, 8<<10 + 1<<10 + 4*frame},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			read0 := r.BytesRead()

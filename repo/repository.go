@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"sync"
 
+	"golang.org/x/sync/semaphore"
+
 	"cairn/chunk"
 	"cairn/transport"
 	"cairn/transport/count"
@@ -29,11 +31,12 @@ type Repository struct {
 	timing LockTiming  // how locks are refreshed and judged
 	proc   processInfo // this process, as locks name it
 
-	loadedIndex []string       // the index files the in-memory index was loaded from
-	copied      indexLog       // while a prune repacks: the packs of the index files written (under mu)
-	indexMu     sync.Mutex     // one index file written at a time
-	icache      indexCache     // the local copy of the loaded index, if kept
-	prefetch    *indexPrefetch // index files read while Open derived the key, for its index load
+	loadedIndex []string            // the index files the in-memory index was loaded from
+	copied      indexLog            // while a prune repacks: the packs of the index files written (under mu)
+	indexMu     sync.Mutex          // one index file written at a time
+	icache      indexCache          // the local copy of the loaded index, if kept
+	prefetch    *indexPrefetch      // index files read while Open derived the key, for its index load
+	streamSlots *semaphore.Weighted // streams of several runs open at once (streams.go); nil: no bound
 
 	mu       sync.Mutex
 	frame    *frameWriter          // the open frame
@@ -79,6 +82,9 @@ func newRepositoryOn(be *count.Backend, cfg Config) *Repository {
 		packs:       newFreeList[*packWriter](packUploads),
 		frames:      newFreeList[*frameWriter](16)}
 	r.comp = newCompressor(r.frameSize())
+	if c := transport.ConnectionsOf(be); c > 0 {
+		r.streamSlots = semaphore.NewWeighted(int64(c - 1))
+	}
 	return r
 }
 

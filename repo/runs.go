@@ -54,7 +54,8 @@ type run struct {
 	err        error
 	done       chan struct{}
 	bufs       *buffers     // where its buffers come from and go back to
-	arrive     chan arrival // its stored bytes, from the stream that reads them
+	stream     *stream      // the read that brings its stored bytes, once planned
+	arrive     chan arrival // its stored bytes, from its stream
 }
 
 // A segment is what the decoder does next: take in a run's frames (when run is not

@@ -33,8 +33,7 @@ func (r *Repository) readStream(ctx context.Context, s *stream) {
 	h := transport.Handle{Kind: transport.Data, Name: s.pack.String()}
 	err := r.be.Load(ctx, h, int(s.end-s.start), int64(s.start), func(rd io.Reader) error {
 		for i, rn := range s.members {
-			t := s.turns[i]
-			for t >= len(sr.started) && sr.unread == t { // no run started before it waits for later bytes
+			for !sr.mayRead(i) {
 				if !sr.receive() {
 					return errPlanEnded
 				}
@@ -44,16 +43,26 @@ func (r *Repository) readStream(ctx context.Context, s *stream) {
 				s.bufs.put(buf)
 				return err
 			}
-			sr.got(t, buf)
+			sr.got(s.turns[i], buf)
 		}
 		return nil
 	})
+	if s.slot != nil {
+		s.slot() // its connection is free
+	}
 	if err != nil && !errors.Is(err, errPlanEnded) {
 		err = r.loadError(h, err)
 	}
 	for sr.receive() { // every run yet to start: its bytes, held, or the error
 	}
 	sr.end(err)
+}
+
+// mayRead reports whether the bytes of member i may be read: its run started, or a
+// run started earlier waits for bytes after them.
+func (sr *streamRead) mayRead(i int) bool {
+	t := sr.s.turns[i]
+	return t < len(sr.started) || sr.unread < t
 }
 
 // receive takes the next run that started, handing it its bytes if they were read

@@ -8,23 +8,32 @@ import (
 // A restore plans its reads a frame or a few at a time (runs.go), to keep what it
 // decodes at once small; read one request each, a restore of 512 MiB took about 530
 // requests where restic takes 9, and on a link with a round trip of 50 ms those cost
-// seconds. So the runs that follow each other in the plan and lie in one pack, filling
-// a stretch of it without a gap, are read by one request, a stream: it asks for the
-// stretch at once and hands each run its bytes once the run has started. Bytes whose
-// run has not started stay with the connection (the kernel's buffers, then the
-// server, held back by TCP), not in memory: the budget of the reads in flight holds.
+// seconds. So the runs of the plan that lie in one pack, filling a stretch of it
+// without a gap, are read by one request, a stream: it asks for the stretch at once
+// and hands each run its bytes once the run has started. Bytes whose run has not
+// started stay with the connection (the kernel's buffers, then the server, held back
+// by TCP), not in memory: the budget of the reads in flight holds. Streams of several
+// packs are read side by side: a restore after an incremental backup reads an old
+// pack, detours to a changed chunk in a new one and comes back, each pack in one
+// stream.
 //
 // A backup's workers seal frames side by side, so a pack holds a collection's frames
 // in nearly their order, neighbours swapped. A stream reads its stretch in the pack's
 // order, so a run whose bytes come before those of a run started earlier is read
-// before it starts, and held: its stream is chosen so that this never holds more than
-// a quarter of the budget of the reads in flight at once.
+// before it starts, and held: streams are chosen so that together they never hold more
+// than a quarter of the budget of the reads in flight at once.
 //
-// A stream serves at most maxStreamRuns runs and maxStream bytes; the planner looks
-// that many runs ahead to choose it.
+// A stream serves at most maxStreamRuns runs and maxStream bytes, chosen from the
+// next maxStreamScan runs of the plan. While it waits for its next run to start it
+// holds a connection, and waits on the consumer: if every connection of a server were
+// held so, a read the consumer waits for could never be sent. So a stream of more
+// than one run takes one of streamSlots (one fewer than the server's connections, for
+// every call of the handle); without a slot, a run is read alone, as a request that
+// waits for nothing.
 const (
 	maxStream     = 32 << 20
 	maxStreamRuns = 256
+	maxStreamScan = 1024
 )
 
 // A stream is one read of a stretch of a pack, serving runs in turn.
@@ -33,7 +42,10 @@ type stream struct {
 	start, end uint32    // the stretch
 	members    []*run    // its runs, in the order of their bytes
 	turns      []int     // members[i] is the turns[i]-th of them in the plan
+	left       int       // its runs not yet started
+	held       int       // the most bytes it holds for runs not yet started
 	bufs       *buffers  // for the runs' stored bytes
+	slot       func()    // gives back its slot in streamSlots once its read ends; nil when it has none
 	runs       chan *run // its runs as they start, in plan order; closed after the last or when the plan ends
 }
 
@@ -43,14 +55,15 @@ type arrival struct {
 	err  error
 }
 
-// streamFor returns the stream that serves rn and the runs right after it in the plan
-// (ahead, topped up from next) that lie in its pack: the most of them that fill a
-// stretch without a gap, hold no more than held bytes of runs not yet started, and
-// stay within maxStreamRuns and maxStream. The stream's runs are the next ones in the
-// plan, as many as its members.
-func streamFor(rn *run, ahead *[]segment, next func() (segment, bool), held int, bufs *buffers) *stream {
+// streamFor makes the stream that serves rn and the runs after it in the plan (ahead,
+// topped up from next, maxStreamScan of them at most) that lie in its pack and have
+// no stream yet: the most of them, in plan order, that fill a stretch without a gap,
+// hold no more than held bytes of runs not yet started, and stay within
+// maxStreamRuns and maxStream. Each of them then knows its stream. Without many (no
+// slot for a stream of several runs), the stream reads rn alone.
+func streamFor(rn *run, ahead *[]segment, next func() (segment, bool), held int, bufs *buffers, many bool) *stream {
 	cands := []*run{rn}
-	for k := 0; len(cands) < maxStreamRuns; k++ {
+	for k := 0; many && k < maxStreamScan && len(cands) < maxStreamRuns; k++ {
 		if k == len(*ahead) {
 			seg, ok := next()
 			if !ok {
@@ -59,11 +72,11 @@ func streamFor(rn *run, ahead *[]segment, next func() (segment, bool), held int,
 			*ahead = append(*ahead, seg)
 		}
 		seg := (*ahead)[k]
-		if seg.err != nil || seg.run != nil && seg.run.ord != rn.ord {
+		if seg.err != nil {
 			break
 		}
-		if seg.run != nil {
-			cands = append(cands, seg.run)
+		if nr := seg.run; nr != nil && nr.ord == rn.ord && nr.stream == nil {
+			cands = append(cands, nr)
 		}
 	}
 	// byStart holds the first n candidates by offset; early[i] is what the stream reads
@@ -92,15 +105,29 @@ func streamFor(rn *run, ahead *[]segment, next func() (segment, bool), held int,
 			best = n + 1
 		}
 	}
-	s := &stream{pack: rn.pack, start: ^uint32(0), bufs: bufs, runs: make(chan *run, best)}
-	for _, i := range byStart {
+	s := &stream{pack: rn.pack, start: ^uint32(0), left: best, bufs: bufs, runs: make(chan *run, best)}
+	for k, i := range byStart {
 		if i < best {
 			c := cands[i]
+			c.stream = s
 			s.members, s.turns = append(s.members, c), append(s.turns, i)
 			s.start, s.end = min(s.start, c.start), max(s.end, c.end)
+			s.held = max(s.held, heldBefore(cands, byStart[:k], i, best))
 		}
 	}
 	return s
+}
+
+// heldBefore is what a stream reads before candidate i's bytes (the candidates at
+// before, lying before it) for runs whose turn comes after i's, of its first best.
+func heldBefore(cands []*run, before []int, i, best int) int {
+	n := 0
+	for _, j := range before {
+		if j > i && j < best {
+			n += int(cands[j].end - cands[j].start)
+		}
+	}
+	return n
 }
 
 // gapless reports whether the runs at byStart, in order of offset, lie back to back.

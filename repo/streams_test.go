@@ -237,14 +237,14 @@ func TestStreamForHoldsLittleAhead(t *testing.T) {
 		{"swapped beyond the bound", []segment{mk(1, 10, 20), mk(1, 0, 10), mk(1, 30, 40), mk(1, 20, 30)}, 9, 1, 10, 20},
 		{"a gap", []segment{mk(1, 0, 10), mk(1, 20, 30), mk(1, 30, 40)}, 100, 1, 0, 10},
 		{"a gap filled later", []segment{mk(1, 0, 10), mk(1, 20, 30), mk(1, 10, 20)}, 100, 3, 0, 30},
-		{"another pack between", []segment{mk(1, 0, 10), mk(2, 10, 20), mk(1, 10, 20)}, 100, 1, 0, 10},
+		{"another pack between", []segment{mk(1, 0, 10), mk(2, 10, 20), mk(1, 10, 20)}, 100, 2, 0, 20},
 		{"the same frame twice", []segment{mk(1, 0, 10), mk(1, 0, 10)}, 100, 1, 0, 10},
 		{"an error ahead", []segment{mk(1, 0, 10), {err: ErrNotFound}, mk(1, 10, 20)}, 100, 1, 0, 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ahead := slices.Clone(tc.plan[1:])
 			next := func() (segment, bool) { return segment{}, false }
-			s := streamFor(tc.plan[0].run, &ahead, next, tc.held, new(buffers))
+			s := streamFor(tc.plan[0].run, &ahead, next, tc.held, new(buffers), true)
 			if len(s.members) != tc.members || s.start != tc.start || s.end != tc.end {
 				t.Fatalf("%d runs, bytes %d to %d; want %d runs, %d to %d", len(s.members), s.start, s.end, tc.members, tc.start, tc.end)
 			}
@@ -253,6 +253,95 @@ func TestStreamForHoldsLittleAhead(t *testing.T) {
 					t.Fatalf("members out of order: %v", s.members)
 				}
 			}
+		})
+	}
+}
+
+// connLimited lets as many Loads run at once as it has connections, as an HTTP client
+// with a connection limit does: a Load holds one until its callback returns.
+type connLimited struct {
+	transport.Backend
+	conns chan struct{}
+	loads sync.Mutex
+	n     int
+}
+
+func (c *connLimited) Connections() int { return cap(c.conns) }
+
+func (c *connLimited) Load(ctx context.Context, h transport.Handle, length int, offset int64, fn func(io.Reader) error) error {
+	select {
+	case c.conns <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.conns }()
+	c.loads.Lock()
+	c.n++
+	c.loads.Unlock()
+	return c.Backend.Load(ctx, h, length, offset, fn)
+}
+
+// TestLoadChunksFewConnections: two calls side by side, each hopping between two
+// packs (a stream for each, waiting for one another), finish on a server of one, two
+// or three connections; with one, every run is read alone.
+func TestLoadChunksFewConnections(t *testing.T) {
+	r0, ids, data := savedChunks(t, 3000)
+	groups, packOf := framesOf(t, r0, ids)
+	// Each pair of neighbouring packs read frame by frame in turn.
+	var hops []chunk.ID
+	for k := 0; k < len(groups); {
+		a := k
+		for k < len(groups) && packOf[k] == packOf[a] {
+			k++
+		}
+		b := k
+		for k < len(groups) && packOf[k] == packOf[b] {
+			k++
+		}
+		for i := 0; a+i < b || b+i < k; i++ {
+			if a+i < b {
+				hops = append(hops, groups[a+i]...)
+			}
+			if b+i < k {
+				hops = append(hops, groups[b+i]...)
+			}
+		}
+	}
+	for _, conns := range []int{1, 2, 3} {
+		t.Run(fmt.Sprintf("%d connections", conns), func(t *testing.T) {
+			cl := &connLimited{Backend: r0.be, conns: make(chan struct{}, conns)}
+			r, err := Open(context.Background(), cl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			before := cl.n
+			errs := make(chan error, 2)
+			for range 2 {
+				go func() {
+					_, err := r.loadChunks(ctx, hops, oneFrameRuns, false, func(i, _ int, got []byte) error {
+						if !bytes.Equal(got, data[hops[i]]) {
+							return fmt.Errorf("chunk %d: wrong bytes", i)
+						}
+						return nil
+					})
+					errs <- err
+				}()
+			}
+			for range 2 {
+				if err := <-errs; err != nil {
+					t.Fatalf("%v (a call stuck waiting for a connection ends with the deadline)", err)
+				}
+			}
+			n := cl.n - before
+			if conns == 1 && n < 2*len(groups) {
+				t.Fatalf("%d requests for twice %d frames on one connection: a stream held it", n, len(groups))
+			}
+			if conns == 3 && n >= 2*len(groups) {
+				t.Fatalf("%d requests for twice %d frames: no streams", n, len(groups))
+			}
+			t.Logf("%d requests for twice %d frames", n, len(groups))
 		})
 	}
 }

@@ -191,6 +191,29 @@ func sizeString(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
+// Connected is a backend whose requests share a fixed number of connections to a
+// server: a Load holds one until its callback returns.
+type Connected interface {
+	Connections() int
+}
+
+// ConnectionsOf returns how many connections be's requests share, looking through the
+// wrappers that Unwrap to the backend they wrap; 0 when nothing bounds them (a local
+// folder).
+func ConnectionsOf(be Backend) int {
+	for be != nil {
+		if c, ok := be.(Connected); ok {
+			return c.Connections()
+		}
+		w, ok := be.(interface{ Unwrap() Backend })
+		if !ok {
+			return 0
+		}
+		be = w.Unwrap()
+	}
+	return 0
+}
+
 // Sizer is a reader that knows how many bytes it holds from the start: io.SectionReader,
 // bytes.Reader, or a backend's response body of a known length. A negative size means
 // unknown.

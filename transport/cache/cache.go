@@ -26,6 +26,9 @@ type Backend struct {
 
 var _ transport.Backend = (*Backend)(nil)
 
+// Unwrap returns the wrapped backend.
+func (c *Backend) Unwrap() transport.Backend { return c.Backend }
+
 // New caches b's index files and manifests under dir/<hash of b's location>.
 func New(b transport.Backend, dir string) (*Backend, error) {
 	sum := sha256.Sum256([]byte(b.Location()))

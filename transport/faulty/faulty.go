@@ -197,6 +197,9 @@ func (f *Backend) enter(ctx context.Context, method string, h transport.Handle) 
 // Location implements transport.Backend.
 func (f *Backend) Location() string { return "faulty:" + f.be.Location() }
 
+// Unwrap returns the wrapped backend.
+func (f *Backend) Unwrap() transport.Backend { return f.be }
+
 // Save implements transport.Backend.
 func (f *Backend) Save(ctx context.Context, h transport.Handle, data []byte) error {
 	if _, err := f.enter(ctx, Save, h); err != nil {

@@ -52,6 +52,9 @@ type Backend struct {
 
 var _ transport.Backend = (*Backend)(nil)
 
+// Unwrap returns the wrapped backend.
+func (b *Backend) Unwrap() transport.Backend { return b.Backend }
+
 // New wraps b; a limit of 0 means none. Limits are in bytes per second.
 func New(b transport.Backend, upload, download int64) *Backend {
 	return newWithClock(b, upload, download, time.Now, transport.Sleep)

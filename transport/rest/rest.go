@@ -49,6 +49,7 @@ type Backend struct {
 	client   *retryablehttp.Client
 	location string
 	maxList  int64 // bytes of one listing
+	conns    int   // parallel connections
 }
 
 var _ transport.Backend = (*Backend)(nil)
@@ -121,7 +122,7 @@ func Open(rawURL string, opt Options) (*Backend, error) {
 	c.RetryMax = 0 // package retry retries, around this backend
 	c.CheckRetry = sendOnce
 	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	return &Backend{base: u, user: user, client: c, location: "rest:" + u.String(), maxList: opt.MaxListBytes}, nil
+	return &Backend{base: u, user: user, client: c, location: "rest:" + u.String(), maxList: opt.MaxListBytes, conns: opt.Connections}, nil
 }
 
 // sendOnce is the client's retry policy: none. The request's answer, or its error, is
@@ -142,6 +143,9 @@ func redact(raw string) string {
 
 // Location implements transport.Backend.
 func (b *Backend) Location() string { return b.location }
+
+// Connections implements transport.Connected.
+func (b *Backend) Connections() int { return b.conns }
 
 func (b *Backend) url(h transport.Handle) string {
 	u := *b.base

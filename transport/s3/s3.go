@@ -226,6 +226,9 @@ func Open(rawURL string, opt Options) (*Backend, error) {
 // Location implements transport.Backend.
 func (b *Backend) Location() string { return b.location }
 
+// Connections implements transport.Connected.
+func (b *Backend) Connections() int { return b.opt.Connections }
+
 // Create makes the bucket when it does not exist yet (for init).
 func (b *Backend) Create(ctx context.Context) error {
 	ok, err := b.client.BucketExists(ctx, b.bucket)
