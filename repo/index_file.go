@@ -116,15 +116,18 @@ func encodeCompactIndex(f indexFile, packs []ObjectID) ([]byte, error) {
 	return b, nil
 }
 
+// maxIndexRefs bounds the room walkCompactIndex makes at once for one pack's refs.
+const maxIndexRefs = 1 << 17
+
 // walkCompactIndex checks a format 2 index file's payload and calls fn with each
 // pack's refs (valid until fn returns). Packs are named once each, in ascending order.
 func walkCompactIndex(b []byte, fn func(p ObjectID, refs []BlobRef)) error {
 	c := compactReader{b: b}
 	n := c.uvarint("index pack count", uint64(len(b)/33))
-	var (
-		refs []BlobRef
-		last ObjectID
-	)
+	var last ObjectID
+	// Room for every entry the file's bytes can hold (each takes an id and a length at
+	// least), so that one pack's refs never grow by copying.
+	refs := make([]BlobRef, 0, min(len(b)/(chunk.NarrowSize+1), maxIndexRefs))
 	for i := range n {
 		if c.err != nil {
 			break
