@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -10,13 +11,17 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"cairn/chunk"
 	"cairn/engine"
 	"cairn/engine/schedule"
+	"cairn/repo"
+	"cairn/transport/location"
 	"cairn/transport/rest/resttest"
 )
 
@@ -67,6 +72,40 @@ func (d *daemon) packFiles() map[string]string {
 		p, _, _ := strings.Cut(line, " ")
 		if filepath.Base(filepath.Dir(filepath.Dir(p))) == "data" {
 			out[filepath.Base(p)] = p
+		}
+	}
+	return out
+}
+
+// listPacks names the packs that hold a chunk list of a snapshot, or a base of one, as
+// a handle of its own reads them.
+func (d *daemon) listPacks() map[string]bool {
+	d.t.Helper()
+	ctx := d.t.Context()
+	be, err := location.Open(ctx, d.loc, location.Options{})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer be.Close()
+	r, err := repo.Open(ctx, be)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	sns, err := r.Snapshots(ctx)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, sn := range sns {
+		for _, c := range sn.Collections {
+			_, err := r.LoadList(ctx, c.List, func(id chunk.ID) {
+				if loc, ok := r.Index().Lookup(id); ok {
+					out[loc.Pack.String()] = true
+				}
+			})
+			if err != nil {
+				d.t.Fatal(err)
+			}
 		}
 	}
 	return out
@@ -161,12 +200,20 @@ func TestScheduledCheckSubset(t *testing.T) {
 		}
 	}
 
-	// A byte flipped in one pack on the server.
+	// A byte flipped in one pack on the server: one that holds no chunk list, since a
+	// damaged list fails every check, whatever its part.
+	lists := d.listPacks()
 	var victim string
-	for name := range packs {
-		victim = name
-		break
+	for _, name := range slices.Sorted(maps.Keys(packs)) {
+		if !lists[name] {
+			victim = name
+			break
+		}
 	}
+	if victim == "" {
+		t.Fatalf("every one of the %d packs holds a chunk list", len(packs))
+	}
+	t.Logf("%d of the %d packs hold chunk lists; %s is damaged", len(lists), len(packs), victim[:8])
 	original, err := os.ReadFile(packs[victim])
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +232,7 @@ func TestScheduledCheckSubset(t *testing.T) {
 		r := d.run()
 		if partAt(r.Started) != partOf(t, victim, 3) {
 			if r.Result != "unchanged" || steps(r) != "backup:ok check:ok" {
-				t.Fatalf("check %d/3, of other packs than the damaged one: %+v", partAt(r.Started), r)
+				t.Fatalf("check %d/3, of other packs than the damaged one (%s, part %d): %+v", partAt(r.Started), victim, partOf(t, victim, 3), r)
 			}
 			continue
 		}

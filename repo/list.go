@@ -122,12 +122,12 @@ func (r *Repository) SaveList(ctx context.Context, ids []chunk.ID, base *List) (
 	return List{ID: id, Chunks: ids, Depth: depth}, nil
 }
 
-// LoadList resolves a list chunk to its chunk ids. visit, if not nil, is called with
 // ForgetLists lets the resolved lists the handle keeps go (up to 8 MiB of ids), for a
 // caller done with lists that goes on to other work, as check does before reading
 // packs.
 func (r *Repository) ForgetLists() { r.lists.drop() }
 
+// LoadList resolves a list chunk to its chunk ids. visit, if not nil, is called with
 // every list chunk of the chain (the list itself and its bases).
 func (r *Repository) LoadList(ctx context.Context, id chunk.ID, visit func(chunk.ID)) (List, error) {
 	if r.narrowIDs() && !id.IsNarrow() {
