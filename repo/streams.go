@@ -83,7 +83,7 @@ func streamFor(rn *run, ahead *[]segment, next func() (segment, bool), held int,
 	// before byStart[i]'s bytes for runs whose turn comes after it.
 	var byStart []int
 	var early []int
-	best := 1
+	best, bestHeld := 1, 0 // the longest gapless prefix, and the most it holds ahead
 	for n, c := range cands {
 		at, _ := slices.BinarySearchFunc(byStart, c.start, func(i int, start uint32) int { return cmp.Compare(cands[i].start, start) })
 		stored := int(c.end - c.start)
@@ -102,32 +102,19 @@ func streamFor(rn *run, ahead *[]segment, next func() (segment, bool), held int,
 			break
 		}
 		if gapless(cands, byStart) {
-			best = n + 1
+			best, bestHeld = n+1, slices.Max(early)
 		}
 	}
-	s := &stream{pack: rn.pack, start: ^uint32(0), left: best, bufs: bufs, runs: make(chan *run, best)}
-	for k, i := range byStart {
+	s := &stream{pack: rn.pack, start: ^uint32(0), left: best, held: bestHeld, bufs: bufs, runs: make(chan *run, best)}
+	for _, i := range byStart {
 		if i < best {
 			c := cands[i]
 			c.stream = s
 			s.members, s.turns = append(s.members, c), append(s.turns, i)
 			s.start, s.end = min(s.start, c.start), max(s.end, c.end)
-			s.held = max(s.held, heldBefore(cands, byStart[:k], i, best))
 		}
 	}
 	return s
-}
-
-// heldBefore is what a stream reads before candidate i's bytes (the candidates at
-// before, lying before it) for runs whose turn comes after i's, of its first best.
-func heldBefore(cands []*run, before []int, i, best int) int {
-	n := 0
-	for _, j := range before {
-		if j > i && j < best {
-			n += int(cands[j].end - cands[j].start)
-		}
-	}
-	return n
 }
 
 // gapless reports whether the runs at byStart, in order of offset, lie back to back.
